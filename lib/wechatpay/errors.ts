@@ -1,0 +1,42 @@
+/**
+ * Typed errors of the WeChat protocol layer. They carry what WeChat said (codes, messages) and
+ * never a secret, so callers may log them as they are.
+ */
+export class WechatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The body is not the flat XML WeChat speaks: malformed, too large, nested, or with a DTD. */
+export class WechatXmlError extends WechatError {}
+
+/** A signature that does not verify, or a reply that should be signed and is not. */
+export class WechatSignatureError extends WechatError {}
+
+/** The request could not be completed: timeout, refused or dropped connection, non-200 status. */
+export class WechatTransportError extends WechatError {
+  constructor(message: string, readonly reason: 'timeout' | 'network' | 'http_status') {
+    super(message);
+  }
+}
+
+/** WeChat answered return_code=FAIL (request form) or result_code=FAIL (business result). */
+export class WechatApiError extends WechatError {
+  constructor(
+    readonly kind: 'return' | 'result',
+    readonly errCode: string,
+    readonly errCodeDes: string,
+    readonly reply: Record<string, string> = {},
+  ) {
+    super(`WeChat ${kind}_code=FAIL ${errCode}: ${errCodeDes}`);
+  }
+}
+
+/** code2Session answered an errcode. */
+export class WechatLoginError extends WechatError {
+  constructor(readonly errcode: number, readonly errmsg: string) {
+    super(`code2Session errcode ${errcode}: ${errmsg}`);
+  }
+}

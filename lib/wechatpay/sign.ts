@@ -1,0 +1,48 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+export type SignType = 'MD5' | 'HMAC-SHA256';
+export const SIGN_TYPES: readonly SignType[] = [ 'MD5', 'HMAC-SHA256' ];
+
+export type Params = Record<string, string | number | undefined | null>;
+
+export function isSignType(value: unknown): value is SignType {
+  return value === 'MD5' || value === 'HMAC-SHA256';
+}
+
+/**
+ * The string WeChat signs: every non-empty parameter except `sign`, sorted by name (ASCII),
+ * joined as k=v with raw values, then `&key=<apiKey>`.
+ */
+export function stringToSign(params: Params, apiKey: string): string {
+  const parts: string[] = [];
+  for (const name of Object.keys(params).sort()) {
+    if (name === 'sign') continue;
+    const value = params[name];
+    if (value === undefined || value === null || value === '') continue;
+    parts.push(`${name}=${value}`);
+  }
+  parts.push(`key=${apiKey}`);
+  return parts.join('&');
+}
+
+export function sign(params: Params, apiKey: string, signType: SignType): string {
+  const text = stringToSign(params, apiKey);
+  if (signType === 'HMAC-SHA256') {
+    return createHmac('sha256', apiKey).update(text, 'utf8').digest('hex').toUpperCase();
+  }
+  if (signType === 'MD5') {
+    return createHash('md5').update(text, 'utf8').digest('hex').toUpperCase();
+  }
+  throw new Error(`unsupported sign type ${String(signType)}`);
+}
+
+/** Verifies over every parameter received (unknown ones included), in constant time. */
+export function verifySign(params: Params, apiKey: string, signType: SignType): boolean {
+  const received = params.sign;
+  if (typeof received !== 'string' || received.length === 0) return false;
+  const expected = Buffer.from(sign(params, apiKey, signType), 'utf8');
+  // WeChat sends upper-case hex; accept either case without leaking timing on content.
+  const actual = Buffer.from(received.toUpperCase(), 'utf8');
+  if (actual.length !== expected.length) return false;
+  return timingSafeEqual(actual, expected);
+}
