@@ -1,0 +1,58 @@
+import { Controller } from 'egg';
+import { OUT_TRADE_NO_PATTERN } from '../../lib/wechatpay';
+import { ValidationError } from '../lib/errors';
+import { requireInt, requireObject, requireString } from '../lib/validate';
+
+const MONEY_FIELDS = [ 'amount', 'total_fee', 'totalFee', 'price', 'total' ];
+
+export default class PaymentController extends Controller {
+  /**
+   * POST /payment/order { items: [{ productId, quantity }] } or { productId, quantity }.
+   * Header Idempotency-Key makes a retried request return the same order.
+   */
+  async create() {
+    const body = requireObject(this.ctx.request.body);
+    for (const field of MONEY_FIELDS) {
+      if (field in body) throw new ValidationError(field, 'amounts are computed by the server; do not send one');
+    }
+    const { maxItems, maxQuantity } = this.config.payment;
+    let rawItems: unknown[];
+    if (body.items !== undefined) {
+      if (!Array.isArray(body.items) || body.items.length === 0) throw new ValidationError('items', 'items must be a non-empty array');
+      if (body.items.length > maxItems) throw new ValidationError('items', `at most ${maxItems} items`);
+      rawItems = body.items;
+    } else {
+      rawItems = [{ productId: body.productId, quantity: body.quantity ?? 1 }];
+    }
+    const items = rawItems.map((raw, i) => {
+      const item = requireObject(raw, `items[${i}]`);
+      return {
+        productId: requireInt(item.productId, `items[${i}].productId`, 1, 2 ** 31 - 1),
+        quantity: requireInt(item.quantity ?? 1, `items[${i}].quantity`, 1, maxQuantity),
+      };
+    });
+    const keyHeader = this.ctx.get('idempotency-key');
+    const idempotencyKey = keyHeader ? requireString(keyHeader, 'Idempotency-Key', { max: 64, pattern: /^[A-Za-z0-9_\-:.]+$/ }) : undefined;
+    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, idempotencyKey, clientIp: this.clientIp() });
+  }
+
+  /** POST /payment/orders/:outTradeNo/pay: payment parameters for an existing unpaid order. */
+  async pay() {
+    this.ctx.body = await this.service.order.pay(this.ctx.state.user, this.outTradeNo(), this.clientIp());
+  }
+
+  /** GET /payment/orders/:outTradeNo */
+  async show() {
+    this.ctx.body = await this.service.order.status(this.ctx.state.user, this.outTradeNo());
+  }
+
+  private outTradeNo(): string {
+    return requireString(this.ctx.params.outTradeNo, 'outTradeNo', { max: 32, pattern: OUT_TRADE_NO_PATTERN });
+  }
+
+  /** WeChat wants an IPv4 address in spbill_create_ip. */
+  private clientIp(): string {
+    const ip = this.ctx.ip.replace(/^::ffff:/, '');
+    return /^\d{1,3}(\.\d{1,3}){3}$/.test(ip) ? ip : '127.0.0.1';
+  }
+}

@@ -1,0 +1,34 @@
+import { WechatLoginClient, WechatPayClient } from '../../lib/wechatpay';
+
+const PAY_CLIENT = Symbol('wechatPayClient');
+const LOGIN_CLIENT = Symbol('wechatLoginClient');
+
+/**
+ * The WeChat clients, built from config once and rebuilt only when the settings they use change
+ * (tests point them at a simulator started on a free port after the app is loaded).
+ */
+export default {
+  get wechatPay(): WechatPayClient {
+    const app = this as any;
+    const c = app.config.wechat;
+    const cached: WechatPayClient | undefined = app[PAY_CLIENT];
+    if (cached && cached.config.baseUrl === c.payBaseUrl && cached.config.signType === c.signType &&
+      cached.config.timeoutMs === c.timeoutMs && cached.config.apiKey === c.apiKey) return cached;
+    app[PAY_CLIENT] = new WechatPayClient({
+      appId: c.appId, mchId: c.mchId, apiKey: c.apiKey, signType: c.signType,
+      baseUrl: c.payBaseUrl, timeoutMs: c.timeoutMs,
+    });
+    return app[PAY_CLIENT];
+  },
+
+  get wechatLogin(): WechatLoginClient {
+    const app = this as any;
+    const c = app.config.wechat;
+    const cached: WechatLoginClient | undefined = app[LOGIN_CLIENT];
+    if (cached && cached.config.baseUrl === c.loginBaseUrl && cached.config.timeoutMs === c.timeoutMs) return cached;
+    app[LOGIN_CLIENT] = new WechatLoginClient({
+      appId: c.appId, appSecret: c.appSecret, baseUrl: c.loginBaseUrl, timeoutMs: c.timeoutMs,
+    });
+    return app[LOGIN_CLIENT];
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * Every error a client can see: one class per meaning, each with its HTTP status and a stable
+ * code. The errorHandler middleware turns them into `{ code, message }`; anything else is a 500
+ * whose details stay in the log.
+ */
+export class AppError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(field: string, message: string) {
+    super(422, 'VALIDATION_FAILED', message, field);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(code = 'UNAUTHORIZED', message = 'a valid session token is required') {
+    super(401, code, message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(code = 'FORBIDDEN', message = 'not allowed') {
+    super(403, code, message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(code = 'NOT_FOUND', message = 'not found') {
+    super(404, code, message);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(409, code, message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(message = 'request body is too large') {
+    super(413, 'PAYLOAD_TOO_LARGE', message);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(message = 'too many requests, try again later') {
+    super(429, 'RATE_LIMITED', message);
+  }
+}
+
+/** WeChat refused the request for a reason that retrying will not fix (configuration, data). */
+export class UpstreamRejectedError extends AppError {
+  constructor(code: string, message: string) {
+    super(502, code, message);
+  }
+}
+
+/** A dependency (WeChat, Redis, MySQL) is busy or unreachable: the same request may be retried. */
+export class ServiceUnavailableError extends AppError {
+  constructor(code: string, message: string) {
+    super(503, code, message);
+  }
+}

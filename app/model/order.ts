@@ -1,0 +1,59 @@
+import { Application } from 'egg';
+import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
+
+export type OrderStatus = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND';
+
+export interface OrderItem {
+  productId: number;
+  name: string;
+  unitPriceFen: number;
+  quantity: number;
+}
+
+export default (app: Application) => {
+  class Order extends Model<InferAttributes<Order>, InferCreationAttributes<Order>> {
+    declare id: CreationOptional<number>;
+    declare outTradeNo: string;
+    declare userId: number;
+    declare idempotencyKey: string | null;
+    declare totalFee: number;
+    declare body: string;
+    declare items: string;
+    declare status: CreationOptional<OrderStatus>;
+    declare signType: string;
+    declare expiresAt: Date;
+    declare currentAttemptId: CreationOptional<number | null>;
+    declare paidAttemptId: CreationOptional<number | null>;
+    declare transactionId: CreationOptional<string | null>;
+    declare paidAt: CreationOptional<Date | null>;
+    declare bankType: CreationOptional<string | null>;
+    declare closedAt: CreationOptional<Date | null>;
+    declare refundRequired: CreationOptional<boolean>;
+    declare refundedFee: CreationOptional<number>;
+    declare createdAt: CreationOptional<Date>;
+    declare updatedAt: CreationOptional<Date>;
+  }
+  Order.init({
+    id: { type: DataTypes.INTEGER.UNSIGNED, primaryKey: true, autoIncrement: true },
+    outTradeNo: { type: DataTypes.STRING(32), allowNull: false },
+    userId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
+    idempotencyKey: { type: DataTypes.STRING(64), allowNull: true },
+    totalFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
+    body: { type: DataTypes.STRING(128), allowNull: false },
+    items: { type: DataTypes.TEXT, allowNull: false },
+    status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'NOTPAY' },
+    signType: { type: DataTypes.STRING(16), allowNull: false },
+    expiresAt: { type: DataTypes.DATE(3), allowNull: false },
+    currentAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+    paidAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+    transactionId: { type: DataTypes.STRING(32), allowNull: true },
+    paidAt: { type: DataTypes.DATE(3), allowNull: true },
+    bankType: { type: DataTypes.STRING(32), allowNull: true },
+    closedAt: { type: DataTypes.DATE(3), allowNull: true },
+    refundRequired: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    refundedFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false, defaultValue: 0 },
+    createdAt: DataTypes.DATE(3),
+    updatedAt: DataTypes.DATE(3),
+  }, { sequelize: app.model, tableName: 'orders', underscored: true });
+  return Order;
+};

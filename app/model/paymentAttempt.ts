@@ -1,0 +1,42 @@
+import { Application } from 'egg';
+import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
+
+export type AttemptStatus = 'CREATED' | 'PREPAID' | 'FAILED' | 'PAID' | 'CLOSED';
+
+export default (app: Application) => {
+  class PaymentAttempt extends Model<InferAttributes<PaymentAttempt>, InferCreationAttributes<PaymentAttempt>> {
+    declare id: CreationOptional<number>;
+    declare orderId: number;
+    declare outTradeNo: string;
+    declare totalFee: number;
+    declare signType: string;
+    declare status: CreationOptional<AttemptStatus>;
+    declare timeStart: string;
+    declare timeExpire: string;
+    declare prepayId: CreationOptional<string | null>;
+    declare prepayExpiresAt: CreationOptional<Date | null>;
+    declare transactionId: CreationOptional<string | null>;
+    declare errCode: CreationOptional<string | null>;
+    declare errCodeDes: CreationOptional<string | null>;
+    declare createdAt: CreationOptional<Date>;
+    declare updatedAt: CreationOptional<Date>;
+  }
+  PaymentAttempt.init({
+    id: { type: DataTypes.INTEGER.UNSIGNED, primaryKey: true, autoIncrement: true },
+    orderId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
+    outTradeNo: { type: DataTypes.STRING(32), allowNull: false },
+    totalFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
+    signType: { type: DataTypes.STRING(16), allowNull: false },
+    status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'CREATED' },
+    timeStart: { type: DataTypes.STRING(14), allowNull: false },
+    timeExpire: { type: DataTypes.STRING(14), allowNull: false },
+    prepayId: { type: DataTypes.STRING(64), allowNull: true },
+    prepayExpiresAt: { type: DataTypes.DATE(3), allowNull: true },
+    transactionId: { type: DataTypes.STRING(32), allowNull: true },
+    errCode: { type: DataTypes.STRING(32), allowNull: true },
+    errCodeDes: { type: DataTypes.STRING(255), allowNull: true },
+    createdAt: DataTypes.DATE(3),
+    updatedAt: DataTypes.DATE(3),
+  }, { sequelize: app.model, tableName: 'payment_attempts', underscored: true });
+  return PaymentAttempt;
+};

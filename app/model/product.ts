@@ -1,0 +1,22 @@
+import { Application } from 'egg';
+import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
+
+export default (app: Application) => {
+  class Product extends Model<InferAttributes<Product>, InferCreationAttributes<Product>> {
+    declare id: CreationOptional<number>;
+    declare name: string;
+    declare priceFen: number;
+    declare active: boolean;
+    declare createdAt: CreationOptional<Date>;
+    declare updatedAt: CreationOptional<Date>;
+  }
+  Product.init({
+    id: { type: DataTypes.INTEGER.UNSIGNED, primaryKey: true, autoIncrement: true },
+    name: { type: DataTypes.STRING(64), allowNull: false },
+    priceFen: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
+    active: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
+    createdAt: DataTypes.DATE(3),
+    updatedAt: DataTypes.DATE(3),
+  }, { sequelize: app.model, tableName: 'products', underscored: true });
+  return Product;
+};

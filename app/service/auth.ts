@@ -1,0 +1,50 @@
+import { Service } from 'egg';
+import { WechatLoginError, WechatTransportError } from '../../lib/wechatpay';
+import { ServiceUnavailableError, UnauthorizedError, UpstreamRejectedError } from '../lib/errors';
+
+export interface LoginResult {
+  token: string;
+  expiresIn: number;
+  user: { id: number; openid: string };
+}
+
+/** Mini-program login: code2Session, user upsert, session. */
+export default class AuthService extends Service {
+  async login(code: string): Promise<LoginResult> {
+    const session = await this.code2Session(code);
+    const { User } = this.app.model;
+    const now = new Date();
+    // Upsert on the unique openid: concurrent first logins of one user make one row.
+    await User.upsert({ openid: session.openid, unionid: session.unionid ?? null, lastLoginAt: now } as any,
+      { fields: session.unionid ? [ 'unionid', 'lastLoginAt', 'updatedAt' ] : [ 'lastLoginAt', 'updatedAt' ] });
+    const user = await User.findOne({ where: { openid: session.openid } });
+    if (!user) throw new Error('user row missing right after upsert');
+    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid }, session.session_key);
+    this.ctx.logger.info('[login] user %d logged in', user.id);
+    return { token, expiresIn, user: { id: user.id, openid: user.openid } };
+  }
+
+  private async code2Session(code: string) {
+    try {
+      return await this.app.wechatLogin.code2Session(code);
+    } catch (err) {
+      if (err instanceof WechatLoginError) {
+        if (err.errcode === 40029 || err.errcode === 40163) {
+          throw new UnauthorizedError('INVALID_LOGIN_CODE', 'login code is invalid, used or expired: call wx.login() again');
+        }
+        if (err.errcode === 40226) throw new UnauthorizedError('USER_BLOCKED', 'WeChat blocked this user as high risk');
+        if (err.errcode === -1 || err.errcode === 45011) {
+          throw new ServiceUnavailableError('WECHAT_BUSY', 'WeChat is busy, try again shortly');
+        }
+        // 40013/40125 and the rest: our appid/secret are wrong, which the user cannot fix.
+        this.ctx.logger.error('[login] code2Session refused our credentials: errcode %d', err.errcode);
+        throw new UpstreamRejectedError('WECHAT_LOGIN_REJECTED', `WeChat refused the login (errcode ${err.errcode})`);
+      }
+      if (err instanceof WechatTransportError) {
+        this.ctx.logger.warn('[login] code2Session unreachable: %s', err.message);
+        throw new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat could not be reached, try again shortly');
+      }
+      throw err;
+    }
+  }
+}

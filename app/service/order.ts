@@ -1,0 +1,149 @@
+import { Service } from 'egg';
+import { UniqueConstraintError } from 'sequelize';
+import { merchantNumber, WechatApiError } from '../../lib/wechatpay';
+import { ConflictError, NotFoundError } from '../lib/errors';
+import { SessionUser } from './session';
+import { PaymentParams, newAttemptFields } from './prepay';
+
+export interface CreateOrderCommand {
+  user: SessionUser;
+  items: Array<{ productId: number; quantity: number }>;
+  idempotencyKey?: string;
+  clientIp: string;
+}
+
+export interface OrderView {
+  outTradeNo: string;
+  status: string;
+  totalFee: number;
+  body: string;
+  items: unknown;
+  createdAt: string;
+  expiresAt: string;
+  paidAt: string | null;
+  transactionId: string | null;
+}
+
+/** Business orders: creation, lookup by owner, and reconciling a late payment by order query. */
+export default class OrderService extends Service {
+  async create(cmd: CreateOrderCommand): Promise<PaymentParams> {
+    const { Order, PaymentAttempt } = this.app.model;
+    if (cmd.idempotencyKey) {
+      const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
+      if (existing) return this.retried(existing, cmd);
+    }
+    const priced = await this.service.catalog.price(cmd.items);
+    let order;
+    try {
+      order = await this.app.model.transaction(async transaction => {
+        const created = await Order.create({
+          outTradeNo: merchantNumber('P'),
+          userId: cmd.user.userId,
+          idempotencyKey: cmd.idempotencyKey ?? null,
+          totalFee: priced.totalFee,
+          body: priced.body,
+          items: JSON.stringify(priced.items),
+          signType: this.config.wechat.signType,
+          expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
+        }, { transaction });
+        // The first attempt carries the order's own number.
+        const attempt = await PaymentAttempt.create(newAttemptFields(created, created.outTradeNo), { transaction });
+        created.currentAttemptId = attempt.id;
+        await created.save({ transaction });
+        return created;
+      });
+    } catch (err) {
+      // The same idempotency key raced us: answer with the order that won.
+      if (err instanceof UniqueConstraintError && cmd.idempotencyKey) {
+        const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
+        if (existing) return this.retried(existing, cmd);
+      }
+      throw err;
+    }
+    this.ctx.logger.info('[payment] order %s created: total_fee=%d user=%d', order.outTradeNo, order.totalFee, order.userId);
+    return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
+  }
+
+  /** A retried create with a key already used: the same order, if the request is the same. */
+  private async retried(order: any, cmd: CreateOrderCommand): Promise<PaymentParams> {
+    const priced = await this.service.catalog.price(cmd.items);
+    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items) {
+      throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order');
+    }
+    return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
+  }
+
+  async pay(user: SessionUser, outTradeNo: string, clientIp: string): Promise<PaymentParams> {
+    const order = await this.findOwned(user, outTradeNo);
+    return this.service.prepay.paymentParams(order, user.openid, clientIp);
+  }
+
+  async findOwned(user: SessionUser, outTradeNo: string) {
+    const order = await this.app.model.Order.findOne({ where: { outTradeNo, userId: user.userId } });
+    // Another user's order answers exactly like a missing one.
+    if (!order) throw new NotFoundError('ORDER_NOT_FOUND', 'no such order');
+    return order;
+  }
+
+  /**
+   * The owner's view of an order. An unpaid order whose prepay is old enough is checked with
+   * WeChat first: the documented remedy for a notification that has not arrived.
+   */
+  async status(user: SessionUser, outTradeNo: string): Promise<OrderView> {
+    let order = await this.findOwned(user, outTradeNo);
+    if (order.status === 'NOTPAY') {
+      const attempt = await this.app.model.PaymentAttempt.findByPk(order.currentAttemptId!);
+      const ageMs = attempt ? Date.now() - attempt.updatedAt.getTime() : 0;
+      if (attempt && attempt.status === 'PREPAID' && ageMs >= this.config.payment.queryAfterSeconds * 1000) {
+        try {
+          await this.refreshFromWechat(order);
+          order = await this.findOwned(user, outTradeNo);
+        } catch (err) {
+          this.ctx.logger.warn('[payment] order %s: order query failed, answering local status: %s', order.outTradeNo, (err as Error).message);
+        }
+      }
+    }
+    return toOrderView(order);
+  }
+
+  /** Asks WeChat about each open attempt of the order and applies a payment found. */
+  async refreshFromWechat(order: { id: number; outTradeNo: string }): Promise<void> {
+    const attempts = await this.app.model.PaymentAttempt.findAll({ where: { orderId: order.id } });
+    for (const attempt of attempts) {
+      if (attempt.status === 'PAID') continue;
+      let reply: Record<string, string>;
+      try {
+        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo });
+      } catch (err) {
+        if (err instanceof WechatApiError && err.errCode === 'ORDERNOTEXIST') continue;
+        throw err;
+      }
+      if (reply.trade_state !== 'SUCCESS' && reply.trade_state !== 'REFUND') continue;
+      const outcome = await this.service.settlement.applyPaid({
+        outTradeNo: attempt.outTradeNo,
+        transactionId: reply.transaction_id,
+        totalFee: Number(reply.total_fee),
+        timeEnd: reply.time_end,
+        bankType: reply.bank_type,
+        openid: reply.openid,
+      }, 'query');
+      if (outcome.result === 'REJECTED') {
+        this.ctx.logger.error('[payment] order %s: order query result refused: %s', order.outTradeNo, outcome.reason);
+      }
+    }
+  }
+}
+
+export function toOrderView(order: any): OrderView {
+  return {
+    outTradeNo: order.outTradeNo,
+    status: order.status,
+    totalFee: order.totalFee,
+    body: order.body,
+    items: JSON.parse(order.items),
+    createdAt: order.createdAt.toISOString(),
+    expiresAt: order.expiresAt.toISOString(),
+    paidAt: order.paidAt ? order.paidAt.toISOString() : null,
+    transactionId: order.transactionId ?? null,
+  };
+}

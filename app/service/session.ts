@@ -1,0 +1,56 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Service } from 'egg';
+import { ServiceUnavailableError } from '../lib/errors';
+
+export interface SessionUser {
+  userId: number;
+  openid: string;
+}
+
+// Redis keys hold a hash of the token, so a Redis dump does not hand out live sessions.
+const sessionKey = (token: string) => `session:${createHash('sha256').update(token).digest('hex')}`;
+const wechatSessionKey = (userId: number) => `wx_session_key:${userId}`;
+
+/** Login sessions and WeChat session_keys, both in Redis only. */
+export default class SessionService extends Service {
+  async create(user: SessionUser, wechatSessionKeyValue: string): Promise<{ token: string; expiresIn: number }> {
+    const ttl = this.config.session.ttlSeconds;
+    const token = randomBytes(32).toString('base64url');
+    await this.redisCall(() => this.app.redis.multi()
+      .set(sessionKey(token), JSON.stringify(user), 'EX', ttl)
+      // session_key never leaves the server; kept for decrypting user data the client may send later.
+      .set(wechatSessionKey(user.userId), wechatSessionKeyValue, 'EX', ttl)
+      .exec());
+    return { token, expiresIn: ttl };
+  }
+
+  async resolve(token: string): Promise<SessionUser | null> {
+    const raw = await this.redisCall(() => this.app.redis.get(sessionKey(token)));
+    if (!raw) return null;
+    const parsed = JSON.parse(raw);
+    return { userId: Number(parsed.userId), openid: String(parsed.openid) };
+  }
+
+  async destroy(token: string): Promise<void> {
+    await this.redisCall(() => this.app.redis.del(sessionKey(token)));
+  }
+
+  /** Redis errors (down, timeout) become a 503 the client may retry. */
+  private async redisCall<T>(fn: () => Promise<T>): Promise<T> {
+    const timeoutMs = this.config.session.commandTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      this.ctx.logger.warn('[session] redis unavailable: %s', (err as Error).message);
+      throw new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
+import { DEV_WECHAT, fromEnv, intFromEnv } from './env';
+
+export type SignType = 'MD5' | 'HMAC-SHA256';
+
+export interface WechatConfig {
+  appId: string;
+  appSecret: string;
+  mchId: string;
+  apiKey: string;
+  signType: SignType;
+  /** https://api.mch.weixin.qq.com in production, the simulator locally and in tests. */
+  payBaseUrl: string;
+  /** https://api.weixin.qq.com in production. */
+  loginBaseUrl: string;
+  notifyUrl: string;
+  refundNotifyUrl: string;
+  timeoutMs: number;
+}
+
+export interface PaymentConfig {
+  /** How long an order may be paid; sent to WeChat as time_expire. */
+  orderTtlSeconds: number;
+  /** A prepay_id is valid 2 hours at WeChat; reuse it only with this much margin left. */
+  prepayReuseMarginSeconds: number;
+  /** Ask WeChat (orderquery) when a NOTPAY order's prepay is older than this and the client polls. */
+  queryAfterSeconds: number;
+  /** Most items in one order and largest quantity of one item. */
+  maxItems: number;
+  maxQuantity: number;
+  /** Upper bound on one order's amount in fen, a guard against pricing mistakes. */
+  maxTotalFee: number;
+  /** Largest notification body accepted. */
+  maxNotifyBytes: number;
+}
+
+export interface SessionConfig {
+  ttlSeconds: number;
+  /** Redis commands must not hang a request when Redis is away. */
+  commandTimeoutMs: number;
+}
+
+export interface BizConfig {
+  wechat: WechatConfig;
+  payment: PaymentConfig;
+  session: SessionConfig;
+  adminToken: string;
+}
+
+// The return type is declared (not inferred) so EggAppConfig does not depend on itself.
+export default (appInfo: EggAppInfo): BizConfig => {
+  const config = {} as PowerPartial<EggAppConfig>;
+
+  config.keys = fromEnv('EGG_KEYS', DEV_WECHAT.keys) as string;
+  config.middleware = [ 'errorHandler' ];
+
+  // Clients authenticate with bearer tokens, never cookies, so CSRF tokens protect nothing here,
+  // and WeChat's servers could not send them anyway.
+  config.security = { csrf: { enable: false } };
+
+  // WeChat's notifications are XML read raw by their controller; keep the JSON parser off them.
+  config.bodyParser = {
+    jsonLimit: '64kb',
+    formLimit: '64kb',
+    ignore: [ '/payment/notify', '/payment/refund-notify' ],
+  } as any;
+
+  config.logger = {
+    dir: fromEnv('EGG_LOG_DIR', `${appInfo.root}/logs/${appInfo.name}`) as string,
+  } as any;
+
+  config.sequelize = {
+    dialect: 'mysql',
+    host: fromEnv('MYSQL_HOST', '127.0.0.1'),
+    port: intFromEnv('MYSQL_PORT', 3306),
+    username: fromEnv('MYSQL_USER', 'root'),
+    password: fromEnv('MYSQL_PASSWORD', ''),
+    database: fromEnv('MYSQL_DATABASE', 'wxpay_dev'),
+    timezone: '+00:00',
+    logging: false,
+    pool: { max: intFromEnv('MYSQL_POOL_MAX', 10), min: 0, acquire: 5000, idle: 10000 },
+    dialectOptions: { connectTimeout: 3000, dateStrings: false },
+    define: { underscored: true, freezeTableName: false },
+  } as any;
+
+  config.redis = {
+    client: {
+      host: fromEnv('REDIS_HOST', '127.0.0.1') as string,
+      port: intFromEnv('REDIS_PORT', 6379),
+      password: fromEnv('REDIS_PASSWORD', '') as string,
+      db: intFromEnv('REDIS_DB', 0),
+      // Fail fast instead of queueing commands while Redis is away: login answers 503 at once.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    },
+    // Start even when Redis is down: payments do not depend on it.
+    agent: false,
+  } as any;
+
+  const bizConfig: BizConfig = {
+    wechat: {
+      appId: fromEnv('WECHAT_APPID', DEV_WECHAT.appId) as string,
+      appSecret: fromEnv('WECHAT_APP_SECRET', DEV_WECHAT.appSecret) as string,
+      mchId: fromEnv('WECHAT_MCH_ID', DEV_WECHAT.mchId) as string,
+      apiKey: fromEnv('WECHAT_API_KEY', DEV_WECHAT.apiKey) as string,
+      signType: (fromEnv('WECHAT_SIGN_TYPE', 'HMAC-SHA256') as SignType),
+      payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'http://127.0.0.1:9999') as string,
+      loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'http://127.0.0.1:9999') as string,
+      notifyUrl: fromEnv('WECHAT_NOTIFY_URL', 'http://127.0.0.1:7001/payment/notify') as string,
+      refundNotifyUrl: fromEnv('WECHAT_REFUND_NOTIFY_URL', 'http://127.0.0.1:7001/payment/refund-notify') as string,
+      timeoutMs: intFromEnv('WECHAT_TIMEOUT_MS', 5000),
+    },
+    payment: {
+      orderTtlSeconds: intFromEnv('ORDER_TTL_SECONDS', 30 * 60),
+      prepayReuseMarginSeconds: 5 * 60,
+      queryAfterSeconds: intFromEnv('ORDER_QUERY_AFTER_SECONDS', 10),
+      maxItems: 20,
+      maxQuantity: 99,
+      maxTotalFee: intFromEnv('ORDER_MAX_TOTAL_FEE', 10_000_000),
+      maxNotifyBytes: 16 * 1024,
+    },
+    session: {
+      ttlSeconds: intFromEnv('SESSION_TTL_SECONDS', 7 * 24 * 3600),
+      commandTimeoutMs: 1500,
+    },
+    adminToken: fromEnv('ADMIN_TOKEN', DEV_WECHAT.adminToken) as string,
+  };
+
+  return { ...config, ...bizConfig } as BizConfig;
+};

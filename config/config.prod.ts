@@ -1,0 +1,52 @@
+import { EggAppConfig, PowerPartial } from 'egg';
+import { DEV_WECHAT, fromEnv } from './env';
+
+/**
+ * Production refuses to start with a missing credential or one still at its development value:
+ * a merchant must never take money with the simulator's key or talk to the simulator by mistake.
+ */
+export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): void {
+  const problems: string[] = [];
+  const required: Array<[string, string | undefined]> = [
+    [ 'WECHAT_APPID', DEV_WECHAT.appId ],
+    [ 'WECHAT_APP_SECRET', DEV_WECHAT.appSecret ],
+    [ 'WECHAT_MCH_ID', DEV_WECHAT.mchId ],
+    [ 'WECHAT_API_KEY', DEV_WECHAT.apiKey ],
+    [ 'WECHAT_NOTIFY_URL', undefined ],
+    [ 'WECHAT_REFUND_NOTIFY_URL', undefined ],
+    [ 'ADMIN_TOKEN', DEV_WECHAT.adminToken ],
+    [ 'EGG_KEYS', DEV_WECHAT.keys ],
+  ];
+  const read = (name: string) => {
+    const saved = process.env;
+    process.env = env;
+    try { return fromEnv(name); } finally { process.env = saved; }
+  };
+  for (const [ name, devValue ] of required) {
+    const value = read(name);
+    if (!value) problems.push(`${name} (or ${name}_FILE) is not set`);
+    else if (devValue && value === devValue) problems.push(`${name} still has its development value`);
+  }
+  const apiKey = read('WECHAT_API_KEY');
+  if (apiKey && apiKey.length !== 32) problems.push('WECHAT_API_KEY must be the 32-character merchant API key');
+  const signType = read('WECHAT_SIGN_TYPE');
+  if (signType && signType !== 'MD5' && signType !== 'HMAC-SHA256') problems.push('WECHAT_SIGN_TYPE must be MD5 or HMAC-SHA256');
+  for (const name of [ 'WECHAT_NOTIFY_URL', 'WECHAT_REFUND_NOTIFY_URL' ]) {
+    const url = read(name);
+    if (url && (!/^https?:\/\//.test(url) || url.includes('?'))) problems.push(`${name} must be an absolute URL without query parameters`);
+  }
+  if (read('ADMIN_TOKEN') && (read('ADMIN_TOKEN') as string).length < 24) problems.push('ADMIN_TOKEN must be at least 24 characters');
+  if (problems.length) {
+    throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee README "Configuration".`);
+  }
+}
+
+export default () => {
+  assertProductionSettings();
+  const config: PowerPartial<EggAppConfig> = {};
+  (config as any).wechat = {
+    payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'https://api.mch.weixin.qq.com'),
+    loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'https://api.weixin.qq.com'),
+  };
+  return config;
+};

@@ -1,0 +1,13 @@
+import { EggAppConfig, PowerPartial } from 'egg';
+import { fromEnv } from './env';
+
+// Tests run against a separate database; test/.setup.ts points the WeChat URLs at an in-process
+// simulator on a free port.
+export default () => {
+  const config: PowerPartial<EggAppConfig> = {};
+  (config as any).sequelize = { database: fromEnv('MYSQL_TEST_DATABASE', 'wxpay_test') };
+  (config as any).redis = { client: { db: Number(fromEnv('REDIS_TEST_DB', '1')) } };
+  (config as any).payment = { queryAfterSeconds: 0 };
+  config.logger = { consoleLevel: 'NONE' } as any;
+  return config;
+};
