@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { app, mock } from 'egg-mock/bootstrap';
+import { testEnv } from '../support/env';
+import { createOrder, login, resetWorld } from '../support/fixtures';
+
+describe('GET /payment/orders/:outTradeNo', () => {
+  let token: string;
+  beforeEach(async () => {
+    await resetWorld();
+    ({ token } = await login());
+  });
+  afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
+
+  function status(outTradeNo: string, bearer = token) {
+    return app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${bearer}`);
+  }
+
+  it('shows an unpaid order to its owner', async () => {
+    const created = await createOrder(token, [{ productId: 2, quantity: 2 }]).expect(200);
+    const res = await status(created.body.outTradeNo).expect(200);
+    assert.equal(res.body.outTradeNo, created.body.outTradeNo);
+    assert.equal(res.body.status, 'NOTPAY');
+    assert.equal(res.body.totalFee, 1700);
+    assert.equal(res.body.paidAt, null);
+    assert.deepEqual(res.body.items, [{ productId: 2, name: 'Croissant', unitPriceFen: 850, quantity: 2 }]);
+  });
+
+  it('another user gets 404, exactly as for a missing order', async () => {
+    const created = await createOrder(token).expect(200);
+    const other = await login();
+    const theirs = await status(created.body.outTradeNo, other.token).expect(404);
+    const missing = await status('P0000000000000000000000000000', other.token).expect(404);
+    assert.deepEqual(theirs.body, missing.body);
+    assert.deepEqual(theirs.body, { code: 'ORDER_NOT_FOUND', message: 'no such order' });
+  });
+
+  it('refuses a malformed order number with 422', async () => {
+    const res = await status('not%20valid%27%3B--').expect(422);
+    assert.equal(res.body.field, 'outTradeNo');
+  });
+
+  it('learns a payment whose notification never came by querying WeChat, once', async () => {
+    // WeChat cannot reach us: the notification goes to a closed port.
+    mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+    const created = await createOrder(token).expect(200);
+    mock.restore();
+    const payment = await testEnv.sim.pay(created.body.outTradeNo);
+
+    const res = await status(created.body.outTradeNo).expect(200);
+    assert.equal(res.body.status, 'SUCCESS');
+    assert.equal(res.body.transactionId, payment.transactionId);
+    assert.equal(testEnv.sim.requests('orderquery').length, 1);
+    const events = await app.model.OrderEvent.findAll();
+    assert.deepEqual(events.map(e => [ e.type, e.source ]), [[ 'PAID', 'query' ]]);
+
+    // The notification that arrives later is a duplicate: no second side effect.
+    const [ late ] = await testEnv.sim.sendNotification(created.body.outTradeNo, { copies: 1 });
+    assert.match(late.reply!, /SUCCESS/);
+    assert.equal(await app.model.OrderEvent.count(), 1);
+    // A paid order is not queried again.
+    await status(created.body.outTradeNo).expect(200);
+    assert.equal(testEnv.sim.requests('orderquery').length, 1);
+  });
+
+  it('an unpaid order stays NOTPAY after the query', async () => {
+    const created = await createOrder(token).expect(200);
+    const res = await status(created.body.outTradeNo).expect(200);
+    assert.equal(res.body.status, 'NOTPAY');
+    assert.equal(testEnv.sim.requests('orderquery').length, 1);
+  });
+
+  it('does not query WeChat while the prepay is fresh', async () => {
+    mock(app.config.payment, 'queryAfterSeconds', 3600);
+    const created = await createOrder(token).expect(200);
+    await status(created.body.outTradeNo).expect(200);
+    assert.equal(testEnv.sim.requests('orderquery').length, 0);
+  });
+
+  it('answers the local status when the query fails', async () => {
+    const created = await createOrder(token).expect(200);
+    testEnv.sim.setFault('orderquery', { kind: 'systemerror' });
+    const res = await status(created.body.outTradeNo).expect(200);
+    assert.equal(res.body.status, 'NOTPAY');
+  });
+});
