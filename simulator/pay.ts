@@ -1,0 +1,189 @@
+import { OUT_TRADE_NO_PATTERN } from '../lib/wechatpay';
+import { Credentials } from './credentials';
+import { openPayRequest, PayRequest, resultFail, resultSuccess, returnFail } from './envelope';
+import { SimRequest, SimResponse } from './http';
+import { newPrepayId } from './ids';
+import { OrderBook } from './state';
+import { SimOrder, TradeState } from './types';
+import { byteLength, compactTime, FieldProblem, firstMissing, isFen, isIpAddress, isNotifyUrl, paramError } from './validate';
+
+/** A prepay_id is valid for 2 hours. */
+export const PREPAY_TTL_MS = 2 * 3600 * 1000;
+/** time_expire must leave at least this long to pay. */
+const MIN_PAY_WINDOW_MS = 60 * 1000;
+
+const UNIFIED_ORDER_REQUIRED = [ 'body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type' ] as const;
+
+/**
+ * The parameters that make an order what it is: a repeated unified order must carry the same
+ * ones to get the same prepay_id, otherwise the number counts as reused (OUT_TRADE_NO_USED).
+ */
+const BUSINESS_FIELDS = [
+  'appid', 'device_info', 'body', 'detail', 'attach', 'fee_type', 'total_fee', 'time_start', 'time_expire',
+  'goods_tag', 'notify_url', 'trade_type', 'product_id', 'limit_pay', 'openid', 'receipt', 'profit_sharing', 'scene_info',
+] as const;
+
+const TRADE_STATE_DESC: Record<TradeState, string> = {
+  SUCCESS: '支付成功',
+  REFUND: '订单发生过退款，退款详情请查询退款单',
+  NOTPAY: '订单未支付',
+  CLOSED: '订单已关闭',
+  PAYERROR: '支付失败，请重新下单支付',
+};
+
+/** The merchant-facing order APIs: unified order, order query, close order. */
+export class PayApi {
+  constructor(
+    private readonly credentials: Credentials,
+    private readonly orders: OrderBook,
+    private readonly now: () => Date,
+  ) {}
+
+  /** POST /pay/unifiedorder */
+  unifiedOrder(req: SimRequest): SimResponse {
+    const opened = openPayRequest(req, this.credentials);
+    if (!opened.request) return opened.response;
+    const request = opened.request;
+    const p = request.params;
+
+    const missing = firstMissing(p, UNIFIED_ORDER_REQUIRED);
+    if (missing) return resultFail(request, missing.errCode, missing.errCodeDes);
+    if (p.trade_type !== 'JSAPI') return resultFail(request, 'PARAM_ERROR', 'trade_type参数错误：模拟器只支持JSAPI');
+    // A format-level refusal at WeChat: return_code=FAIL, unsigned.
+    if (!p.openid) return returnFail('JSAPI支付必须传openid');
+    const problem = this.checkFields(p);
+    if (problem) return resultFail(request, problem.errCode, problem.errCodeDes);
+
+    const now = this.now();
+    const existing = this.orders.get(request.merchant.mchId, p.out_trade_no);
+    if (existing) return this.repeatUnifiedOrder(request, existing, now);
+
+    const expiresAt = p.time_expire ? compactTime(p.time_expire) : undefined;
+    if (expiresAt && expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
+      return resultFail(request, 'PARAM_ERROR', 'time_expire时间过短，至少1分钟');
+    }
+    const order: SimOrder = {
+      mchId: request.merchant.mchId,
+      appId: request.appId,
+      outTradeNo: p.out_trade_no,
+      params: { ...p },
+      signType: request.signType,
+      notifyUrl: p.notify_url,
+      totalFee: Number(p.total_fee),
+      openid: p.openid,
+      attach: p.attach || undefined,
+      prepayId: newPrepayId(now),
+      prepayExpiresAt: new Date(now.getTime() + PREPAY_TTL_MS),
+      expiresAt,
+      tradeState: 'NOTPAY',
+      createdAt: now,
+      refunds: [],
+    };
+    this.orders.add(order);
+    return resultSuccess(request, { prepay_id: order.prepayId, trade_type: 'JSAPI' });
+  }
+
+  /** POST /pay/orderquery */
+  orderQuery(req: SimRequest): SimResponse {
+    const opened = openPayRequest(req, this.credentials);
+    if (!opened.request) return opened.response;
+    const request = opened.request;
+    const p = request.params;
+    if (!p.transaction_id && !p.out_trade_no) {
+      return resultFail(request, 'LACK_PARAMS', '缺少参数out_trade_no或transaction_id');
+    }
+    const order = this.lookup(request);
+    if (!order) return resultFail(request, 'ORDERNOTEXIST', '订单不存在');
+    const state = order.tradeState;
+    if (state !== 'SUCCESS') {
+      // Only a paid order's query carries the payment's details.
+      return resultSuccess(request, {
+        out_trade_no: order.outTradeNo, attach: order.attach, trade_state: state, trade_state_desc: TRADE_STATE_DESC[state],
+      });
+    }
+    return resultSuccess(request, {
+      openid: order.openid,
+      is_subscribe: 'N',
+      trade_type: 'JSAPI',
+      trade_state: state,
+      trade_state_desc: TRADE_STATE_DESC[state],
+      bank_type: order.bankType,
+      total_fee: order.totalFee,
+      fee_type: 'CNY',
+      cash_fee: order.totalFee,
+      cash_fee_type: 'CNY',
+      transaction_id: order.transactionId,
+      out_trade_no: order.outTradeNo,
+      attach: order.attach,
+      time_end: order.timeEnd,
+    });
+  }
+
+  /** POST /pay/closeorder */
+  closeOrder(req: SimRequest): SimResponse {
+    const opened = openPayRequest(req, this.credentials);
+    if (!opened.request) return opened.response;
+    const request = opened.request;
+    if (!request.params.out_trade_no) return resultFail(request, 'LACK_PARAMS', '缺少参数out_trade_no');
+    const order = this.lookup(request);
+    if (!order) return resultFail(request, 'ORDERNOTEXIST', '订单不存在');
+    if (order.tradeState === 'SUCCESS' || order.tradeState === 'REFUND') {
+      return resultFail(request, 'ORDERPAID', '订单已支付，不能发起关单');
+    }
+    if (order.tradeState === 'CLOSED') return resultFail(request, 'ORDERCLOSED', '订单已关闭，无法重复关闭');
+    order.tradeState = 'CLOSED';
+    order.closedAt = this.now();
+    return resultSuccess(request, {});
+  }
+
+  private repeatUnifiedOrder(request: PayRequest, order: SimOrder, now: Date): SimResponse {
+    if (order.tradeState === 'SUCCESS' || order.tradeState === 'REFUND') {
+      return resultFail(request, 'ORDERPAID', '该订单已支付');
+    }
+    if (order.tradeState === 'CLOSED') return resultFail(request, 'ORDERCLOSED', '该订单已关闭');
+    const changed = BUSINESS_FIELDS.some(name => (order.params[name] ?? '') !== (request.params[name] ?? ''));
+    if (changed) return resultFail(request, 'OUT_TRADE_NO_USED', '商户订单号重复');
+    if (now >= order.prepayExpiresAt) {
+      order.prepayId = newPrepayId(now);
+      order.prepayExpiresAt = new Date(now.getTime() + PREPAY_TTL_MS);
+    }
+    order.params = { ...request.params };
+    // The payer pays with the prepay_id just returned, so its notification follows this sign type.
+    order.signType = request.signType;
+    return resultSuccess(request, { prepay_id: order.prepayId, trade_type: 'JSAPI' });
+  }
+
+  /** By transaction_id when given (it wins, as at WeChat), else out_trade_no; only the caller's app's orders. */
+  private lookup(request: PayRequest): SimOrder | undefined {
+    const { mchId } = request.merchant;
+    const p = request.params;
+    const order = p.transaction_id
+      ? this.orders.getByTransactionId(mchId, p.transaction_id)
+      : this.orders.get(mchId, p.out_trade_no);
+    return order && order.appId === request.appId ? order : undefined;
+  }
+
+  private checkFields(p: Record<string, string>): FieldProblem | undefined {
+    if (!OUT_TRADE_NO_PATTERN.test(p.out_trade_no)) return paramError('out_trade_no参数格式错误');
+    if (!isFen(p.total_fee)) return paramError('total_fee参数格式错误');
+    if (byteLength(p.body) > 128) return paramError('body参数长度有误');
+    if (p.attach && byteLength(p.attach) > 127) return paramError('attach参数长度有误');
+    if (p.detail && byteLength(p.detail) > 6000) return paramError('detail参数长度有误');
+    if (p.device_info && p.device_info.length > 32) return paramError('device_info参数长度有误');
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(p.openid)) return paramError('openid参数格式错误');
+    if (!isIpAddress(p.spbill_create_ip)) return paramError('spbill_create_ip参数格式错误');
+    if (!isNotifyUrl(p.notify_url)) return paramError('notify_url参数格式错误');
+    if (p.fee_type && p.fee_type !== 'CNY') return paramError('fee_type参数错误');
+    if (p.limit_pay && p.limit_pay !== 'no_credit') return paramError('limit_pay参数错误');
+    const start = p.time_start ? compactTime(p.time_start) : undefined;
+    if (p.time_start && !start) return paramError('time_start参数格式错误');
+    if (p.time_expire) {
+      const expire = compactTime(p.time_expire);
+      if (!expire) return paramError('time_expire参数格式错误');
+      if (start && expire.getTime() - start.getTime() < MIN_PAY_WINDOW_MS) {
+        return paramError('time_expire时间过短，至少1分钟');
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,155 @@
+import type { SignType } from '../lib/wechatpay';
+
+export interface AppCredential {
+  appId: string;
+  appSecret: string;
+}
+
+export interface MerchantCredential {
+  mchId: string;
+  /** The 32-character API key (v2) shared with the merchant. */
+  apiKey: string;
+  /** Apps this merchant may take payments for (APPID_MCHID_NOT_MATCH otherwise). */
+  appIds: string[];
+}
+
+export interface SimulatorOptions {
+  apps?: AppCredential[];
+  merchants?: MerchantCredential[];
+  /** Multiplies WeChat's notification retry delays (e.g. 0.001 in tests). */
+  retryScale?: number;
+  /** How long to wait for the merchant's reply to a notification. */
+  notifyTimeoutMs?: number;
+  /** Clock for expiry (codes, prepay ids, time_expire) and recorded times. */
+  now?: () => Date;
+}
+
+/** The names faults and recorded requests use. */
+export type ApiName =
+  | 'jscode2session' | 'unifiedorder' | 'orderquery' | 'closeorder'
+  | 'refund' | 'refundquery' | 'downloadbill' | 'notify';
+
+export const API_NAMES: readonly ApiName[] = [
+  'jscode2session', 'unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery', 'downloadbill', 'notify',
+];
+
+export type Fault =
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'systemerror' }
+  /**
+   * A lost reply: the request takes effect, then the connection is cut (for notify: the
+   * notification is delivered and the merchant's answer lost). With beforeProcessing the request
+   * itself is lost instead (for notify: nothing is sent).
+   */
+  | { kind: 'drop'; beforeProcessing?: boolean }
+  /** Notifications only: each delivery attempt sends this many copies at once. */
+  | { kind: 'duplicate'; copies: number };
+
+export type TradeState = 'NOTPAY' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'PAYERROR';
+
+export interface SimOrder {
+  mchId: string;
+  appId: string;
+  outTradeNo: string;
+  /** Every field of the latest accepted unified order request, as received. */
+  params: Record<string, string>;
+  signType: SignType;
+  notifyUrl: string;
+  totalFee: number;
+  openid: string;
+  attach?: string;
+  prepayId: string;
+  prepayExpiresAt: Date;
+  /** From the request's time_expire: after it the order can no longer be paid and reads as CLOSED. */
+  expiresAt?: Date;
+  tradeState: TradeState;
+  createdAt: Date;
+  closedAt?: Date;
+  transactionId?: string;
+  timeEnd?: string;
+  paidAt?: Date;
+  bankType?: string;
+  /** Set when the payer's payment failed (notification with result_code FAIL). */
+  payError?: { errCode: string; errCodeDes: string };
+  refunds: SimRefund[];
+}
+
+export interface SimRefund {
+  outRefundNo: string;
+  refundId: string;
+  refundFee: number;
+  totalFee: number;
+  status: 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
+  createdAt: Date;
+  successAt?: Date;
+  notifyUrl?: string;
+  params: Record<string, string>;
+}
+
+export interface PaymentRecord {
+  outTradeNo: string;
+  result: 'SUCCESS' | 'FAIL';
+  tradeState: TradeState;
+  totalFee: number;
+  openid: string;
+  bankType: string;
+  timeEnd: string;
+  /** Only for a successful payment. */
+  transactionId?: string;
+}
+
+export interface DeliveryAttempt {
+  outTradeNo: string;
+  /** 1 for the first delivery, n for the (n-1)th retry; manual sends number their copies. */
+  attempt: number;
+  /** 'schedule': WeChat's own delivery and retries; 'manual': sendNotification(). */
+  source: 'schedule' | 'manual';
+  /** Which copy within the attempt (a duplicate fault or sendNotification sends several). */
+  copy: number;
+  /** Scaled delay waited after the previous attempt (0 for the first). */
+  delayMs: number;
+  at: Date;
+  url: string;
+  /** The XML sent. */
+  body: string;
+  status?: number;
+  reply?: string;
+  error?: string;
+  acknowledged: boolean;
+}
+
+export interface RecordedRequest {
+  api: ApiName;
+  method: string;
+  /** Query parameters (jscode2session) or the XML fields (pay APIs); empty when unreadable. */
+  params: Record<string, string>;
+  at: Date;
+}
+
+export interface LoginCodeOptions {
+  appId?: string;
+  openid?: string;
+  unionid?: string;
+}
+
+export interface PayOptions {
+  result?: 'SUCCESS' | 'FAIL';
+  bankType?: string;
+}
+
+export interface SendNotificationOptions {
+  copies?: number;
+  concurrent?: boolean;
+  /** Lets a test tamper with the fields before sending; a field set to undefined is left out. */
+  mutate?: (fields: Record<string, string>) => Record<string, string | undefined>;
+  /** true (default): sign again after mutate; false: keep the original sign. */
+  resign?: boolean;
+}
+
+export interface WaitForDeliveryOptions {
+  /** Count only attempts with this outcome. */
+  acknowledged?: boolean;
+  /** How many matching attempts to wait for (default 1). */
+  count?: number;
+  timeoutMs?: number;
+}
