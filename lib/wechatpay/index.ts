@@ -11,5 +11,8 @@ export * from './refundCrypto';
 
 /** The reply WeChat expects from a notification handler. */
 export function notifyReply(ok: boolean, message = ok ? 'OK' : 'FAIL'): string {
-  return `<xml><return_code><![CDATA[${ok ? 'SUCCESS' : 'FAIL'}]]></return_code><return_msg><![CDATA[${message.replace(/]]>/g, '')}]]></return_msg></xml>`;
+  // A single pass of replace(/]]>/g, '') leaves "]]>" behind for "]]]]>>"; split every "]]>"
+  // across two CDATA sections instead, which keeps the text and cannot close the section early.
+  const safe = String(message).split(']]>').join(']]]]><![CDATA[>');
+  return `<xml><return_code><![CDATA[${ok ? 'SUCCESS' : 'FAIL'}]]></return_code><return_msg><![CDATA[${safe}]]></return_msg></xml>`;
 }

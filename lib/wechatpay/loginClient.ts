@@ -33,6 +33,9 @@ export class WechatLoginClient {
     } catch {
       throw new WechatTransportError('jscode2session answered something that is not JSON', 'http_status');
     }
+    if (data === null || typeof data !== 'object') {
+      throw new WechatTransportError('jscode2session answered JSON that is not an object', 'http_status');
+    }
     if (data.errcode) throw new WechatLoginError(Number(data.errcode), String(data.errmsg ?? ''));
     if (typeof data.openid !== 'string' || !data.openid || typeof data.session_key !== 'string') {
       throw new WechatTransportError('jscode2session answered without openid/session_key', 'http_status');

@@ -67,7 +67,7 @@ export class WechatPayClient {
     return this.call('/pay/closeorder', { out_trade_no: outTradeNo });
   }
 
-  refund(req: RefundRequest): Promise<Reply> {
+  async refund(req: RefundRequest): Promise<Reply> {
     if (!this.tlsAgent) throw new WechatTransportError('refund needs the merchant client certificate (TLS) configured', 'network');
     return this.call('/secapi/pay/refund', { ...req }, this.tlsAgent);
   }

@@ -11,9 +11,17 @@ export function decryptRefundInfo(reqInfo: string, apiKey: string): string {
   if (!/^[A-Za-z0-9+/=\s]+$/.test(reqInfo)) throw new WechatSignatureError('req_info is not base64');
   const data = Buffer.from(reqInfo, 'base64');
   if (data.length === 0 || data.length % 16 !== 0) throw new WechatSignatureError('req_info has an invalid length');
+  let plain: Buffer;
   try {
     const decipher = createDecipheriv('aes-256-ecb', refundKey(apiKey), null);
-    return Buffer.concat([ decipher.update(data), decipher.final() ]).toString('utf8');
+    plain = Buffer.concat([ decipher.update(data), decipher.final() ]);
+  } catch {
+    throw new WechatSignatureError('req_info does not decrypt with the merchant key');
+  }
+  // ECB has no integrity check: a wrong key passes the padding check about once in 256 tries, and
+  // a tampered block other than the last always does. Such output is (almost surely) not UTF-8.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(plain);
   } catch {
     throw new WechatSignatureError('req_info does not decrypt with the merchant key');
   }

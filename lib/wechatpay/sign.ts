@@ -40,6 +40,8 @@ export function sign(params: Params, apiKey: string, signType: SignType): string
 export function verifySign(params: Params, apiKey: string, signType: SignType): boolean {
   const received = params.sign;
   if (typeof received !== 'string' || received.length === 0) return false;
+  // A sign type read from a request (sign_type="SHA1") is a failed verification, not a crash.
+  if (!isSignType(signType)) return false;
   const expected = Buffer.from(sign(params, apiKey, signType), 'utf8');
   // WeChat sends upper-case hex; accept either case without leaking timing on content.
   const actual = Buffer.from(received.toUpperCase(), 'utf8');

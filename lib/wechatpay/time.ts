@@ -2,6 +2,7 @@
 const BEIJING_OFFSET_MS = 8 * 3600 * 1000;
 
 export function toBeijingCompact(date: Date): string {
+  if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new RangeError('toBeijingCompact needs a valid Date');
   const b = new Date(date.getTime() + BEIJING_OFFSET_MS);
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${b.getUTCFullYear()}${pad(b.getUTCMonth() + 1)}${pad(b.getUTCDate())}` +
@@ -11,7 +12,9 @@ export function toBeijingCompact(date: Date): string {
 /** Parses yyyyMMddHHmmss (Beijing) or yyyy-MM-dd HH:mm:ss (Beijing); undefined when malformed. */
 export function fromBeijing(text: string | undefined): Date | undefined {
   if (!text) return undefined;
-  const m = /^(\d{4})-?(\d{2})-?(\d{2})[ T]?(\d{2}):?(\d{2}):?(\d{2})$/.exec(text.trim());
+  // Exactly one of the two formats: no mixing such as "2024-0101 12:0000".
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(text.trim()) ??
+    /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text.trim());
   if (!m) return undefined;
   const [ , y, mo, d, h, mi, s ] = m.map(Number);
   const utc = Date.UTC(y, mo - 1, d, h, mi, s) - BEIJING_OFFSET_MS;

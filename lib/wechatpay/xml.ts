@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { js2xml, xml2js } from 'xml-js';
 import { WechatXmlError } from './errors';
 
@@ -48,18 +49,31 @@ export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): 
   }
   if (text.trim().length === 0) throw new WechatXmlError('empty XML body');
 
+  if (!text.trimEnd().endsWith(`</${root}>`)) throw new WechatXmlError(`malformed XML: does not end with </${root}>`);
+
   let doc: any;
+  // sax (under xml-js) forgets an error met at the very end of the input (an unclosed element,
+  // comment, CDATA or processing instruction). A sentinel instruction appended to the body only
+  // shows up, last, in the tree when the document before it was complete; its name is random so a
+  // body cannot carry it.
+  const sentinel = `wxend-${randomBytes(8).toString('hex')}`;
   try {
-    doc = xml2js(text, { compact: false, captureSpacesBetweenElements: false });
+    doc = xml2js(`${text}<?${sentinel}?>`, { compact: false, captureSpacesBetweenElements: false });
   } catch (err) {
-    throw new WechatXmlError(`malformed XML: ${(err as Error).message.split('\n')[0]}`);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new WechatXmlError(`malformed XML: ${message.split('\n')[0]}`);
   }
-  // xml-js does not report an unclosed element: it leaves a `parent` link on it instead.
-  if (!text.trimEnd().endsWith(`</${root}>`) || hasUnclosedElement(doc)) {
-    throw new WechatXmlError('malformed XML: unclosed element');
+  const nodes: any[] = Array.isArray(doc?.elements) ? doc.elements : [];
+  const last = nodes[nodes.length - 1];
+  if (!last || last.type !== 'instruction' || last.name !== sentinel || hasUnclosedElement(doc)) {
+    throw new WechatXmlError('malformed XML: unclosed element, comment or section');
   }
-  const top = (doc.elements ?? []).filter((e: any) => e.type === 'element');
+  nodes.pop();
+  const top = nodes.filter((e: any) => e.type === 'element');
   if (top.length !== 1 || top[0].name !== root) throw new WechatXmlError(`expected one <${root}> root element`);
+  if (top[0].attributes && Object.keys(top[0].attributes).length > 0) {
+    throw new WechatXmlError(`unexpected attributes on <${root}>`);
+  }
   const result: Record<string, string> = Object.create(null);
   for (const child of top[0].elements ?? []) {
     if (child.type === 'comment') continue;
@@ -86,10 +100,15 @@ export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): 
   return { ...result };
 }
 
-function hasUnclosedElement(node: any): boolean {
-  for (const child of node.elements ?? []) {
-    if (Object.prototype.hasOwnProperty.call(child, 'parent')) return true;
-    if (hasUnclosedElement(child)) return true;
+/** xml-js leaves a `parent` link on an element it never saw closed. Iterative: nesting depth is attacker-chosen. */
+function hasUnclosedElement(doc: any): boolean {
+  const stack: any[] = [ doc ];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    for (const child of node.elements ?? []) {
+      if (Object.prototype.hasOwnProperty.call(child, 'parent')) return true;
+      stack.push(child);
+    }
   }
   return false;
 }

@@ -1,0 +1,348 @@
+import assert from 'node:assert/strict';
+import { buildXml, DEFAULT_MAX_XML_BYTES, parseXml, WechatError, WechatXmlError } from '../../../lib/wechatpay';
+
+/** Deterministic PRNG (mulberry32) so the fuzz cases are the same on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function assertRefused(body: string | Buffer, pattern?: RegExp, options?: Parameters<typeof parseXml>[1]): void {
+  assert.throws(() => parseXml(body, options), (err: unknown) => {
+    assert.ok(err instanceof WechatXmlError, `expected WechatXmlError, got ${String(err)}`);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  }, JSON.stringify(typeof body === 'string' ? body.slice(0, 120) : body.subarray(0, 60).toString('hex')));
+}
+
+const NOTIFY = '<xml><appid><![CDATA[wx2421b1c4370ec43b]]></appid><attach><![CDATA[支付测试]]></attach>' +
+  '<bank_type><![CDATA[CFT]]></bank_type><fee_type><![CDATA[CNY]]></fee_type><is_subscribe><![CDATA[Y]]></is_subscribe>' +
+  '<mch_id><![CDATA[10000100]]></mch_id><nonce_str><![CDATA[5d2b6c2a8db53831f7eda20af46e531c]]></nonce_str>' +
+  '<openid><![CDATA[oUpF8uMEb4qRXf22hE3X68TekukE]]></openid><out_trade_no><![CDATA[1409811653]]></out_trade_no>' +
+  '<result_code><![CDATA[SUCCESS]]></result_code><return_code><![CDATA[SUCCESS]]></return_code>' +
+  '<sign><![CDATA[B552ED6B279343CB493C5DD0D78AB241]]></sign><time_end><![CDATA[20140903131540]]></time_end>' +
+  '<total_fee>1</total_fee><coupon_fee><![CDATA[10]]></coupon_fee><coupon_count><![CDATA[1]]></coupon_count>' +
+  '<coupon_type><![CDATA[CASH]]></coupon_type><coupon_id><![CDATA[10000]]></coupon_id><coupon_fee><![CDATA[100]]></coupon_fee>' +
+  '<trade_type><![CDATA[JSAPI]]></trade_type><transaction_id><![CDATA[1004400740201409030005092168]]></transaction_id></xml>';
+
+describe('lib/wechatpay xml', () => {
+  describe('buildXml', () => {
+    it('writes one flat <xml> with every value in CDATA', () => {
+      assert.equal(buildXml({ a: '1', b: 2 }), '<xml><a><![CDATA[1]]></a><b><![CDATA[2]]></b></xml>');
+    });
+
+    it('skips undefined and null, keeps an empty string', () => {
+      assert.equal(buildXml({ a: undefined, b: null, c: '' }), '<xml><c><![CDATA[]]></c></xml>');
+    });
+
+    it('uses another root when asked', () => {
+      assert.equal(buildXml({ a: 'x' }, 'root'), '<root><a><![CDATA[x]]></a></root>');
+    });
+
+    it('round-trips special characters and unicode through parseXml', () => {
+      const params = {
+        body: 'a < b && c > d "quoted" \'single\'', attach: '<xml>not a tag</xml>', cdata_like: '<![CDATA[x] ]>',
+        unicode: '腾讯充值中心 😀 é', newline: 'line1\nline2', amp_entity: '&amp;&lt;', brackets: ']] > ]',
+      };
+      assert.deepEqual(parseXml(buildXml(params)), params);
+    });
+
+    it('round-trips numbers as strings', () => {
+      assert.deepEqual(parseXml(buildXml({ total_fee: 100, zero: 0, neg: -1 })), { total_fee: '100', zero: '0', neg: '-1' });
+    });
+
+    it('refuses a value containing "]]>"', () => {
+      assert.throws(() => buildXml({ a: 'x]]>y' }), WechatXmlError);
+      assert.throws(() => buildXml({ a: ']]>' }), /contains "]]>"/);
+      assert.throws(() => buildXml({ a: ']]]]>>' }), WechatXmlError);
+    });
+
+    it('refuses element names that are not plain identifiers', () => {
+      for (const name of [ '', 'a b', '1a', 'a<b', 'a>', 'a/b', 'a"', 'a&b', '中文', 'a-b', 'a:b', 'a\n' ]) {
+        assert.throws(() => buildXml({ [name]: 'x' }), WechatXmlError, JSON.stringify(name));
+      }
+    });
+  });
+
+  describe('parseXml: accepted', () => {
+    it('parses an official-style notification with CDATA and plain values', () => {
+      const out = parseXml(NOTIFY.replace('<coupon_fee><![CDATA[100]]></coupon_fee>', ''));
+      assert.equal(out.appid, 'wx2421b1c4370ec43b');
+      assert.equal(out.attach, '支付测试');
+      assert.equal(out.total_fee, '1');
+      assert.equal(out.transaction_id, '1004400740201409030005092168');
+      assert.equal(Object.keys(out).length, 20);
+    });
+
+    it('reads plain text values, decoding the predefined entities', () => {
+      assert.deepEqual(parseXml('<xml><a>hello</a><b>1 &lt; 2 &amp;&amp; 3 &gt; 2 &quot;&apos;</b></xml>'),
+        { a: 'hello', b: '1 < 2 && 3 > 2 "\'' });
+    });
+
+    it('joins mixed text and CDATA inside one field', () => {
+      assert.deepEqual(parseXml('<xml><a>x<![CDATA[<y>]]>z</a></xml>'), { a: 'x<y>z' });
+    });
+
+    it('accepts whitespace and newlines between elements', () => {
+      assert.deepEqual(parseXml('\n  <xml>\n\t<a><![CDATA[1]]></a>\r\n  <b>2</b>\n</xml>\n  '), { a: '1', b: '2' });
+    });
+
+    it('keeps whitespace inside a CDATA value', () => {
+      assert.deepEqual(parseXml('<xml><a><![CDATA[ padded ]]></a></xml>'), { a: ' padded ' });
+    });
+
+    it('accepts an XML declaration and comments', () => {
+      assert.deepEqual(parseXml('<?xml version="1.0" encoding="UTF-8"?><xml><!-- c --><a>1</a></xml>'), { a: '1' });
+    });
+
+    it('keeps numbers as strings, leading zeros included', () => {
+      assert.deepEqual(parseXml('<xml><total_fee>100</total_fee><code>007</code><f>1.50</f></xml>'),
+        { total_fee: '100', code: '007', f: '1.50' });
+    });
+
+    it('reads an empty <xml> and empty fields', () => {
+      assert.deepEqual(parseXml('<xml></xml>'), {});
+      assert.deepEqual(parseXml('<xml><a></a><b/><c><![CDATA[]]></c></xml>'), { a: '', b: '', c: '' });
+    });
+
+    it('reads a UTF-8 Buffer', () => {
+      assert.deepEqual(parseXml(Buffer.from('<xml><body>测试</body></xml>', 'utf8')), { body: '测试' });
+    });
+
+    it('parses a <root> document when asked (decrypted refund info)', () => {
+      assert.deepEqual(parseXml('<root><refund_status>SUCCESS</refund_status></root>', { root: 'root' }), { refund_status: 'SUCCESS' });
+    });
+
+    it('accepts a body of exactly the size limit', () => {
+      const head = '<xml><a>';
+      const tail = '</a></xml>';
+      const body = head + 'x'.repeat(DEFAULT_MAX_XML_BYTES - head.length - tail.length) + tail;
+      assert.equal(Buffer.byteLength(body), DEFAULT_MAX_XML_BYTES);
+      assert.equal(parseXml(body).a.length, DEFAULT_MAX_XML_BYTES - head.length - tail.length);
+      assert.equal(parseXml(Buffer.from(body)).a.length, DEFAULT_MAX_XML_BYTES - head.length - tail.length);
+    });
+
+    it('returns a plain object and a __proto__ field does not pollute prototypes', () => {
+      const out = parseXml('<xml><__proto__>x</__proto__><constructor>y</constructor><a>1</a></xml>');
+      assert.equal(Object.getPrototypeOf(out), Object.prototype);
+      assert.equal(Object.prototype.hasOwnProperty.call(out, '__proto__'), true);
+      assert.equal(({} as any).x, undefined);
+      assert.equal(out.a, '1');
+      assert.equal(out.constructor, 'y');
+    });
+  });
+
+  describe('parseXml: DTDs and entities are refused before parsing', () => {
+    const payloads: Record<string, string> = {
+      'XXE external entity': '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><a>&xxe;</a></xml>',
+      'XXE over http': '<!DOCTYPE xml [<!ENTITY xxe SYSTEM "http://evil.example/x">]><xml><a>&xxe;</a></xml>',
+      'parameter entity': '<!DOCTYPE xml [<!ENTITY % p SYSTEM "http://evil.example/p.dtd"> %p;]><xml></xml>',
+      'billion laughs': '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">' +
+        '<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>' +
+        '<xml><a>&lol3;</a></xml>',
+      'external DTD': '<!DOCTYPE xml SYSTEM "http://evil.example/x.dtd"><xml><a>1</a></xml>',
+      'lower-case doctype': '<!doctype xml [<!entity x "y">]><xml><a>&x;</a></xml>',
+      'mixed-case doctype': '<!DocType xml><xml><a>1</a></xml>',
+      'entity without doctype': '<!ENTITY x "y"><xml><a>&x;</a></xml>',
+      'lower-case entity': '<xml><!entity x "y"><a>1</a></xml>',
+      'ELEMENT declaration': '<!ELEMENT xml ANY><xml></xml>',
+      'ATTLIST declaration': '<!ATTLIST xml a CDATA #IMPLIED><xml></xml>',
+      'doctype inside the root': '<xml><!DOCTYPE x><a>1</a></xml>',
+      'doctype after the root': '<xml><a>1</a></xml><!DOCTYPE x>',
+      'doctype text inside CDATA (refused too, conservatively)': '<xml><a><![CDATA[<!DOCTYPE]]></a></xml>',
+    };
+    for (const [ name, body ] of Object.entries(payloads)) {
+      it(`refuses ${name}`, () => {
+        assertRefused(body, /document type or entity declaration/);
+        assertRefused(Buffer.from(body, 'utf8'), /document type or entity declaration/);
+      });
+    }
+  });
+
+  describe('parseXml: size and encoding', () => {
+    it('refuses a string over the limit', () => {
+      assertRefused(`<xml><a>${'x'.repeat(DEFAULT_MAX_XML_BYTES)}</a></xml>`, /exceeds the limit/);
+    });
+
+    it('refuses a Buffer over the limit', () => {
+      assertRefused(Buffer.alloc(DEFAULT_MAX_XML_BYTES + 1, 0x20), /exceeds the limit/);
+    });
+
+    it('counts bytes, not characters', () => {
+      const body = `<xml><a>${'测'.repeat(100)}</a></xml>`; // 118 characters, 318 bytes
+      assert.ok(body.length < 200);
+      assertRefused(body, /exceeds the limit of 200/, { maxBytes: 200 });
+      assert.equal(parseXml(body, { maxBytes: 400 }).a.length, 100);
+    });
+
+    it('checks the size before looking for a DTD', () => {
+      assertRefused(`<!DOCTYPE x>${' '.repeat(100)}<xml></xml>`, /exceeds the limit/, { maxBytes: 50 });
+    });
+
+    it('refuses a Buffer that is not valid UTF-8', () => {
+      const bad = [
+        [ 0xff ], [ 0xc0, 0xaf ], [ 0xe6, 0xb5 ], [ 0xed, 0xa0, 0x80 ], [ 0xf8, 0x88, 0x80, 0x80, 0x80 ],
+      ];
+      for (const bytes of bad) {
+        const body = Buffer.concat([ Buffer.from('<xml><a>'), Buffer.from(bytes), Buffer.from('</a></xml>') ]);
+        assertRefused(body, /not valid UTF-8/);
+      }
+    });
+
+    it('refuses an empty or blank body', () => {
+      assertRefused('', /empty/);
+      assertRefused('   \n\t', /empty/);
+      assertRefused(Buffer.alloc(0), /empty/);
+    });
+  });
+
+  describe('parseXml: malformed or unexpected shapes', () => {
+    const cases: Record<string, string> = {
+      'mismatched tags': '<xml><a>1</b></xml>',
+      'unclosed field': '<xml><a>1</xml>',
+      'unclosed root': '<xml><a>1</a>',
+      'only an opening tag': '<xml>',
+      'unclosed CDATA': '<xml><a><![CDATA[x</a></xml>',
+      'unclosed comment inside the root': '<xml><a>1</a><!-- </xml>',
+      'trailing text': '<xml><a>1</a></xml>garbage',
+      'trailing text and a closing tag': '<xml><a>1</a></xml>garbage</xml>',
+      'trailing unclosed comment': '<xml><a>1</a></xml><!-- </xml>',
+      'trailing unclosed instruction': '<xml><a>1</a></xml><?pi </xml>',
+      'trailing unclosed CDATA': '<xml><a>1</a></xml><![CDATA[ </xml>',
+      'two roots': '<xml><a>1</a></xml><xml><a>2</a></xml>',
+      'self-closing root': '<xml/>',
+      'wrong root': '<root><a>1</a></root>',
+      'wrong root, ending in </xml>': '<foo><a>1</a></foo><xml></xml>',
+      'nested element': '<xml><a><b>1</b></a></xml>',
+      'nested empty element': '<xml><a><b/></a></xml>',
+      'attribute on a field': '<xml><a b="1">x</a></xml>',
+      'attribute on the root': '<xml version="2"><a>x</a></xml>',
+      'duplicated field': '<xml><coupon_fee>10</coupon_fee><coupon_fee>100</coupon_fee></xml>',
+      'duplicated empty field': '<xml><a/><a/></xml>',
+      'text directly inside the root': '<xml>hello<a>1</a></xml>',
+      'CDATA directly inside the root': '<xml><![CDATA[x]]></xml>',
+      'instruction inside a field': '<xml><a><?pi x?></a></xml>',
+      'invalid character reference': '<xml><a>&#0;</a></xml>',
+      'surrogate character reference': '<xml><a>&#xD800;</a></xml>',
+      'bare ampersand': '<xml><a>a & b</a></xml>',
+      'bare less-than': '<xml><a>a < b</a></xml>',
+      'JSON': '{"return_code":"SUCCESS"}',
+      'plain text': 'SUCCESS',
+      'HTML error page': '<html><body>502 Bad Gateway</body></html>',
+      'closing tag only': '</xml>',
+      'space in the closing tag': '<xml><a>1</a></xml >',
+    };
+    for (const [ name, body ] of Object.entries(cases)) {
+      it(`refuses ${name}`, () => assertRefused(body));
+    }
+
+    it('refuses the duplicated coupon_fee of a crafted notification', () => {
+      assertRefused(NOTIFY, /more than once/);
+    });
+
+    it('refuses another root when <root> is expected', () => {
+      assertRefused('<xml><a>1</a></xml>', undefined, { root: 'root' });
+    });
+
+    it('refuses deep nesting with a large limit without overflowing the stack', () => {
+      const depth = 20000; // the recursive check overflowed the stack from about 20000
+      const closed = '<xml>' + '<a>'.repeat(depth) + '</a>'.repeat(depth) + '</xml>';
+      assertRefused(closed, /not flat/, { maxBytes: 1024 * 1024 });
+      const unclosed = '<xml>' + '<a>'.repeat(depth) + '</xml>';
+      assertRefused(unclosed, undefined, { maxBytes: 1024 * 1024 });
+    });
+  });
+
+  describe('parseXml: fuzz', () => {
+    const nasty = [
+      '<', '>', '<>', '</>', '<xml', '<xml>', '</xml>', '<xml></xml', '<xml><', '<xml><a>', '<xml><a></a', '<xml></a></xml>',
+      '<![CDATA[', ']]>', '<xml><![CDATA[]]></xml>', '<xml><a><![CDATA[]]]]></a></xml>', '<!--', '-->', '<!---->',
+      '<?', '?>', '<?xml?>', '<?xml version="1.0"?>', '<?xml version="1.0"?></xml>', '<xml><?xml?></xml>',
+      '&', '&;', '&#;', '&#x;', '&#xFFFFFFFF;', '&amp', '<xml>&lol;</xml>', '<xml><a>&#99999999;</a></xml>',
+      '\u0000', '<xml>\u0000</xml>', '<xml><a>\u0000</a></xml>', '\uFEFF<xml></xml>', '\uD800', '<xml><a>\uDFFF</a></xml>',
+      '<xml><a b></a></xml>', '<xml><a b=></a></xml>', '<xml><a b="></a></xml>', "<xml><a b='1' b='2'></a></xml>",
+      '<xml><a xmlns="x">1</a></xml>', '<xml><a:b>1</a:b></xml>', '<xml:a></xml:a>', '<1a></1a>', '<xml><1>1</1></xml>',
+      '<xml><a>1</a><a>1</a></xml>', '<xml><constructor>1</constructor></xml>', '<xml><toString>1</toString></xml>',
+      '<xml><hasOwnProperty>1</hasOwnProperty></xml>', '<xml><__proto__><a>1</a></__proto__></xml>',
+      '<xml><a __proto__="x">1</a></xml>', '<xml><a constructor="x">1</a></xml>',
+      '<!DOCTYPE', '<!doctype', '<!ENTITY', '<!DOCTYPE x [', '<!', '<!x>', '<!>', '<xml><!x></xml>', '<xml><![x[ ]]></xml>',
+      '<xml></xml></xml>', '<xml><xml></xml></xml>', '<xml>\n</xml>\n</xml>', ' </xml>', 'null', 'undefined', '[object Object]',
+      '<xml>' + '<'.repeat(1000) + '</xml>', '<xml>' + '&'.repeat(1000) + '</xml>', '<xml>' + ']]>'.repeat(300) + '</xml>',
+      '<xml>' + '<a>'.repeat(2000) + '</xml>', '<xml>' + '</a>'.repeat(2000) + '</xml>', '<xml>' + '<!--'.repeat(500) + '</xml>',
+    ];
+    const isStringMap = (out: unknown) => typeof out === 'object' && out !== null &&
+      Object.values(out).every(v => typeof v === 'string');
+
+    function check(body: string | Buffer, options?: Parameters<typeof parseXml>[1]): void {
+      let out: unknown;
+      try {
+        out = parseXml(body, options);
+      } catch (err) {
+        assert.ok(err instanceof WechatXmlError,
+          `${String(err)} for ${JSON.stringify(typeof body === 'string' ? body.slice(0, 80) : body.subarray(0, 40).toString('hex'))}`);
+        return;
+      }
+      assert.ok(isStringMap(out));
+    }
+
+    it('throws nothing but WechatXmlError for a list of nasty strings', () => {
+      for (const body of nasty) {
+        check(body);
+        check(Buffer.from(body, 'utf8'));
+        check(body, { root: 'root' });
+      }
+    });
+
+    it('throws nothing but WechatXmlError for seeded random bytes', () => {
+      const rand = mulberry32(0xC0FFEE);
+      for (let i = 0; i < 1500; i++) {
+        const len = Math.floor(rand() * 200);
+        const bytes = Buffer.alloc(len);
+        for (let j = 0; j < len; j++) bytes[j] = Math.floor(rand() * 256);
+        check(bytes);
+        check(bytes.toString('latin1'));
+      }
+    });
+
+    it('throws nothing but WechatXmlError for seeded random markup', () => {
+      const rand = mulberry32(42);
+      const atoms = [ '<', '>', '/', 'xml', 'a', '<xml>', '</xml>', '<a>', '</a>', '<![CDATA[', ']]>', '<!--', '-->', '<?', '?>',
+        '&', ';', '&amp;', '&#x41;', '"', "'", '=', ' ', '\n', '1', '测', '\u0000', '!', '[', ']', 'root', '<root>', '</root>' ];
+      for (let i = 0; i < 3000; i++) {
+        const n = 1 + Math.floor(rand() * 25);
+        let body = '';
+        for (let j = 0; j < n; j++) body += atoms[Math.floor(rand() * atoms.length)];
+        if (rand() < 0.5) body = '<xml>' + body + '</xml>';
+        check(body);
+        check(body, { root: 'root' });
+      }
+    });
+
+    it('throws nothing but WechatXmlError for seeded mutations of a real notification', () => {
+      const rand = mulberry32(7);
+      const base = NOTIFY.replace('<coupon_fee><![CDATA[100]]></coupon_fee>', '');
+      for (let i = 0; i < 1500; i++) {
+        const chars = [ ...base ];
+        const edits = 1 + Math.floor(rand() * 4);
+        for (let e = 0; e < edits; e++) {
+          const at = Math.floor(rand() * chars.length);
+          const op = rand();
+          if (op < 0.33) chars.splice(at, 1);
+          else if (op < 0.66) chars.splice(at, 0, '<>&/![]?-"\''[Math.floor(rand() * 12)]);
+          else chars[at] = String.fromCharCode(Math.floor(rand() * 128));
+        }
+        check(chars.join(''));
+      }
+    });
+
+    it('WechatXmlError is a WechatError', () => {
+      assert.throws(() => parseXml('<'), (err: unknown) => err instanceof WechatError && err.name === 'WechatXmlError');
+    });
+  });
+});
