@@ -52,7 +52,8 @@ export default (appInfo: EggAppInfo): BizConfig => {
   const config = {} as PowerPartial<EggAppConfig>;
 
   config.keys = fromEnv('EGG_KEYS', DEV_WECHAT.keys) as string;
-  config.middleware = [ 'errorHandler' ];
+  // errorHandler is placed first in app.ts, ahead of the body parser, so its errors are JSON too.
+  config.middleware = [];
 
   // Clients authenticate with bearer tokens, never cookies, so CSRF tokens protect nothing here,
   // and WeChat's servers could not send them anyway.

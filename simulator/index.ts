@@ -10,7 +10,7 @@ import { SimServer } from './server';
 import { OrderBook, RequestLog } from './state';
 import { Timers } from './timers';
 import {
-  ApiName, DeliveryAttempt, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest,
+  ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest,
   SendNotificationOptions, SimOrder, SimulatorOptions, WaitForDeliveryOptions,
 } from './types';
 
@@ -23,14 +23,18 @@ export { PayerError } from './payer';
 
 export interface WechatSimulator {
   on(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
+  on(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
   once(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
+  once(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
   off(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
+  off(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
 }
 
 /**
  * WeChat's servers, as far as a mini-program payment backend sees them: code2Session, the
  * Pay v2 order APIs and payment notifications, over real HTTP, with a payer who can be told to
- * pay and faults that can be armed per API. Emits 'delivery' for every notification attempt.
+ * pay and faults that can be armed per API. Emits 'delivery' for every notification attempt and
+ * 'deliveryEnd' when WeChat's own delivery of a notification stops (acknowledged or given up).
  */
 export class WechatSimulator extends EventEmitter {
   readonly retryScale: number;
@@ -67,6 +71,7 @@ export class WechatSimulator extends EventEmitter {
       timeoutMs: this.notifyTimeoutMs,
     });
     this.notifier.on('delivery', (attempt: DeliveryAttempt) => this.emit('delivery', attempt));
+    this.notifier.on('deliveryEnd', (end: DeliveryEnd) => this.emit('deliveryEnd', end));
     this.payer = new Payer(this.orders, this.notifier, this.now);
     const deps: RouteDeps = {
       credentials: this.credentials,

@@ -5,7 +5,7 @@ import { buildXml, httpRequest, nonceStr, parseXml, sign } from '../lib/wechatpa
 import { Credentials } from './credentials';
 import { FaultRegistry } from './faults';
 import { Timers } from './timers';
-import { DeliveryAttempt, SendNotificationOptions, SimOrder, WaitForDeliveryOptions } from './types';
+import { DeliveryAttempt, DeliveryEnd, SendNotificationOptions, SimOrder, WaitForDeliveryOptions } from './types';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -151,13 +151,20 @@ export class Notifier extends EventEmitter {
     this.attempts = [];
   }
 
+  /** Runs WeChat's schedule; emits 'deliveryEnd' when acknowledged or given up (not when cancelled). */
   private async deliver(order: SimOrder, body: string, generation: number): Promise<void> {
-    for (let attempt = 1; attempt <= NOTIFY_RETRY_DELAYS_MS.length + 1; attempt++) {
+    const attempts = NOTIFY_RETRY_DELAYS_MS.length + 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       const delayMs = attempt === 1 ? 0 : NOTIFY_RETRY_DELAYS_MS[attempt - 2] * this.options.retryScale;
       if (delayMs > 0 && !(await this.timers.sleep(delayMs))) return;
       if (generation !== this.generation) return;
       const results = await this.scheduledAttempt(order, body, { attempt, source: 'schedule', copy: 1, delayMs }, generation);
-      if (!results || results.some(r => r.acknowledged)) return;
+      if (!results) return;
+      if (results.some(r => r.acknowledged) || attempt === attempts) {
+        const end: DeliveryEnd = { outTradeNo: order.outTradeNo, acknowledged: results.some(r => r.acknowledged), attempts: attempt };
+        this.emit('deliveryEnd', end);
+        return;
+      }
     }
   }
 

@@ -118,6 +118,14 @@ export interface DeliveryAttempt {
   acknowledged: boolean;
 }
 
+/** A scheduled delivery that has finished: acknowledged, or WeChat gave up after the last retry. */
+export interface DeliveryEnd {
+  outTradeNo: string;
+  acknowledged: boolean;
+  /** Attempts made (copies of one attempt count once). */
+  attempts: number;
+}
+
 export interface RecordedRequest {
   api: ApiName;
   method: string;

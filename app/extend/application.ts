@@ -13,7 +13,8 @@ export default {
     const c = app.config.wechat;
     const cached: WechatPayClient | undefined = app[PAY_CLIENT];
     if (cached && cached.config.baseUrl === c.payBaseUrl && cached.config.signType === c.signType &&
-      cached.config.timeoutMs === c.timeoutMs && cached.config.apiKey === c.apiKey) return cached;
+      cached.config.timeoutMs === c.timeoutMs && cached.config.apiKey === c.apiKey &&
+      cached.config.appId === c.appId && cached.config.mchId === c.mchId) return cached;
     app[PAY_CLIENT] = new WechatPayClient({
       appId: c.appId, mchId: c.mchId, apiKey: c.apiKey, signType: c.signType,
       baseUrl: c.payBaseUrl, timeoutMs: c.timeoutMs,
@@ -25,7 +26,8 @@ export default {
     const app = this as any;
     const c = app.config.wechat;
     const cached: WechatLoginClient | undefined = app[LOGIN_CLIENT];
-    if (cached && cached.config.baseUrl === c.loginBaseUrl && cached.config.timeoutMs === c.timeoutMs) return cached;
+    if (cached && cached.config.baseUrl === c.loginBaseUrl && cached.config.timeoutMs === c.timeoutMs &&
+      cached.config.appId === c.appId && cached.config.appSecret === c.appSecret) return cached;
     app[LOGIN_CLIENT] = new WechatLoginClient({
       appId: c.appId, appSecret: c.appSecret, baseUrl: c.loginBaseUrl, timeoutMs: c.timeoutMs,
     });

@@ -5,7 +5,7 @@ import { AppError } from '../lib/errors';
 export default () => async function errorHandler(ctx: Context, next: () => Promise<any>) {
   try {
     await next();
-    if (ctx.status === 404 && !ctx.body) {
+    if (ctx.status === 404 && (!ctx.body || (ctx.body as any).code === undefined)) {
       ctx.status = 404;
       ctx.body = { code: 'NOT_FOUND', message: 'no such route' };
     }

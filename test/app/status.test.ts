@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
+import { buildXml } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -54,8 +55,9 @@ describe('GET /payment/orders/:outTradeNo', () => {
     assert.deepEqual(events.map(e => [ e.type, e.source ]), [[ 'PAID', 'query' ]]);
 
     // The notification that arrives later is a duplicate: no second side effect.
-    const [ late ] = await testEnv.sim.sendNotification(created.body.outTradeNo, { copies: 1 });
-    assert.match(late.reply!, /SUCCESS/);
+    const late = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+      .send(buildXml(testEnv.sim.buildNotification(created.body.outTradeNo))).expect(200);
+    assert.match(late.text, /<return_code><!\[CDATA\[SUCCESS\]\]>/);
     assert.equal(await app.model.OrderEvent.count(), 1);
     // A paid order is not queried again.
     await status(created.body.outTradeNo).expect(200);

@@ -29,7 +29,7 @@ export async function login(openid?: string): Promise<{ token: string; openid: s
   return { token: res.body.token, openid: res.body.user.openid, userId: res.body.user.id };
 }
 
-export async function createOrder(token: string, items: Array<{ productId: number; quantity: number }> = [{ productId: 1, quantity: 1 }], key?: string) {
+export function createOrder(token: string, items: Array<{ productId: number; quantity: number }> = [{ productId: 1, quantity: 1 }], key?: string) {
   const req = app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`);
   if (key) req.set('Idempotency-Key', key);
   return req.send({ items });
