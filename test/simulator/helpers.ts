@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
@@ -106,18 +107,23 @@ export const ACK = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_m
 export const NACK = '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[busy]]></return_msg></xml>';
 
 /** A tiny merchant notify endpoint: records what arrives, answers from a script, then with ACK. */
-export class MerchantServer {
+export class MerchantServer extends EventEmitter {
   readonly received: Array<{ body: string; headers: http.IncomingHttpHeaders; method: string; path: string }> = [];
   private script: MerchantReply[] = [];
+  private held: Array<() => void> | undefined;
   private readonly server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', c => chunks.push(c));
     req.on('end', () => {
       this.received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, method: req.method ?? '', path: req.url ?? '' });
-      const reply = this.script.shift() ?? { body: ACK };
-      if (reply === 'hang') return;
-      res.writeHead(reply.status ?? 200, { 'Content-Type': 'text/xml' });
-      res.end(reply.body);
+      const answer = () => {
+        const reply = this.script.shift() ?? { body: ACK };
+        if (reply === 'hang') return;
+        res.writeHead(reply.status ?? 200, { 'Content-Type': 'text/xml' });
+        res.end(reply.body);
+      };
+      if (this.held) this.held.push(answer); else answer();
+      this.emit('request');
     });
   });
   url = '';
@@ -132,6 +138,37 @@ export class MerchantServer {
   /** The next replies, in order; after them every notification gets ACK. */
   replyWith(...replies: MerchantReply[]): void {
     this.script.push(...replies);
+  }
+
+  /** Forgets what arrived and any scripted replies left. */
+  clear(): void {
+    this.received.length = 0;
+    this.script = [];
+    this.held = undefined;
+  }
+
+  /** Holds answers until release(): shows requests that are in flight together. */
+  hold(): void {
+    this.held = [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const answer of held) answer();
+  }
+
+  /** Resolves once `count` requests have arrived in all. */
+  waitForRequests(count: number): Promise<void> {
+    return new Promise(resolve => {
+      const check = () => {
+        if (this.received.length < count) return;
+        this.off('request', check);
+        resolve();
+      };
+      this.on('request', check);
+      check();
+    });
   }
 
   async stop(): Promise<void> {
