@@ -8,7 +8,6 @@ import { Payer } from './payer';
 import { payerRoutes, RouteDeps, wechatRoutes } from './routes';
 import { SimServer } from './server';
 import { OrderBook, RequestLog } from './state';
-import { Timers } from './timers';
 import {
   ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest,
   SendNotificationOptions, SimOrder, SimulatorOptions, WaitForDeliveryOptions,
@@ -28,13 +27,17 @@ export interface WechatSimulator {
   once(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
   off(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
   off(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
+  on(event: 'request', listener: (request: RecordedRequest) => void): this;
+  once(event: 'request', listener: (request: RecordedRequest) => void): this;
+  off(event: 'request', listener: (request: RecordedRequest) => void): this;
 }
 
 /**
  * WeChat's servers, as far as a mini-program payment backend sees them: code2Session, the
  * Pay v2 order APIs and payment notifications, over real HTTP, with a payer who can be told to
  * pay and faults that can be armed per API. Emits 'delivery' for every notification attempt and
- * 'deliveryEnd' when WeChat's own delivery of a notification stops (acknowledged or given up).
+ * 'deliveryEnd' when WeChat's own delivery of a notification stops (acknowledged or given up),
+ * and 'request' for every request to one of WeChat's APIs.
  */
 export class WechatSimulator extends EventEmitter {
   readonly retryScale: number;
@@ -48,8 +51,6 @@ export class WechatSimulator extends EventEmitter {
   private readonly login: LoginService;
   private readonly notifier: Notifier;
   private readonly payer: Payer;
-  /** Sleeps of slow faults on replies, cancelled by stop(). */
-  private readonly replyTimers = new Timers();
   private readonly server: SimServer;
   private baseUrl?: string;
 
@@ -84,9 +85,11 @@ export class WechatSimulator extends EventEmitter {
     };
     this.server = new SimServer([ ...wechatRoutes(deps), ...payerRoutes(deps) ], {
       faults: this.faults,
-      timers: this.replyTimers,
       now: this.now,
-      record: entry => this.requestLog.record(entry),
+      record: entry => {
+        this.requestLog.record(entry);
+        this.emit('request', entry);
+      },
     });
   }
 
@@ -104,10 +107,9 @@ export class WechatSimulator extends EventEmitter {
     return this.baseUrl;
   }
 
-  /** Closes the server and cancels every pending retry, slow reply and notification in flight. */
+  /** Closes the server (and so any slow reply) and cancels pending retries and notifications in flight. */
   async stop(): Promise<void> {
     this.notifier.cancel();
-    this.replyTimers.cancelAll();
     await this.server.close();
     this.baseUrl = undefined;
   }

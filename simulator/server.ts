@@ -5,7 +5,6 @@ import { TLSSocket } from 'node:tls';
 import { parseXml } from '../lib/wechatpay';
 import { FaultRegistry } from './faults';
 import { SimRequest, SimResponse, textResponse } from './http';
-import { Timers } from './timers';
 import { ApiName, RecordedRequest } from './types';
 
 export interface Route {
@@ -20,7 +19,6 @@ export interface Route {
 
 export interface ServerDeps {
   faults: FaultRegistry;
-  timers: Timers;
   now: () => Date;
   record(entry: RecordedRequest): void;
 }
@@ -94,7 +92,7 @@ export class SimServer {
       ? route.systemError(simReq)
       : await route.handle(simReq, match);
     // slow and drop act on the reply: the request has taken effect, as when a reply is late or lost.
-    if (fault?.kind === 'slow' && !(await this.deps.timers.sleep(fault.delayMs))) return void req.socket.destroy();
+    if (fault?.kind === 'slow' && !(await replyDelay(req, fault.delayMs))) return void req.socket.destroy();
     if (fault?.kind === 'drop') return void req.socket.destroy();
     this.send(res, response);
   }
@@ -109,6 +107,24 @@ export class SimServer {
     });
     res.end(body);
   }
+}
+
+/**
+ * Waits ms before replying; resolves false early when the connection closes (the client gave up,
+ * or stop() closed every connection), so no timer outlives its request.
+ */
+function replyDelay(req: http.IncomingMessage, ms: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      req.socket.off('close', onClose);
+      resolve(true);
+    }, ms);
+    req.socket.once('close', onClose);
+  });
 }
 
 /** The whole body, or undefined when it exceeds the limit. */
