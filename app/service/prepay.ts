@@ -113,8 +113,18 @@ export default class PrepayService extends Service {
     const { PaymentAttempt, Order } = this.app.model;
     const next = await this.app.model.transaction(async transaction => {
       const created = await PaymentAttempt.create(newAttemptFields(order, merchantNumber('P')), { transaction });
-      await Order.update({ currentAttemptId: created.id }, { where: { id: order.id }, transaction });
+      // Swap only if nobody else replaced the attempt meanwhile: one order, one live number.
+      const [ swapped ] = await Order.update({ currentAttemptId: created.id },
+        { where: { id: order.id, currentAttemptId: attempt.id, status: 'NOTPAY' }, transaction });
+      if (swapped !== 1) throw new AttemptReplacedConcurrently();
       return created;
+    }).catch(async err => {
+      if (!(err instanceof AttemptReplacedConcurrently)) throw err;
+      await order.reload();
+      this.assertPayable(order);
+      const current = await PaymentAttempt.findByPk(order.currentAttemptId);
+      if (!current) throw new Error(`order ${order.outTradeNo} lost its current attempt`);
+      return current;
     });
     order.currentAttemptId = next.id;
     this.ctx.logger.info('[payment] order %s: new attempt out_trade_no=%s replaces %s', order.outTradeNo, next.outTradeNo, attempt.outTradeNo);
@@ -157,3 +167,6 @@ export function newAttemptFields(order: { id: number; totalFee: number; signType
     timeExpire: toBeijingCompact(order.expiresAt),
   };
 }
+
+/** Another request replaced the order's attempt first; the caller continues with that one. */
+class AttemptReplacedConcurrently extends Error {}

@@ -217,6 +217,20 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     assert.equal(testEnv.sim.order(attempts[0].outTradeNo)!.tradeState, 'CLOSED');
   });
 
+  it('concurrent pay requests after the prepay expired open one new attempt, not two', async () => {
+    const created = await createOrder(token).expect(200);
+    const order = await app.model.Order.findOne({ where: { outTradeNo: created.body.outTradeNo } });
+    await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { id: order!.currentAttemptId! } });
+    const replies = await Promise.all(Array.from({ length: 4 }, () =>
+      app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)));
+    assert.deepEqual(replies.map(r => r.status), [ 200, 200, 200, 200 ]);
+    assert.equal(new Set(replies.map(r => r.body.package)).size, 1);
+    await order!.reload();
+    const live = await app.model.PaymentAttempt.findAll({ where: { orderId: order!.id, status: 'PREPAID' } });
+    assert.equal(live.length, 1);
+    assert.equal(live[0].id, order!.currentAttemptId);
+  });
+
   it('refuses a paid order with 409 ORDER_ALREADY_PAID', async () => {
     const created = await createOrder(token).expect(200);
     await testEnv.sim.pay(created.body.outTradeNo);
