@@ -12,6 +12,7 @@ export default (app: Application) => {
   router.post('/payment/order', auth, controller.payment.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, controller.payment.pay);
   router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
+  router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
   router.post('/payment/notify', controller.notify.payment);
 };

@@ -32,6 +32,24 @@ export interface PaymentConfig {
   maxTotalFee: number;
   /** Largest notification body accepted. */
   maxNotifyBytes: number;
+  /** Scheduled jobs (app/schedule): closing expired orders, querying orders whose notification is overdue. */
+  jobs: PaymentJobsConfig;
+}
+
+export interface PaymentJobsConfig {
+  /** false: the jobs never fire by themselves (tests trigger them with app.runSchedule). */
+  enabled: boolean;
+  closeExpiredIntervalMs: number;
+  queryOverdueIntervalMs: number;
+  /** Query WeChat for an unpaid order once its prepay is this old (the notification is overdue). */
+  queryOverdueAfterSeconds: number;
+  /** Orders read per database page. */
+  batchSize: number;
+  /**
+   * The cluster-wide job lock expires after this long even if its holder died; a run stops taking
+   * new orders after half of it, so it never outlives its lock.
+   */
+  lockTtlMs: number;
 }
 
 export interface SessionConfig {
@@ -45,6 +63,12 @@ export interface BizConfig {
   payment: PaymentConfig;
   session: SessionConfig;
   adminToken: string;
+}
+
+function positive(name: string, fallback: number): number {
+  const value = intFromEnv(name, fallback);
+  if (value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 // The return type is declared (not inferred) so EggAppConfig does not depend on itself.
@@ -121,6 +145,14 @@ export default (appInfo: EggAppInfo): BizConfig => {
       maxQuantity: 99,
       maxTotalFee: intFromEnv('ORDER_MAX_TOTAL_FEE', 10_000_000),
       maxNotifyBytes: 16 * 1024,
+      jobs: {
+        enabled: ![ 'false', '0' ].includes(fromEnv('ORDER_JOBS_ENABLED', 'true') as string),
+        closeExpiredIntervalMs: positive('ORDER_CLOSE_EXPIRED_INTERVAL_SECONDS', 60) * 1000,
+        queryOverdueIntervalMs: positive('ORDER_QUERY_OVERDUE_INTERVAL_SECONDS', 60) * 1000,
+        queryOverdueAfterSeconds: positive('ORDER_QUERY_OVERDUE_AFTER_SECONDS', 60),
+        batchSize: positive('ORDER_JOB_BATCH_SIZE', 100),
+        lockTtlMs: positive('ORDER_JOB_LOCK_TTL_SECONDS', 120) * 1000,
+      },
     },
     session: {
       ttlSeconds: intFromEnv('SESSION_TTL_SECONDS', 7 * 24 * 3600),

@@ -7,7 +7,8 @@ export default () => {
   const config: PowerPartial<EggAppConfig> = {};
   (config as any).sequelize = { database: fromEnv('MYSQL_TEST_DATABASE', 'wxpay_test') };
   (config as any).redis = { client: { db: Number(fromEnv('REDIS_TEST_DB', '1')) } };
-  (config as any).payment = { queryAfterSeconds: 0 };
+  // Scheduled jobs never fire on their own in tests: each test runs them with app.runSchedule().
+  (config as any).payment = { queryAfterSeconds: 0, jobs: { enabled: false } };
   config.logger = { consoleLevel: 'NONE' } as any;
   return config;
 };

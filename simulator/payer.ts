@@ -25,7 +25,7 @@ export class Payer {
     if (!/^[A-Z0-9_]{1,32}$/.test(bankType)) throw new PayerError('bankType must be like CMB_DEBIT', 422);
     const order = this.orders.find(outTradeNo);
     if (!order) throw new PayerError(`no order ${outTradeNo}`, 404);
-    this.assertPayable(order);
+    this.assertPayable(order, options.payClosedOrder === true);
 
     const now = this.now();
     order.timeEnd = toBeijingCompact(now);
@@ -52,11 +52,11 @@ export class Payer {
     };
   }
 
-  private assertPayable(order: SimOrder): void {
+  private assertPayable(order: SimOrder, payClosedOrder: boolean): void {
     if (order.tradeState === 'SUCCESS' || order.tradeState === 'REFUND') {
       throw new PayerError(`order ${order.outTradeNo} is already paid`, 409);
     }
-    if (order.tradeState === 'CLOSED') throw new PayerError(`order ${order.outTradeNo} is closed`, 409);
+    if (order.tradeState === 'CLOSED' && !payClosedOrder) throw new PayerError(`order ${order.outTradeNo} is closed`, 409);
     if (this.now() >= order.prepayExpiresAt) {
       throw new PayerError(`prepay_id of ${order.outTradeNo} has expired: the merchant must call unified order again`, 409);
     }

@@ -143,6 +143,11 @@ export interface LoginCodeOptions {
 export interface PayOptions {
   result?: 'SUCCESS' | 'FAIL';
   bankType?: string;
+  /**
+   * Tests only (not exposed on /simulator/pay): pays even an order closed by closeorder, as when
+   * the payer's payment completes at WeChat while the merchant closes the order.
+   */
+  payClosedOrder?: boolean;
 }
 
 export interface SendNotificationOptions {

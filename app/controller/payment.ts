@@ -46,6 +46,11 @@ export default class PaymentController extends Controller {
     this.ctx.body = await this.service.order.status(this.ctx.state.user, this.outTradeNo());
   }
 
+  /** POST /payment/orders/:outTradeNo/close: closes an unpaid order of yours (idempotent). */
+  async close() {
+    this.ctx.body = await this.service.orderClose.closeOwned(this.ctx.state.user, this.outTradeNo());
+  }
+
   private outTradeNo(): string {
     return requireString(this.ctx.params.outTradeNo, 'outTradeNo', { max: 32, pattern: OUT_TRADE_NO_PATTERN });
   }

@@ -1,0 +1,125 @@
+import { Service } from 'egg';
+import { Op, Transaction } from 'sequelize';
+import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
+import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../lib/errors';
+import { SessionUser } from './session';
+import { OrderView, toOrderView } from './order';
+
+/** Who closed the order: its owner, or the expiry job. Recorded on the CLOSED event. */
+export type CloseSource = 'client' | 'job';
+
+type OrderRow = any;
+
+/** Attempts that may still be payable at WeChat. */
+const OPEN_ATTEMPT_STATUSES = [ 'PREPAID', 'CREATED' ];
+/** WeChat answers meaning the number can no longer be paid: as good as closed for us. */
+const CLOSED_AT_WECHAT = [ 'ORDERCLOSED', 'ORDERNOTEXIST' ];
+/**
+ * A /pay racing with the close can open a new attempt between our WeChat calls and our
+ * transaction; we close that one too, a bounded number of times.
+ */
+const MAX_ROUNDS = 3;
+
+/**
+ * Closes an unpaid order: every open attempt is closed at WeChat first, then the order is
+ * marked CLOSED locally in one transaction, with its row locked and only if it is still NOTPAY.
+ * Closing at WeChat first means a payment can never land on an order we consider closed
+ * without WeChat having told us (ORDERPAID), and a WeChat failure leaves the order payable.
+ */
+export default class OrderCloseService extends Service {
+  /** The owner's close (POST /payment/orders/:outTradeNo/close). */
+  async closeOwned(user: SessionUser, outTradeNo: string): Promise<OrderView> {
+    const order = await this.service.order.findOwned(user, outTradeNo);
+    return toOrderView(await this.close(order, 'client'));
+  }
+
+  /**
+   * Closes the order and answers it as stored afterwards. An order already CLOSED answers as it
+   * is (idempotent); a paid one, or one WeChat says is paid, is a 409 ORDER_ALREADY_PAID.
+   */
+  async close(order: OrderRow, source: CloseSource): Promise<OrderRow> {
+    const { Order, PaymentAttempt, OrderEvent } = this.app.model;
+    const closedAtWechat = new Set<string>();
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (order.status === 'CLOSED') return order;
+      assertNotPaid(order);
+
+      const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES } });
+      for (const attempt of open) {
+        if (closedAtWechat.has(attempt.outTradeNo)) continue;
+        await this.closeAtWechat(order, attempt.outTradeNo);
+        closedAtWechat.add(attempt.outTradeNo);
+      }
+
+      const outcome = await this.app.model.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async transaction => {
+        const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
+        if (!locked) throw new Error(`order ${order.outTradeNo} vanished while closing`);
+        if (locked.status !== 'NOTPAY') return { order: locked, done: true };
+        const stillOpen = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES }, transaction });
+        // An attempt opened after our WeChat calls is still live there: close it first (next round).
+        if (stillOpen.some(a => !closedAtWechat.has(a.outTradeNo))) return { order: locked, done: false };
+
+        const closedAt = new Date();
+        const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: order.id, status: 'NOTPAY' }, transaction });
+        if (changed !== 1) throw new Error(`order ${order.outTradeNo} changed under its row lock`);
+        await PaymentAttempt.update({ status: 'CLOSED' }, {
+          where: { orderId: order.id, status: { [Op.in]: OPEN_ATTEMPT_STATUSES } }, transaction,
+        });
+        await OrderEvent.create({
+          orderId: order.id, type: 'CLOSED', source,
+          detail: JSON.stringify({ outTradeNos: [ ...closedAtWechat ], expired: locked.expiresAt.getTime() <= closedAt.getTime() }),
+        }, { transaction });
+        transaction.afterCommit(() => {
+          this.app.logger.info('[payment] order %s closed: source=%s out_trade_nos=%s', order.outTradeNo, source, [ ...closedAtWechat ].join(','));
+        });
+        return { order: locked, done: true };
+      });
+      order = await Order.findByPk(order.id);
+      if (outcome.done) {
+        // Paid while we were closing (its notification won the row lock): the payment stands.
+        assertNotPaid(order);
+        return order;
+      }
+    }
+    throw new ServiceUnavailableError('ORDER_BUSY', 'the order changed while it was being closed, retry shortly');
+  }
+
+  /** closeorder for one out_trade_no; resolves when WeChat no longer lets it be paid. */
+  private async closeAtWechat(order: OrderRow, outTradeNo: string): Promise<void> {
+    try {
+      await this.app.wechatPay.closeOrder(outTradeNo);
+      return;
+    } catch (err) {
+      if (err instanceof WechatApiError) {
+        if (CLOSED_AT_WECHAT.includes(err.errCode)) return;
+        if (err.errCode === 'ORDERPAID') {
+          // Learn the payment through the one settlement path before answering; if the query
+          // fails the order stays NOTPAY (not closed), and the notification or the overdue job
+          // still brings the payment in.
+          await this.service.order.refreshFromWechat(order).catch(queryErr => {
+            this.ctx.logger.warn('[payment] order %s: WeChat says paid, order query failed: %s', order.outTradeNo, (queryErr as Error).message);
+          });
+          throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
+        }
+        if (err.errCode === 'SYSTEMERROR' || err.errCode === 'BIZERR_NEED_RETRY' || err.errCode === 'FREQUENCY_LIMITED') {
+          throw new ServiceUnavailableError('WECHAT_BUSY', 'WeChat Pay is busy, retry shortly');
+        }
+        this.ctx.logger.error('[payment] order %s: closeorder %s refused: %s %s', order.outTradeNo, outTradeNo, err.errCode, err.errCodeDes);
+        throw new UpstreamRejectedError('WECHAT_PAY_REJECTED', `WeChat Pay refused to close the order: ${err.errCode}`);
+      }
+      if (err instanceof WechatTransportError) {
+        this.ctx.logger.warn('[payment] order %s: WeChat Pay unreachable for closeorder: %s', order.outTradeNo, err.message);
+        throw new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat Pay could not be reached, retry shortly');
+      }
+      if (err instanceof WechatSignatureError || err instanceof WechatXmlError) {
+        this.ctx.logger.error('[payment] order %s: untrustworthy closeorder reply: %s', order.outTradeNo, err.message);
+        throw new UpstreamRejectedError('WECHAT_BAD_REPLY', 'WeChat Pay gave a reply that could not be trusted');
+      }
+      throw err;
+    }
+  }
+}
+
+function assertNotPaid(order: OrderRow): void {
+  if (order.status === 'SUCCESS' || order.status === 'REFUND') throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
+}
