@@ -41,6 +41,10 @@ export class Credentials {
     return appId === undefined ? undefined : this.apps.get(appId);
   }
 
+  mchIds(): string[] {
+    return [ ...this.merchants.keys() ];
+  }
+
   merchant(mchId: string | undefined): MerchantCredential | undefined {
     return mchId === undefined ? undefined : this.merchants.get(mchId);
   }

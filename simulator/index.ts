@@ -1,16 +1,19 @@
 import { EventEmitter } from 'node:events';
+import { BillApi } from './bill';
 import { Credentials } from './credentials';
 import { FaultRegistry } from './faults';
 import { LoginService } from './login';
 import { Notifier } from './notifier';
 import { PayApi } from './pay';
 import { Payer } from './payer';
+import { RefundApi } from './refund';
 import { payerRoutes, RouteDeps, wechatRoutes } from './routes';
-import { SimServer } from './server';
+import { Route, SimServer } from './server';
 import { OrderBook, RequestLog } from './state';
+import { createTlsMaterial, TlsMaterial } from './tls';
 import {
-  ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest,
-  SendNotificationOptions, SimOrder, SimulatorOptions, WaitForDeliveryOptions,
+  ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest, RefundStatus,
+  SendNotificationOptions, SimOrder, SimRefund, SimulatorOptions, WaitForDeliveryOptions,
 } from './types';
 
 export * from './types';
@@ -51,8 +54,14 @@ export class WechatSimulator extends EventEmitter {
   private readonly login: LoginService;
   private readonly notifier: Notifier;
   private readonly payer: Payer;
+  private readonly refundApi: RefundApi;
+  private readonly routes: Route[];
   private readonly server: SimServer;
   private baseUrl?: string;
+  /** The HTTPS side (refunds need the merchant's client certificate), made on first startHttps(). */
+  private tlsMaterial?: TlsMaterial;
+  private httpsServer?: SimServer;
+  private httpsBaseUrl?: string;
 
   constructor(options: SimulatorOptions = {}) {
     super();
@@ -74,23 +83,23 @@ export class WechatSimulator extends EventEmitter {
     this.notifier.on('delivery', (attempt: DeliveryAttempt) => this.emit('delivery', attempt));
     this.notifier.on('deliveryEnd', (end: DeliveryEnd) => this.emit('deliveryEnd', end));
     this.payer = new Payer(this.orders, this.notifier, this.now);
+    this.refundApi = new RefundApi({
+      credentials: this.credentials, orders: this.orders, notifier: this.notifier, now: this.now,
+      autoComplete: options.autoCompleteRefunds ?? true,
+    });
     const deps: RouteDeps = {
       credentials: this.credentials,
       login: this.login,
       payApi: new PayApi(this.credentials, this.orders, this.now),
+      refundApi: this.refundApi,
+      billApi: new BillApi(this.credentials, this.orders, this.now),
       payer: this.payer,
       orders: this.orders,
       notifier: this.notifier,
       now: this.now,
     };
-    this.server = new SimServer([ ...wechatRoutes(deps), ...payerRoutes(deps) ], {
-      faults: this.faults,
-      now: this.now,
-      record: entry => {
-        this.requestLog.record(entry);
-        this.emit('request', entry);
-      },
-    });
+    this.routes = [ ...wechatRoutes(deps), ...payerRoutes(deps) ];
+    this.server = new SimServer(this.routes, this.serverDeps());
   }
 
   /** http://host:port, once started. */
@@ -107,15 +116,47 @@ export class WechatSimulator extends EventEmitter {
     return this.baseUrl;
   }
 
-  /** Closes the server (and so any slow reply) and cancels pending retries and notifications in flight. */
-  async stop(): Promise<void> {
-    this.notifier.cancel();
-    await this.server.close();
-    this.baseUrl = undefined;
+  /**
+   * Also serves every route over HTTPS, as api.mch.weixin.qq.com does; /secapi/pay/refund answers
+   * only there, and only to a merchant presenting its client certificate (see merchantTls()).
+   */
+  async startHttps(port = 0, host = '127.0.0.1'): Promise<string> {
+    const tls = this.tls();
+    this.httpsServer ??= new SimServer(this.routes, this.serverDeps(), {
+      key: tls.serverKey, cert: tls.serverCert, ca: [ tls.caCert ], requestCert: true, rejectUnauthorized: false,
+    });
+    const address = await this.httpsServer.listen(port, host);
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.httpsBaseUrl = `https://${shownHost}:${address.port}`;
+    return this.httpsBaseUrl;
   }
 
-  /** Forgets orders, login codes, deliveries (stopping those under way), faults and recorded requests. */
+  /** https://host:port, once startHttps() resolved. */
+  get httpsUrl(): string {
+    if (!this.httpsBaseUrl) throw new Error('the simulator\'s HTTPS side is not started');
+    return this.httpsBaseUrl;
+  }
+
+  /** PEM material for a merchant's client (WechatPayClient's `tls`): its certificate and key, and the CA to trust. */
+  merchantTls(mchId?: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+    const tls = this.tls();
+    const client = tls.clients.get(mchId ?? [ ...tls.clients.keys() ][0]);
+    if (!client) throw new Error(`unknown merchant ${mchId}`);
+    return { ca: Buffer.from(tls.caCert), cert: Buffer.from(client.cert), key: Buffer.from(client.key) };
+  }
+
+  /** Closes the servers (and so any slow reply) and cancels pending retries, refunds and notifications in flight. */
+  async stop(): Promise<void> {
+    this.notifier.cancel();
+    this.refundApi.cancel();
+    await Promise.all([ this.server.close(), this.httpsServer?.close() ]);
+    this.baseUrl = undefined;
+    this.httpsBaseUrl = undefined;
+  }
+
+  /** Forgets orders, refunds, login codes, deliveries (stopping those under way), faults and recorded requests. */
   reset(): void {
+    this.refundApi.cancel();
     this.notifier.reset();
     this.orders.reset();
     this.login.reset();
@@ -164,6 +205,14 @@ export class WechatSimulator extends EventEmitter {
     return order && structuredClone(order);
   }
 
+  /**
+   * Ends a PROCESSING refund (with autoCompleteRefunds: false) and starts its notification when
+   * the refund has a notify URL. CHANGE and REFUNDCLOSE are WeChat's failed outcomes.
+   */
+  completeRefund(outRefundNo: string, status: Exclude<RefundStatus, 'PROCESSING'> = 'SUCCESS'): SimRefund {
+    return structuredClone(this.refundApi.complete(outRefundNo, status));
+  }
+
   setFault(api: ApiName, fault: Fault, times = Infinity): void {
     this.faults.set(api, fault, times);
   }
@@ -174,6 +223,23 @@ export class WechatSimulator extends EventEmitter {
 
   requests(api?: ApiName): RecordedRequest[] {
     return this.requestLog.list(api);
+  }
+
+  private serverDeps() {
+    return {
+      faults: this.faults,
+      now: this.now,
+      record: (entry: RecordedRequest) => {
+        this.requestLog.record(entry);
+        this.emit('request', entry);
+      },
+    };
+  }
+
+  private tls(): TlsMaterial {
+    // Real time, not the injected clock: TLS checks validity against the real one.
+    this.tlsMaterial ??= createTlsMaterial(this.credentials.mchIds());
+    return this.tlsMaterial;
   }
 
   private paidOrder(outTradeNo: string): SimOrder {

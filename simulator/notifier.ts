@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { buildXml, httpRequest, nonceStr, parseXml, sign } from '../lib/wechatpay';
+import { buildXml, encryptRefundInfo, httpRequest, nonceStr, parseXml, sign } from '../lib/wechatpay';
 import { Credentials } from './credentials';
 import { FaultRegistry } from './faults';
 import { Timers } from './timers';
-import { DeliveryAttempt, DeliveryEnd, SendNotificationOptions, SimOrder, WaitForDeliveryOptions } from './types';
+import {
+  DeliveryAttempt, DeliveryEnd, SendNotificationOptions, SimOrder, SimRefund, WaitForDeliveryOptions,
+} from './types';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -19,6 +21,12 @@ export const NOTIFY_RETRY_DELAYS_MS: readonly number[] = [
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
+/** Where a refund to a balance payment goes, and which merchant funds pay it. */
+const REFUND_RECEIVER = '支付用户零钱';
+const REFUND_ACCOUNT = 'REFUND_SOURCE_UNSETTLED_FUNDS';
+
+type Outcome = Pick<DeliveryAttempt, 'status' | 'reply' | 'error' | 'acknowledged'>;
+
 export interface NotifierOptions {
   credentials: Credentials;
   faults: FaultRegistry;
@@ -28,6 +36,15 @@ export interface NotifierOptions {
 }
 
 type AttemptMeta = Pick<DeliveryAttempt, 'attempt' | 'source' | 'copy' | 'delayMs'>;
+
+/** One notification to deliver: what it is about, where it goes, the XML sent every time. */
+interface Delivery {
+  kind: DeliveryAttempt['kind'];
+  outTradeNo: string;
+  outRefundNo?: string;
+  url: string;
+  body: string;
+}
 
 /**
  * Payment result notifications: builds and signs them, delivers them on WeChat's retry schedule
@@ -76,10 +93,47 @@ export class Notifier extends EventEmitter {
     return fields;
   }
 
+  /**
+   * A refund result notification: no sign; the details travel in req_info, AES-256-ECB encrypted
+   * with the MD5 of the merchant key, which is what proves they come from WeChat.
+   */
+  refundFields(order: SimOrder, refund: SimRefund): Record<string, string> {
+    const details = nonEmptyFields({
+      transaction_id: order.transactionId,
+      out_trade_no: order.outTradeNo,
+      refund_id: refund.refundId,
+      out_refund_no: refund.outRefundNo,
+      total_fee: refund.totalFee,
+      refund_fee: refund.refundFee,
+      settlement_refund_fee: refund.refundFee,
+      refund_status: refund.status,
+      success_time: refund.successTime,
+      refund_recv_accout: REFUND_RECEIVER,
+      refund_account: REFUND_ACCOUNT,
+      refund_request_source: 'API',
+    });
+    return {
+      return_code: 'SUCCESS',
+      appid: order.appId,
+      mch_id: order.mchId,
+      nonce_str: nonceStr(),
+      req_info: encryptRefundInfo(buildXml(details, 'root'), this.apiKey(order)),
+    };
+  }
+
   /** Starts WeChat's delivery of a just-paid order's notification, with retries; does not wait. */
   start(order: SimOrder): void {
     const body = buildXml(this.fields(order));
-    void this.deliver(order, body, this.generation);
+    void this.deliver({ kind: 'payment', outTradeNo: order.outTradeNo, url: order.notifyUrl, body }, this.generation);
+  }
+
+  /** Starts the delivery of a finished refund's notification, when the refund named a notify URL. */
+  startRefund(order: SimOrder, refund: SimRefund): void {
+    if (!refund.notifyUrl) return;
+    const body = buildXml(this.refundFields(order, refund));
+    void this.deliver({
+      kind: 'refund', outTradeNo: order.outTradeNo, outRefundNo: refund.outRefundNo, url: refund.notifyUrl, body,
+    }, this.generation);
   }
 
   /** Sends the notification again on demand: no retries, no faults. */
@@ -91,9 +145,9 @@ export class Notifier extends EventEmitter {
       fields = nonEmptyFields(options.mutate({ ...fields }));
       if (options.resign ?? true) fields.sign = sign(fields, this.apiKey(order), order.signType);
     }
-    const body = buildXml(fields);
+    const delivery: Delivery = { kind: 'payment', outTradeNo: order.outTradeNo, url: order.notifyUrl, body: buildXml(fields) };
     const generation = this.generation;
-    const send = (copy: number) => this.post(order, body, { attempt: copy, source: 'manual', copy, delayMs: 0 }, generation);
+    const send = (copy: number) => this.post(delivery, { attempt: copy, source: 'manual', copy, delayMs: 0 }, generation);
     const results: Array<DeliveryAttempt | undefined> = [];
     if (options.concurrent) {
       results.push(...await Promise.all(Array.from({ length: copies }, (_, i) => send(i + 1))));
@@ -112,6 +166,7 @@ export class Notifier extends EventEmitter {
     const count = options.count ?? 1;
     const timeoutMs = options.timeoutMs ?? 10_000;
     const matching = () => this.attempts.filter(a => a.outTradeNo === outTradeNo &&
+      (options.kind === undefined || a.kind === options.kind) &&
       (options.acknowledged === undefined || a.acknowledged === options.acknowledged));
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -152,16 +207,20 @@ export class Notifier extends EventEmitter {
   }
 
   /** Runs WeChat's schedule; emits 'deliveryEnd' when acknowledged or given up (not when cancelled). */
-  private async deliver(order: SimOrder, body: string, generation: number): Promise<void> {
+  private async deliver(delivery: Delivery, generation: number): Promise<void> {
     const attempts = NOTIFY_RETRY_DELAYS_MS.length + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const delayMs = attempt === 1 ? 0 : NOTIFY_RETRY_DELAYS_MS[attempt - 2] * this.options.retryScale;
       if (delayMs > 0 && !(await this.timers.sleep(delayMs))) return;
       if (generation !== this.generation) return;
-      const results = await this.scheduledAttempt(order, body, { attempt, source: 'schedule', copy: 1, delayMs }, generation);
+      const results = await this.scheduledAttempt(delivery, { attempt, source: 'schedule', copy: 1, delayMs }, generation);
       if (!results) return;
-      if (results.some(r => r.acknowledged) || attempt === attempts) {
-        const end: DeliveryEnd = { outTradeNo: order.outTradeNo, acknowledged: results.some(r => r.acknowledged), attempts: attempt };
+      const acknowledged = results.some(r => r.acknowledged);
+      if (acknowledged || attempt === attempts) {
+        const end: DeliveryEnd = {
+          kind: delivery.kind, outTradeNo: delivery.outTradeNo, outRefundNo: delivery.outRefundNo, acknowledged, attempts: attempt,
+        };
+        if (!end.outRefundNo) delete end.outRefundNo;
         this.emit('deliveryEnd', end);
         return;
       }
@@ -169,36 +228,30 @@ export class Notifier extends EventEmitter {
   }
 
   /** One round of WeChat's schedule, with the notify fault (if any) applied. */
-  private async scheduledAttempt(
-    order: SimOrder, body: string, meta: AttemptMeta, generation: number,
-  ): Promise<DeliveryAttempt[] | undefined> {
+  private async scheduledAttempt(delivery: Delivery, meta: AttemptMeta, generation: number): Promise<DeliveryAttempt[] | undefined> {
     const fault = this.options.faults.take('notify');
     if (fault?.kind === 'slow' && !(await this.timers.sleep(fault.delayMs))) return undefined;
     if (fault?.kind === 'drop' && fault.beforeProcessing) {
-      return [ this.record({ ...meta, outTradeNo: order.outTradeNo, at: this.options.now(), url: order.notifyUrl, body,
-        error: 'not sent: lost in transit (drop fault)', acknowledged: false }) ];
+      return [ this.record(delivery, meta, this.options.now(), { error: 'not sent: lost in transit (drop fault)', acknowledged: false }) ];
     }
     const copies = fault?.kind === 'duplicate' ? fault.copies : 1;
     const results = await Promise.all(Array.from({ length: copies }, (_, i) =>
-      this.post(order, body, { ...meta, copy: i + 1 }, generation, fault?.kind === 'drop')));
+      this.post(delivery, { ...meta, copy: i + 1 }, generation, fault?.kind === 'drop')));
     return results.every(r => r !== undefined) ? results as DeliveryAttempt[] : undefined;
   }
 
-  private async post(
-    order: SimOrder, body: string, meta: AttemptMeta, generation: number, loseReply = false,
-  ): Promise<DeliveryAttempt | undefined> {
-    const url = order.notifyUrl;
+  private async post(delivery: Delivery, meta: AttemptMeta, generation: number, loseReply = false): Promise<DeliveryAttempt | undefined> {
     const at = this.options.now();
-    const outcome: Pick<DeliveryAttempt, 'status' | 'reply' | 'error' | 'acknowledged'> = { acknowledged: false };
+    const outcome: Outcome = { acknowledged: false };
     try {
       const res = await httpRequest({
         method: 'POST',
-        url,
-        body,
+        url: delivery.url,
+        body: delivery.body,
         headers: { 'Content-Type': 'text/xml' },
         timeoutMs: this.options.timeoutMs,
         maxBytes: MAX_REPLY_BYTES,
-        agent: url.startsWith('https:') ? this.agents.https : this.agents.http,
+        agent: delivery.url.startsWith('https:') ? this.agents.https : this.agents.http,
       });
       outcome.status = res.status;
       outcome.reply = res.body.toString('utf8');
@@ -208,10 +261,20 @@ export class Notifier extends EventEmitter {
       outcome.error = (err as Error).message;
     }
     if (generation !== this.generation) return undefined;
-    return this.record({ ...meta, outTradeNo: order.outTradeNo, at, url, body, ...outcome });
+    return this.record(delivery, meta, at, outcome);
   }
 
-  private record(attempt: DeliveryAttempt): DeliveryAttempt {
+  private record(delivery: Delivery, meta: AttemptMeta, at: Date, outcome: Outcome): DeliveryAttempt {
+    const attempt: DeliveryAttempt = {
+      kind: delivery.kind,
+      outTradeNo: delivery.outTradeNo,
+      ...(delivery.outRefundNo ? { outRefundNo: delivery.outRefundNo } : {}),
+      ...meta,
+      at,
+      url: delivery.url,
+      body: delivery.body,
+      ...outcome,
+    };
     Object.freeze(attempt);
     this.attempts.push(attempt);
     this.emit('delivery', attempt);

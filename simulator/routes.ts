@@ -1,3 +1,4 @@
+import { BillApi } from './bill';
 import { Credentials } from './credentials';
 import { systemErrorReply } from './envelope';
 import { htmlResponse, jsonObjectBody, jsonResponse, SimResponse } from './http';
@@ -6,6 +7,7 @@ import { Notifier } from './notifier';
 import { renderPage } from './page';
 import { PayApi } from './pay';
 import { Payer, PayerError } from './payer';
+import { RefundApi } from './refund';
 import { Route } from './server';
 import { OrderBook } from './state';
 
@@ -13,6 +15,8 @@ export interface RouteDeps {
   credentials: Credentials;
   login: LoginService;
   payApi: PayApi;
+  refundApi: RefundApi;
+  billApi: BillApi;
   payer: Payer;
   orders: OrderBook;
   notifier: Notifier;
@@ -27,6 +31,9 @@ export function wechatRoutes(d: RouteDeps): Route[] {
     { path: '/pay/unifiedorder', api: 'unifiedorder', handle: req => d.payApi.unifiedOrder(req), systemError: busy },
     { path: '/pay/orderquery', api: 'orderquery', handle: req => d.payApi.orderQuery(req), systemError: busy },
     { path: '/pay/closeorder', api: 'closeorder', handle: req => d.payApi.closeOrder(req), systemError: busy },
+    { path: '/secapi/pay/refund', api: 'refund', handle: req => d.refundApi.refund(req), systemError: busy },
+    { path: '/pay/refundquery', api: 'refundquery', handle: req => d.refundApi.refundQuery(req), systemError: busy },
+    { path: '/pay/downloadbill', api: 'downloadbill', handle: req => d.billApi.downloadBill(req), systemError: busy },
   ];
 }
 

@@ -1,5 +1,5 @@
 import { newTransactionId } from './ids';
-import { RecordedRequest, SimOrder } from './types';
+import { RecordedRequest, SimOrder, SimRefund } from './types';
 
 /** Every order placed through unified order, per merchant, with WeChat's time-driven transitions. */
 export class OrderBook {
@@ -28,6 +28,26 @@ export class OrderBook {
 
   all(): SimOrder[] {
     return [ ...this.byKey.values() ].map(o => this.refresh(o)!);
+  }
+
+  /** A merchant's refund by out_refund_no or refund_id, with its order. */
+  findRefund(mchId: string, by: { outRefundNo?: string; refundId?: string }): { order: SimOrder; refund: SimRefund } | undefined {
+    for (const order of this.byKey.values()) {
+      if (order.mchId !== mchId) continue;
+      const refund = order.refunds.find(r => (by.refundId ? r.refundId === by.refundId : r.outRefundNo === by.outRefundNo));
+      if (refund) return { order: this.refresh(order)!, refund };
+    }
+    return undefined;
+  }
+
+  /** By out_refund_no alone (tests' view); the newest when merchants share a number. */
+  findRefundAnywhere(outRefundNo: string): { order: SimOrder; refund: SimRefund } | undefined {
+    let found: { order: SimOrder; refund: SimRefund } | undefined;
+    for (const order of this.byKey.values()) {
+      const refund = order.refunds.find(r => r.outRefundNo === outRefundNo);
+      if (refund && (!found || refund.createdAt >= found.refund.createdAt)) found = { order, refund };
+    }
+    return found;
   }
 
   add(order: SimOrder): void {

@@ -11,6 +11,8 @@ export interface MerchantCredential {
   apiKey: string;
   /** Apps this merchant may take payments for (APPID_MCHID_NOT_MATCH otherwise). */
   appIds: string[];
+  /** Refund notifications go here when a refund request names no notify_url (WeChat's merchant-platform setting). */
+  refundNotifyUrl?: string;
 }
 
 export interface SimulatorOptions {
@@ -22,6 +24,8 @@ export interface SimulatorOptions {
   notifyTimeoutMs?: number;
   /** Clock for expiry (codes, prepay ids, time_expire) and recorded times. */
   now?: () => Date;
+  /** true (default): an accepted refund succeeds right after the reply; false: it stays PROCESSING until completeRefund(). */
+  autoCompleteRefunds?: boolean;
 }
 
 /** The names faults and recorded requests use. */
@@ -74,15 +78,22 @@ export interface SimOrder {
   refunds: SimRefund[];
 }
 
+export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
+
 export interface SimRefund {
   outRefundNo: string;
   refundId: string;
-  refundFee: number;
   totalFee: number;
-  status: 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
+  refundFee: number;
+  status: RefundStatus;
   createdAt: Date;
-  successAt?: Date;
+  /** When the refund finished (any final status). */
+  finishedAt?: Date;
+  /** yyyy-MM-dd HH:mm:ss, Beijing time, as refund query and notification write it; SUCCESS only. */
+  successTime?: string;
+  /** The refund request's notify_url, else the merchant's refundNotifyUrl; none: no notification. */
   notifyUrl?: string;
+  /** Every field of the refund request, as received. */
   params: Record<string, string>;
 }
 
@@ -99,7 +110,11 @@ export interface PaymentRecord {
 }
 
 export interface DeliveryAttempt {
+  /** A payment result notification, or a refund result notification (encrypted req_info). */
+  kind: 'payment' | 'refund';
   outTradeNo: string;
+  /** Refund notifications only. */
+  outRefundNo?: string;
   /** 1 for the first delivery, n for the (n-1)th retry; manual sends number their copies. */
   attempt: number;
   /** 'schedule': WeChat's own delivery and retries; 'manual': sendNotification(). */
@@ -120,7 +135,9 @@ export interface DeliveryAttempt {
 
 /** A scheduled delivery that has finished: acknowledged, or WeChat gave up after the last retry. */
 export interface DeliveryEnd {
+  kind: 'payment' | 'refund';
   outTradeNo: string;
+  outRefundNo?: string;
   acknowledged: boolean;
   /** Attempts made (copies of one attempt count once). */
   attempts: number;
@@ -160,6 +177,8 @@ export interface SendNotificationOptions {
 }
 
 export interface WaitForDeliveryOptions {
+  /** Count only payment (or only refund) notifications; both by default. */
+  kind?: 'payment' | 'refund';
   /** Count only attempts with this outcome. */
   acknowledged?: boolean;
   /** How many matching attempts to wait for (default 1). */
