@@ -1,10 +1,29 @@
 import { Application, IBoot } from 'egg';
+import { InFlightRequests } from './app/lib/inFlight';
 
 export default class AppBoot implements IBoot {
-  constructor(private readonly app: Application) {}
+  private inFlight?: InFlightRequests;
+
+  constructor(private readonly app: Application) {
+    // Emitted by egg-cluster's worker (not under egg-mock) with the server it listens on.
+    app.once('server', server => { this.inFlight = new InFlightRequests(server); });
+  }
 
   configWillLoad() {
     // Outermost, so body-parser failures (malformed JSON, too large) get the JSON error shape too.
     this.app.config.coreMiddleware.unshift('errorHandler');
+  }
+
+  /**
+   * On SIGTERM (egg-scripts stop) the worker runs this and then exits: stop accepting requests and
+   * let those in flight finish first, so a notification being committed gets its answer. This
+   * hook runs before the plugins' (last registered, first run), while MySQL is still usable.
+   */
+  async beforeClose() {
+    if (!this.inFlight) return;
+    const pending = this.inFlight.size;
+    const drained = await this.inFlight.drain(this.app.config.shutdown.drainTimeoutMs);
+    if (drained) this.app.logger.info('[shutdown] stopped accepting requests; %d in flight finished', pending);
+    else this.app.logger.warn('[shutdown] %d request(s) still in flight after %d ms, exiting anyway', this.inFlight.size, this.app.config.shutdown.drainTimeoutMs);
   }
 }

@@ -58,10 +58,19 @@ export interface SessionConfig {
   commandTimeoutMs: number;
 }
 
+export interface ShutdownConfig {
+  /**
+   * On stop, how long a worker waits for requests in flight (a notification being committed) before
+   * it exits anyway. Keep it below EGG_APP_CLOSE_TIMEOUT (5000 ms), after which Egg kills the worker.
+   */
+  drainTimeoutMs: number;
+}
+
 export interface BizConfig {
   wechat: WechatConfig;
   payment: PaymentConfig;
   session: SessionConfig;
+  shutdown: ShutdownConfig;
   adminToken: string;
 }
 
@@ -159,6 +168,9 @@ export default (appInfo: EggAppInfo): BizConfig => {
       commandTimeoutMs: 1500,
     },
     adminToken: fromEnv('ADMIN_TOKEN', DEV_WECHAT.adminToken) as string,
+    shutdown: {
+      drainTimeoutMs: intFromEnv('SHUTDOWN_DRAIN_TIMEOUT_MS', 4000),
+    },
   };
 
   return { ...config, ...bizConfig } as BizConfig;
