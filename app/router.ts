@@ -3,14 +3,18 @@ import { Application } from 'egg';
 export default (app: Application) => {
   const { controller, router, middleware } = app;
   const auth = middleware.auth();
+  // Login fails closed when Redis cannot count (it needs Redis for the session anyway); order
+  // creation fails open. README "Rate limits".
+  const loginPerIp = middleware.rateLimit({ rule: 'loginPerIp', per: 'ip', whenCounterDown: 'refuse' });
+  const orderPerUser = middleware.rateLimit({ rule: 'orderPerUser', per: 'user', whenCounterDown: 'allow' });
 
   router.get('/health', controller.home.health);
 
-  router.post('/api/login', controller.auth.login);
+  router.post('/api/login', loginPerIp, controller.auth.login);
   router.get('/api/products', controller.product.list);
 
-  router.post('/payment/order', auth, controller.payment.create);
-  router.post('/payment/orders/:outTradeNo/pay', auth, controller.payment.pay);
+  router.post('/payment/order', auth, orderPerUser, controller.payment.create);
+  router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.payment.pay);
   router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 

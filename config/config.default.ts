@@ -66,11 +66,27 @@ export interface ShutdownConfig {
   drainTimeoutMs: number;
 }
 
+/** At most `limit` requests per `windowSeconds` (fixed window, counted in Redis); limit 0 turns the rule off. */
+export interface RateLimitRule {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimitConfig {
+  /** POST /api/login per client IP, checked before WeChat is called. */
+  loginPerIp: RateLimitRule;
+  /** POST /api/login per WeChat user (openid), checked before a session is created. */
+  loginPerUser: RateLimitRule;
+  /** POST /payment/order and POST /payment/orders/:outTradeNo/pay per logged-in user. */
+  orderPerUser: RateLimitRule;
+}
+
 export interface BizConfig {
   wechat: WechatConfig;
   payment: PaymentConfig;
   session: SessionConfig;
   shutdown: ShutdownConfig;
+  rateLimit: RateLimitConfig;
   adminToken: string;
 }
 
@@ -83,6 +99,7 @@ function positive(name: string, fallback: number): number {
 // The return type is declared (not inferred) so EggAppConfig does not depend on itself.
 export default (appInfo: EggAppInfo): BizConfig => {
   const config = {} as PowerPartial<EggAppConfig>;
+  const rateLimitWindow = positive('RATE_LIMIT_WINDOW_SECONDS', 60);
 
   config.keys = fromEnv('EGG_KEYS', DEV_WECHAT.keys) as string;
   // errorHandler is placed first in app.ts, ahead of the body parser, so its errors are JSON too.
@@ -91,6 +108,12 @@ export default (appInfo: EggAppInfo): BizConfig => {
   // Clients authenticate with bearer tokens, never cookies, so CSRF tokens protect nothing here,
   // and WeChat's servers could not send them anyway.
   config.security = { csrf: { enable: false } };
+
+  // Behind a load balancer, trust the X-Forwarded-For it sets (keeping its last TRUST_PROXY_HOPS
+  // entries), so ctx.ip is the client's: login rate limit, spbill_create_ip, notification audit.
+  // Never enable it without a proxy in front: clients could then choose their own IP.
+  config.proxy = fromEnv('TRUST_PROXY', 'false') === 'true';
+  config.maxIpsCount = intFromEnv('TRUST_PROXY_HOPS', 1);
 
   // WeChat's notifications are XML read raw by their controller; keep the JSON parser off them.
   config.bodyParser = {
@@ -170,6 +193,11 @@ export default (appInfo: EggAppInfo): BizConfig => {
     adminToken: fromEnv('ADMIN_TOKEN', DEV_WECHAT.adminToken) as string,
     shutdown: {
       drainTimeoutMs: intFromEnv('SHUTDOWN_DRAIN_TIMEOUT_MS', 4000),
+    },
+    rateLimit: {
+      loginPerIp: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_IP', 60), windowSeconds: rateLimitWindow },
+      loginPerUser: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_USER', 10), windowSeconds: rateLimitWindow },
+      orderPerUser: { limit: intFromEnv('RATE_LIMIT_ORDER_PER_USER', 30), windowSeconds: rateLimitWindow },
     },
   };
 

@@ -47,7 +47,8 @@ export class PayloadTooLargeError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(message = 'too many requests, try again later') {
+  /** retryAfterSeconds becomes the Retry-After header. */
+  constructor(readonly retryAfterSeconds?: number, message = 'too many requests, try again later') {
     super(429, 'RATE_LIMITED', message);
   }
 }

@@ -1,5 +1,5 @@
 import { Context } from 'egg';
-import { AppError } from '../lib/errors';
+import { AppError, RateLimitedError } from '../lib/errors';
 
 /** The one place typed errors become HTTP replies: `{ code, message, field? }`. */
 export default () => async function errorHandler(ctx: Context, next: () => Promise<any>) {
@@ -13,6 +13,7 @@ export default () => async function errorHandler(ctx: Context, next: () => Promi
     if (err instanceof AppError) {
       ctx.status = err.status;
       ctx.body = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+      if (err instanceof RateLimitedError && err.retryAfterSeconds) ctx.set('Retry-After', String(err.retryAfterSeconds));
       if (err.status >= 500) ctx.logger.warn('[api] %s %s -> %s %s', ctx.method, ctx.path, err.status, err.code);
       return;
     }

@@ -12,6 +12,7 @@ export interface LoginResult {
 export default class AuthService extends Service {
   async login(code: string): Promise<LoginResult> {
     const session = await this.code2Session(code);
+    await this.service.rateLimit.consume('loginPerUser', `o${session.openid}`, 'refuse');
     const { User } = this.app.model;
     const now = new Date();
     // Upsert on the unique openid: concurrent first logins of one user make one row.

@@ -1,0 +1,62 @@
+import { Service } from 'egg';
+import { RateLimitConfig } from '../../config/config.default';
+import { RateLimitedError, ServiceUnavailableError } from '../lib/errors';
+
+export type RateLimitRuleName = keyof RateLimitConfig;
+
+/**
+ * What to do when Redis cannot count: 'refuse' answers 503 (login: it needs Redis for the session
+ * anyway, and refusing early keeps the user's wx.login() code unspent); 'allow' lets the request
+ * through with a warning (order creation: losing a sale is worse than an unthrottled minute).
+ */
+export type WhenCounterDown = 'allow' | 'refuse';
+
+/**
+ * Fixed-window request counters in Redis, shared by every worker and host: one key per rule,
+ * subject and window, INCR then EXPIRE in one MULTI. A burst of up to twice the limit can straddle
+ * a window boundary; that is the price of one round trip per request.
+ */
+export default class RateLimitService extends Service {
+  /** Counts one request of `subject` under `rule`; throws RateLimitedError (429) past the limit. */
+  async consume(rule: RateLimitRuleName, subject: string, whenCounterDown: WhenCounterDown): Promise<void> {
+    const { limit, windowSeconds } = this.config.rateLimit[rule];
+    if (limit <= 0) return;
+    const nowSeconds = Date.now() / 1000;
+    const window = Math.floor(nowSeconds / windowSeconds);
+    const key = `ratelimit:${rule}:${subject}:${window}`;
+    let count: number;
+    try {
+      count = await this.increment(key, windowSeconds);
+    } catch (err) {
+      if (whenCounterDown === 'allow') {
+        this.ctx.logger.warn('[rate-limit] %s not counted, request allowed: %s', rule, (err as Error).message);
+        return;
+      }
+      this.ctx.logger.warn('[rate-limit] %s not counted, request refused: %s', rule, (err as Error).message);
+      throw new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
+    }
+    if (count > limit) {
+      const retryAfter = Math.max(1, Math.ceil((window + 1) * windowSeconds - nowSeconds));
+      throw new RateLimitedError(retryAfter);
+    }
+  }
+
+  private async increment(key: string, windowSeconds: number): Promise<number> {
+    const timeoutMs = this.config.session.commandTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const replies = await Promise.race([
+        // The key outlives its window by a second so a late INCR never finds it gone and restarts at 1.
+        this.app.redis.multi().incr(key).expire(key, windowSeconds + 1).exec(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      const [ incrError, count ] = replies[0];
+      if (incrError) throw incrError;
+      return Number(count);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { app, mock } from 'egg-mock/bootstrap';
+import { testEnv } from '../support/env';
+import { createOrder, login, resetWorld } from '../support/fixtures';
+
+const RATE_LIMITED = { code: 'RATE_LIMITED', message: 'too many requests, try again later' };
+
+function postLogin(code: string, forwardedFor?: string) {
+  const req = app.httpRequest().post('/api/login');
+  if (forwardedFor) req.set('X-Forwarded-For', forwardedFor);
+  return req.send({ code });
+}
+
+/** Makes every Redis MULTI fail, as when Redis is away; GET (session lookup) keeps working. */
+function breakRedisMulti() {
+  mock(app.redis, 'multi', () => {
+    const chain: any = { incr: () => chain, expire: () => chain, set: () => chain, exec: async () => { throw new Error('Connection is closed.'); } };
+    return chain;
+  });
+}
+
+function assertRetryAfter(res: { headers: Record<string, string> }, windowSeconds: number) {
+  const retryAfter = Number(res.headers['retry-after']);
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowSeconds, `Retry-After ${res.headers['retry-after']}`);
+}
+
+describe('rate limits', () => {
+  beforeEach(resetWorld);
+  afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
+
+  describe('POST /api/login per client IP', () => {
+    beforeEach(() => mock(app.config.rateLimit.loginPerIp, 'limit', 3));
+
+    it('answers 429 RATE_LIMITED with Retry-After past the limit, without calling WeChat', async () => {
+      for (let i = 0; i < 3; i++) await postLogin(testEnv.sim.issueLoginCode({})).expect(200);
+      const code = testEnv.sim.issueLoginCode({});
+      const res = await postLogin(code).expect(429);
+      assert.deepEqual(res.body, RATE_LIMITED);
+      assertRetryAfter(res, app.config.rateLimit.loginPerIp.windowSeconds);
+      assert.equal(testEnv.sim.requests('jscode2session').length, 3);
+      assert.equal(await app.model.User.count(), 3);
+
+      // The refused code was not spent: once the window is over (here: its counter removed) it works.
+      await app.redis.del(await app.redis.keys('ratelimit:loginPerIp:*'));
+      await postLogin(code).expect(200);
+    });
+
+    it('ignores X-Forwarded-For unless TRUST_PROXY is set, so a client cannot pick its own IP', async () => {
+      for (let i = 0; i < 3; i++) await postLogin(testEnv.sim.issueLoginCode({}), `10.0.0.${i}`).expect(200);
+      const res = await postLogin(testEnv.sim.issueLoginCode({}), '10.0.0.99').expect(429);
+      assert.equal(res.body.code, 'RATE_LIMITED');
+    });
+
+    it('behind a trusted proxy counts each forwarded client separately', async () => {
+      mock(app.config, 'proxy', true);
+      for (let i = 0; i < 3; i++) await postLogin(testEnv.sim.issueLoginCode({}), '203.0.113.7').expect(200);
+      await postLogin(testEnv.sim.issueLoginCode({}), '203.0.113.7').expect(429);
+      // Only the entry the proxy appended counts: a forged leftmost one changes nothing.
+      await postLogin(testEnv.sim.issueLoginCode({}), '198.51.100.1, 203.0.113.7').expect(429);
+      await postLogin(testEnv.sim.issueLoginCode({}), '203.0.113.8').expect(200);
+    });
+
+    it('Redis down: 503 SESSION_STORE_UNAVAILABLE before WeChat is called, so the code stays usable', async () => {
+      breakRedisMulti();
+      const code = testEnv.sim.issueLoginCode({});
+      const res = await postLogin(code).expect(503);
+      assert.equal(res.body.code, 'SESSION_STORE_UNAVAILABLE');
+      assert.equal(testEnv.sim.requests('jscode2session').length, 0);
+      assert.equal(await app.model.User.count(), 0);
+    });
+
+    it('limit 0 turns the rule off and counts nothing', async () => {
+      mock(app.config.rateLimit.loginPerIp, 'limit', 0);
+      for (let i = 0; i < 5; i++) await postLogin(testEnv.sim.issueLoginCode({})).expect(200);
+      assert.deepEqual(await app.redis.keys('ratelimit:loginPerIp:*'), []);
+    });
+  });
+
+  describe('POST /api/login per WeChat user', () => {
+    it('refuses a user logging in too often, creating no session; other users are unaffected', async () => {
+      mock(app.config.rateLimit.loginPerUser, 'limit', 2);
+      const openid = 'oBusy000000000000000000000001';
+      await login(openid);
+      await login(openid);
+      const res = await postLogin(testEnv.sim.issueLoginCode({ openid })).expect(429);
+      assert.deepEqual(res.body, RATE_LIMITED);
+      assert.equal((await app.redis.keys('session:*')).length, 2);
+      await login('oCalm000000000000000000000001');
+    });
+  });
+
+  describe('order creation per user', () => {
+    let token: string;
+    beforeEach(async () => {
+      mock(app.config.rateLimit.orderPerUser, 'limit', 2);
+      ({ token } = await login());
+    });
+
+    it('answers 429 past the limit, creating no order and calling no unified order', async () => {
+      await createOrder(token).expect(200);
+      await createOrder(token).expect(200);
+      const res = await createOrder(token).expect(429);
+      assert.deepEqual(res.body, RATE_LIMITED);
+      assertRetryAfter(res, app.config.rateLimit.orderPerUser.windowSeconds);
+      assert.equal(await app.model.Order.count(), 2);
+      assert.equal(testEnv.sim.requests('unifiedorder').length, 2);
+    });
+
+    it('counts POST /payment/orders/:outTradeNo/pay too (it calls WeChat as well)', async () => {
+      const { outTradeNo } = (await createOrder(token).expect(200)).body;
+      await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+      const res = await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(429);
+      assert.equal(res.body.code, 'RATE_LIMITED');
+    });
+
+    it('each user has their own counter', async () => {
+      await createOrder(token).expect(200);
+      await createOrder(token).expect(200);
+      await createOrder(token).expect(429);
+      const other = await login();
+      await createOrder(other.token).expect(200);
+    });
+
+    it('an unauthenticated request is refused 401 before it is counted', async () => {
+      await app.httpRequest().post('/payment/order').send({ items: [{ productId: 1, quantity: 1 }] }).expect(401);
+      assert.deepEqual(await app.redis.keys('ratelimit:orderPerUser:*'), []);
+    });
+
+    it('Redis unable to count: the order is still created (fails open) and a warning is logged', async () => {
+      app.mockLog();
+      breakRedisMulti();
+      for (let i = 0; i < 3; i++) await createOrder(token).expect(200);
+      assert.equal(await app.model.Order.count(), 3);
+      app.expectLog(/\[rate-limit\] orderPerUser not counted, request allowed: Connection is closed\./);
+    });
+  });
+});
