@@ -1,4 +1,5 @@
 import { Application } from 'egg';
+import { registerDevRoutes } from './lib/devRoutes';
 
 export default (app: Application) => {
   const { controller, router, middleware } = app;
@@ -19,4 +20,7 @@ export default (app: Application) => {
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
   router.post('/payment/notify', controller.notify.payment);
+
+  // Local development and tests only: the browser demo (/demo) and /openapi.json.
+  registerDevRoutes(app);
 };

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { app, mock } from 'egg-mock/bootstrap';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { testEnv } from '../support/env';
+import { PRODUCTS, resetWorld } from '../support/fixtures';
+
+/** Debian's chromium package (.ci/run installs it); playwright-core brings no browser of its own. */
+const CHROMIUM = {
+  executablePath: '/usr/bin/chromium',
+  args: [ '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync' ],
+};
+const PNG_SIGNATURE = Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]);
+/** Kept after the run (logs/ is git-ignored) so a person can look at it. */
+const SCREENSHOT_PATH = path.join(__dirname, '..', '..', 'logs', 'browser-demo.png');
+const VIEWPORT = { width: 1280, height: 860 };
+
+describe('browser demo (/demo) in headless Chromium, against the running service and the simulator', function() {
+  this.timeout(60000);
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let pageErrors: string[];
+
+  before(async () => {
+    browser = await chromium.launch(CHROMIUM);
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    await resetWorld();
+    context = await browser.newContext({ viewport: VIEWPORT });
+    page = await context.newPage();
+    pageErrors = [];
+    page.on('pageerror', err => pageErrors.push(err.message));
+  });
+  afterEach(async () => {
+    await context.close();
+    mock.restore();
+    testEnv.sim.clearFaults();
+    assert.deepEqual(pageErrors, [], 'the page threw');
+  });
+
+  async function openDemo() {
+    await page.goto(`${testEnv.appUrl}/demo`);
+    await page.locator('body[data-ready="true"]').waitFor();
+  }
+
+  async function buy(productId: number, quantity: number) {
+    const product = page.locator(`li.product[data-product-id="${productId}"]`);
+    await product.locator('input.quantity').fill(String(quantity));
+    await product.locator('button.buy').click();
+  }
+
+  /** Presses Pay and waits for the payment sheet; answers the order number the page shows. */
+  async function payAndOpenSheet(): Promise<string> {
+    await page.click('#pay');
+    await page.locator('#sheet').waitFor({ state: 'visible' });
+    return (await page.textContent('#out-trade-no'))!;
+  }
+
+  async function orderRow(outTradeNo: string) {
+    const order = await app.model.Order.findOne({ where: { outTradeNo } });
+    assert.ok(order, `order ${outTradeNo} is in the database`);
+    return order;
+  }
+
+  it('from product to paid: log in with a test code, order, pay in the sheet, watch the status turn SUCCESS', async () => {
+    await openDemo();
+    assert.deepEqual(await page.locator('li.product .name').allTextContents(), [ PRODUCTS.coffee.name, PRODUCTS.croissant.name ]);
+
+    await page.click('#login');
+    await page.locator('#session', { hasText: 'Logged in as ' }).waitFor();
+    const openid = /Logged in as (\S+)/.exec((await page.textContent('#session'))!)![1];
+
+    await buy(PRODUCTS.coffee.id, 2);
+    assert.equal(await page.textContent('#order-total'), '¥24.00');
+    const outTradeNo = await payAndOpenSheet();
+    assert.equal(await page.textContent('#sheet-amount'), '¥24.00');
+    assert.deepEqual(await page.locator('#sheet-fields dt').allTextContents(), [ 'timeStamp', 'nonceStr', 'package', 'signType', 'paySign' ]);
+    assert.equal(await page.textContent('#status'), 'NOTPAY');
+
+    await page.click('#sheet-pay');
+    await page.locator('#result.PAID').waitFor();
+    assert.equal(await page.textContent('#result'), 'Payment successful.');
+    assert.equal(await page.textContent('#status'), 'SUCCESS');
+    assert.ok(await page.locator('#sheet').isHidden());
+    assert.ok(await page.locator('#pay').isHidden());
+
+    const order = await orderRow(outTradeNo);
+    assert.equal(order.status, 'SUCCESS');
+    assert.equal(order.totalFee, 2 * PRODUCTS.coffee.priceFen);
+    assert.ok(order.idempotencyKey, 'the page sent an Idempotency-Key');
+    const user = await app.model.User.findByPk(order.userId);
+    assert.equal(user!.openid, openid, 'the order belongs to the user the page logged in as');
+
+    const png = await page.screenshot({ fullPage: true });
+    await mkdir(path.dirname(SCREENSHOT_PATH), { recursive: true });
+    await writeFile(SCREENSHOT_PATH, png);
+    assert.ok(png.subarray(0, 8).equals(PNG_SIGNATURE), 'a PNG');
+    assert.equal(png.readUInt32BE(16), VIEWPORT.width, 'IHDR width');
+    assert.ok(png.readUInt32BE(20) >= VIEWPORT.height, 'IHDR height');
+    // A blank page of this size compresses to a few kilobytes; text, buttons and the log do not.
+    assert.ok(png.length > 30_000, `screenshot is ${png.length} bytes`);
+  });
+
+  it("paying in the simulator's own payer page: the demo's sheet closes once the service sees the order paid", async () => {
+    await openDemo();
+    await buy(PRODUCTS.croissant.id, 1);
+    const outTradeNo = await payAndOpenSheet();
+    const simulatorPage = await page.getAttribute('#sheet-sim-link', 'href');
+    assert.equal(simulatorPage, `${testEnv.sim.url}/simulator/`);
+
+    const payer = await context.newPage();
+    await payer.goto(simulatorPage!);
+    await payer.click(`button[data-action="pay"][data-order="${outTradeNo}"]`);
+
+    await page.locator('#result.PAID').waitFor();
+    assert.equal(await page.textContent('#status'), 'SUCCESS');
+    assert.ok(await page.locator('#sheet').isHidden());
+    assert.equal((await orderRow(outTradeNo)).status, 'SUCCESS');
+  });
+
+  it('a failed payment is shown as such, the order stays NOTPAY, and Pay again pays the same order', async () => {
+    await openDemo();
+    await buy(PRODUCTS.coffee.id, 1);
+    const outTradeNo = await payAndOpenSheet();
+    await page.click('#sheet-fail');
+
+    await page.locator('#result.FAILED').waitFor();
+    assert.equal(await page.textContent('#result'), 'Payment failed (requestPayment:fail insufficient balance). You can try again.');
+    assert.equal(await page.textContent('#status'), 'NOTPAY');
+    assert.equal((await orderRow(outTradeNo)).status, 'NOTPAY');
+    assert.equal(testEnv.sim.order(outTradeNo)!.tradeState, 'PAYERROR');
+
+    assert.equal(await payAndOpenSheet(), outTradeNo);
+    await page.click('#sheet-pay');
+    await page.locator('#result.PAID').waitFor();
+    assert.equal((await orderRow(outTradeNo)).status, 'SUCCESS');
+    assert.equal(await app.model.Order.count(), 1);
+  });
+
+  it('cancelling the sheet: CANCELLED, the order stays NOTPAY and WeChat has no payment', async () => {
+    await openDemo();
+    await buy(PRODUCTS.coffee.id, 1);
+    const outTradeNo = await payAndOpenSheet();
+    await page.click('#sheet-cancel');
+
+    await page.locator('#result.CANCELLED').waitFor();
+    assert.equal(await page.textContent('#result'), 'Payment cancelled. You can pay again.');
+    assert.ok(await page.locator('#pay').isVisible());
+    assert.equal((await orderRow(outTradeNo)).status, 'NOTPAY');
+    assert.equal(testEnv.sim.order(outTradeNo)!.tradeState, 'NOTPAY');
+  });
+
+  it("shows the service's error when WeChat is busy; Pay again then pays the same order", async () => {
+    testEnv.sim.setFault('unifiedorder', { kind: 'systemerror' });
+    await openDemo();
+    await buy(PRODUCTS.coffee.id, 1);
+    await page.click('#pay');
+
+    await page.locator('#error', { hasText: 'WECHAT_BUSY' }).waitFor();
+    assert.equal(await page.textContent('#error'),
+      'WeChat Pay is busy, retry the same request shortly (WECHAT_BUSY) Press Pay to try again (same order).');
+    assert.ok(await page.locator('#sheet').isHidden());
+
+    testEnv.sim.clearFaults();
+    const outTradeNo = await payAndOpenSheet();
+    await page.click('#sheet-pay');
+    await page.locator('#result.PAID').waitFor();
+    assert.equal(await app.model.Order.count(), 1, 'the retry reused the order (same Idempotency-Key)');
+    assert.equal((await orderRow(outTradeNo)).status, 'SUCCESS');
+  });
+
+  it('a login the simulator cannot serve shows why', async () => {
+    mock(app.config.wechat, 'payBaseUrl', 'http://127.0.0.1:1');
+    await openDemo();
+    await page.click('#login');
+    await page.locator('#session', { hasText: 'Login failed' }).waitFor();
+    assert.match((await page.textContent('#session'))!, /^Login failed: wx\.login failed: login:fail the WeChat simulator at http:\/\/127\.0\.0\.1:1 did not answer/);
+    assert.equal(await app.model.User.count(), 0);
+  });
+});
