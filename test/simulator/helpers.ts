@@ -177,11 +177,11 @@ export class MerchantServer extends EventEmitter {
   }
 }
 
-/** The next 'deliveryEnd' of this order. */
-export function deliveryEnd(sim: WechatSimulator, outTradeNo: string): Promise<DeliveryEnd> {
+/** The next 'deliveryEnd' of this order's payment (or refund) notification. */
+export function deliveryEnd(sim: WechatSimulator, outTradeNo: string, kind: DeliveryEnd['kind'] = 'payment'): Promise<DeliveryEnd> {
   return new Promise(resolve => {
     const listener = (end: DeliveryEnd) => {
-      if (end.outTradeNo !== outTradeNo) return;
+      if (end.outTradeNo !== outTradeNo || end.kind !== kind) return;
       sim.off('deliveryEnd', listener);
       resolve(end);
     };

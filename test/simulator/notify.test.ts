@@ -102,7 +102,7 @@ describe('simulator: payment notifications', () => {
       await sim.pay(no);
       const end = await ended;
       sim.off('delivery', listener);
-      assert.deepEqual(end, { outTradeNo: no, acknowledged: true, attempts: 2 });
+      assert.deepEqual(end, { kind: 'payment', outTradeNo: no, acknowledged: true, attempts: 2 });
       assert.deepEqual(seen.map(a => a.acknowledged), [ false, true ]);
       assert.deepEqual(sim.deliveries(no), seen);
     });
@@ -120,7 +120,7 @@ describe('simulator: payment notifications', () => {
       const ended = deliveryEnd(sim, no);
       await sim.pay(no);
       const attempts = await sim.waitForDelivery(no, { count: 4 });
-      assert.deepEqual(await ended, { outTradeNo: no, acknowledged: true, attempts: 4 });
+      assert.deepEqual(await ended, { kind: 'payment', outTradeNo: no, acknowledged: true, attempts: 4 });
       assert.deepEqual(attempts.map(a => a.attempt), [ 1, 2, 3, 4 ]);
       assert.deepEqual(attempts.map(a => a.delayMs), [ 0, ...NOTIFY_RETRY_DELAYS_MS.slice(0, 3).map(d => d * SCALE) ]);
       assert.deepEqual(attempts.map(a => a.acknowledged), [ false, false, false, true ]);
@@ -141,7 +141,7 @@ describe('simulator: payment notifications', () => {
         merchant.replyWith(...Array.from({ length: 16 }, () => ({ body: NACK })));
         const ended = deliveryEnd(fast, req.out_trade_no);
         await fast.pay(req.out_trade_no);
-        assert.deepEqual(await ended, { outTradeNo: req.out_trade_no, acknowledged: false, attempts: 16 });
+        assert.deepEqual(await ended, { kind: 'payment', outTradeNo: req.out_trade_no, acknowledged: false, attempts: 16 });
         const attempts = fast.deliveries(req.out_trade_no);
         assert.equal(attempts.length, 16);
         assert.deepEqual(attempts.map(a => a.delayMs), [ 0, ...NOTIFY_RETRY_DELAYS_MS.map(d => d * 0.00001) ]);
