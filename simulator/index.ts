@@ -26,19 +26,19 @@ export { PayerError } from './payer';
 export interface WechatSimulator {
   on(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
   on(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
+  on(event: 'request', listener: (request: RecordedRequest) => void): this;
   once(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
   once(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
+  once(event: 'request', listener: (request: RecordedRequest) => void): this;
   off(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
   off(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
-  on(event: 'request', listener: (request: RecordedRequest) => void): this;
-  once(event: 'request', listener: (request: RecordedRequest) => void): this;
   off(event: 'request', listener: (request: RecordedRequest) => void): this;
 }
 
 /**
- * WeChat's servers, as far as a mini-program payment backend sees them: code2Session, the
- * Pay v2 order APIs and payment notifications, over real HTTP, with a payer who can be told to
- * pay and faults that can be armed per API. Emits 'delivery' for every notification attempt and
+ * WeChat's servers, as far as a mini-program payment backend sees them: code2Session, the Pay v2
+ * order APIs, payment notifications, refunds (mutual TLS), refund notifications, refund query and
+ * bills, over real HTTP(S), with a payer who can be told to pay and faults armed per API. Emits 'delivery' for every notification attempt and
  * 'deliveryEnd' when WeChat's own delivery of a notification stops (acknowledged or given up),
  * and 'request' for every request to one of WeChat's APIs.
  */

@@ -1,8 +1,13 @@
 /**
  * Standalone simulator: `npm run simulator`. Settings from the environment: SIM_PORT (9999),
  * SIM_HOST (127.0.0.1), SIM_APPID, SIM_APP_SECRET, SIM_MCH_ID, SIM_API_KEY (the dev credentials
- * when unset), SIM_RETRY_SCALE (1 = WeChat's real notification retry delays).
+ * when unset), SIM_RETRY_SCALE (1 = WeChat's real notification retry delays), SIM_REFUND_NOTIFY_URL
+ * (refund notifications when a refund names none). SIM_HTTPS_PORT, when set, also serves HTTPS
+ * (refunds need it) and writes the CA and the merchant's client certificate and key as PEM files
+ * to SIM_TLS_DIR (run/simulator-tls).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { DEV_CREDENTIALS, WechatSimulator } from './index';
 
 function env(name: string, fallback: string): string {
@@ -17,18 +22,43 @@ function numberEnv(name: string, fallback: number): number {
   return value;
 }
 
+function portEnv(name: string, fallback?: string): number | undefined {
+  const raw = env(name, fallback ?? '');
+  if (raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
 async function main() {
   const appId = env('SIM_APPID', DEV_CREDENTIALS.appId);
+  const mchId = env('SIM_MCH_ID', DEV_CREDENTIALS.mchId);
   const sim = new WechatSimulator({
     apps: [{ appId, appSecret: env('SIM_APP_SECRET', DEV_CREDENTIALS.appSecret) }],
-    merchants: [{ mchId: env('SIM_MCH_ID', DEV_CREDENTIALS.mchId), apiKey: env('SIM_API_KEY', DEV_CREDENTIALS.apiKey), appIds: [ appId ] }],
+    merchants: [{
+      mchId,
+      apiKey: env('SIM_API_KEY', DEV_CREDENTIALS.apiKey),
+      appIds: [ appId ],
+      refundNotifyUrl: process.env.SIM_REFUND_NOTIFY_URL || undefined,
+    }],
     retryScale: numberEnv('SIM_RETRY_SCALE', 1),
   });
-  const port = numberEnv('SIM_PORT', 9999);
-  if (!Number.isInteger(port) || port > 65535) throw new Error('SIM_PORT must be a port number');
-  const url = await sim.start(port, env('SIM_HOST', '127.0.0.1'));
+  const host = env('SIM_HOST', '127.0.0.1');
+  const url = await sim.start(portEnv('SIM_PORT', '9999')!, host);
   console.log(`WeChat simulator listening on ${url} (payer console: ${url}/simulator/)`);
-  sim.on('delivery', a => console.log(`[notify] ${a.outTradeNo} ${a.source} #${a.attempt} -> ${a.status ?? a.error} ${a.acknowledged ? 'acknowledged' : 'not acknowledged'}`));
+
+  const httpsPort = portEnv('SIM_HTTPS_PORT');
+  if (httpsPort !== undefined) {
+    const httpsUrl = await sim.startHttps(httpsPort, host);
+    const dir = path.resolve(env('SIM_TLS_DIR', 'run/simulator-tls'));
+    mkdirSync(dir, { recursive: true });
+    const tls = sim.merchantTls(mchId);
+    writeFileSync(path.join(dir, 'ca.pem'), tls.ca);
+    writeFileSync(path.join(dir, 'apiclient_cert.pem'), tls.cert);
+    writeFileSync(path.join(dir, 'apiclient_key.pem'), tls.key, { mode: 0o600 });
+    console.log(`HTTPS (refunds) on ${httpsUrl}; CA and client certificate in ${dir}`);
+  }
+  sim.on('delivery', a => console.log(`[notify ${a.kind}] ${a.outTradeNo} ${a.source} #${a.attempt} -> ${a.status ?? a.error} ${a.acknowledged ? 'acknowledged' : 'not acknowledged'}`));
 
   const shutdown = () => {
     sim.stop().then(() => process.exit(0), () => process.exit(1));

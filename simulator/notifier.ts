@@ -180,8 +180,9 @@ export class Notifier extends EventEmitter {
       };
       const timer = setTimeout(() => {
         cleanup();
-        const what = options.acknowledged === undefined ? '' : options.acknowledged ? ' acknowledged' : ' unacknowledged';
-        reject(new Error(`waited ${timeoutMs} ms for ${count}${what} deliveries of ${outTradeNo}, saw ${matching().length}`));
+        const outcome = options.acknowledged === undefined ? '' : options.acknowledged ? ' acknowledged' : ' unacknowledged';
+        const kind = options.kind ? ` ${options.kind}` : '';
+        reject(new Error(`waited ${timeoutMs} ms for ${count}${outcome}${kind} deliveries of ${outTradeNo}, saw ${matching().length}`));
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -218,9 +219,12 @@ export class Notifier extends EventEmitter {
       const acknowledged = results.some(r => r.acknowledged);
       if (acknowledged || attempt === attempts) {
         const end: DeliveryEnd = {
-          kind: delivery.kind, outTradeNo: delivery.outTradeNo, outRefundNo: delivery.outRefundNo, acknowledged, attempts: attempt,
+          kind: delivery.kind,
+          outTradeNo: delivery.outTradeNo,
+          ...(delivery.outRefundNo ? { outRefundNo: delivery.outRefundNo } : {}),
+          acknowledged,
+          attempts: attempt,
         };
-        if (!end.outRefundNo) delete end.outRefundNo;
         this.emit('deliveryEnd', end);
         return;
       }
