@@ -46,9 +46,9 @@ export default class OrderCloseService extends Service {
 
       const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES } });
       for (const attempt of open) {
-        if (closedAtWechat.has(attempt.outTradeNo)) continue;
+        if (closedAtWechat.has(closedKey(attempt))) continue;
         await this.closeAtWechat(order, attempt.outTradeNo);
-        closedAtWechat.add(attempt.outTradeNo);
+        closedAtWechat.add(closedKey(attempt));
       }
 
       const outcome = await this.app.model.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async transaction => {
@@ -57,7 +57,8 @@ export default class OrderCloseService extends Service {
         if (locked.status !== 'NOTPAY') return { order: locked, done: true };
         const stillOpen = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES }, transaction });
         // An attempt opened after our WeChat calls is still live there: close it first (next round).
-        if (stillOpen.some(a => !closedAtWechat.has(a.outTradeNo))) return { order: locked, done: false };
+        // So is one that got a prepay_id after we closed it (a unified order racing our closeorder).
+        if (stillOpen.some(a => !closedAtWechat.has(closedKey(a)))) return { order: locked, done: false };
 
         const closedAt = new Date();
         const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: order.id, status: 'NOTPAY' }, transaction });
@@ -67,10 +68,10 @@ export default class OrderCloseService extends Service {
         });
         await OrderEvent.create({
           orderId: order.id, type: 'CLOSED', source,
-          detail: JSON.stringify({ outTradeNos: [ ...closedAtWechat ], expired: locked.expiresAt.getTime() <= closedAt.getTime() }),
+          detail: JSON.stringify({ outTradeNos: closedNumbers(closedAtWechat), expired: locked.expiresAt.getTime() <= closedAt.getTime() }),
         }, { transaction });
         transaction.afterCommit(() => {
-          this.app.logger.info('[payment] order %s closed: source=%s out_trade_nos=%s', order.outTradeNo, source, [ ...closedAtWechat ].join(','));
+          this.app.logger.info('[payment] order %s closed: source=%s out_trade_nos=%s', order.outTradeNo, source, closedNumbers(closedAtWechat).join(','));
         });
         return { order: locked, done: true };
       });
@@ -122,4 +123,13 @@ export default class OrderCloseService extends Service {
 
 function assertNotPaid(order: OrderRow): void {
   if (order.status === 'SUCCESS' || order.status === 'REFUND') throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
+}
+
+/** An attempt as we closed it: the same number with a later prepay_id is live again at WeChat. */
+function closedKey(attempt: { outTradeNo: string; prepayId?: string | null }): string {
+  return `${attempt.outTradeNo} ${attempt.prepayId ?? ''}`;
+}
+
+function closedNumbers(keys: Set<string>): string[] {
+  return [ ...new Set([ ...keys ].map(k => k.split(' ')[0])) ];
 }

@@ -82,7 +82,18 @@ export default class PrepayService extends Service {
     }
     if (!reply.prepay_id) throw new WechatXmlError('unified order answered SUCCESS without prepay_id');
     const prepayExpiresAt = new Date(Math.min(Date.now() + PREPAY_VALIDITY_MS, order.expiresAt.getTime()));
-    await attempt.update({ status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, errCode: null, errCodeDes: null });
+    // Only while the attempt is still open: a close that ran during our call must win, and the
+    // number we just made payable at WeChat is closed there again.
+    const [ opened ] = await this.app.model.PaymentAttempt.update(
+      { status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, errCode: null, errCodeDes: null },
+      { where: { id: attempt.id, status: [ 'CREATED', 'PREPAID' ] } });
+    if (opened !== 1) {
+      await this.app.wechatPay.closeOrder(attempt.outTradeNo).catch(err => {
+        this.ctx.logger.error('[payment] order %s: could not re-close %s after a racing close: %s', order.outTradeNo, attempt.outTradeNo, (err as Error).message);
+      });
+      throw new ConflictError('ORDER_CLOSED', 'this order is closed');
+    }
+    await attempt.reload();
     this.ctx.logger.info('[payment] order %s prepaid: out_trade_no=%s', order.outTradeNo, attempt.outTradeNo);
     return this.sign(order, attempt);
   }

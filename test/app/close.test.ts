@@ -161,6 +161,28 @@ describe('POST /payment/orders/:outTradeNo/close', () => {
     assert.deepEqual(events, [[ 'CLOSED', 'client' ]]);
   });
 
+  it('a close landing while a unified order is in flight wins: the new prepay is closed again, pay answers 409 ORDER_CLOSED', async () => {
+    // The first unified order fails, so the attempt stays CREATED and the retry calls WeChat again.
+    testEnv.sim.setFault('unifiedorder', { kind: 'systemerror' }, 1);
+    const first = await createOrder(token, undefined, 'race-close').expect(503);
+    assert.equal(first.body.code, 'WECHAT_BUSY');
+    const order = await app.model.Order.findOne();
+    // The retry takes effect at WeChat but its reply is late; the owner closes meanwhile.
+    testEnv.sim.setFault('unifiedorder', { kind: 'slow', delayMs: 400 }, 1);
+    const unifiedOrderArrived = new Promise(resolve => testEnv.sim.once('request', resolve));
+    const paying = createOrder(token, undefined, 'race-close').then(res => res); // supertest sends on then()
+    await unifiedOrderArrived;
+    await closeRequest(order!.outTradeNo, token).expect(200);
+    const paid = await paying;
+    assert.equal(paid.status, 409);
+    assert.equal(paid.body.code, 'ORDER_CLOSED');
+
+    const { order: after, attempts } = await stored(order!.outTradeNo);
+    assert.equal(after.status, 'CLOSED');
+    assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED' ]);
+    assert.equal(testEnv.sim.order(order!.outTradeNo)!.tradeState, 'CLOSED');
+  });
+
   it('another user\'s order answers 404 ORDER_NOT_FOUND and stays open', async () => {
     const created = await createOrder(token).expect(200);
     const other = await login();
