@@ -8,13 +8,14 @@ export default (app: Application) => {
   // creation fails open. README "Rate limits".
   const loginPerIp = middleware.rateLimit({ rule: 'loginPerIp', per: 'ip', whenCounterDown: 'refuse' });
   const orderPerUser = middleware.rateLimit({ rule: 'orderPerUser', per: 'user', whenCounterDown: 'allow' });
+  const json = middleware.jsonBody();
 
   router.get('/health', controller.home.health);
 
-  router.post('/api/login', loginPerIp, controller.auth.login);
+  router.post('/api/login', json, loginPerIp, controller.auth.login);
   router.get('/api/products', controller.product.list);
 
-  router.post('/payment/order', auth, orderPerUser, controller.payment.create);
+  router.post('/payment/order', json, auth, orderPerUser, controller.payment.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.payment.pay);
   router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);

@@ -46,6 +46,12 @@ export class PayloadTooLargeError extends AppError {
   }
 }
 
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message = 'send the body as application/json') {
+    super(415, 'UNSUPPORTED_MEDIA_TYPE', message);
+  }
+}
+
 export class RateLimitedError extends AppError {
   /** retryAfterSeconds becomes the Retry-After header. */
   constructor(readonly retryAfterSeconds?: number, message = 'too many requests, try again later') {

@@ -56,7 +56,8 @@ export default class PaymentSettlementService extends Service {
 
       if (order.status === 'NOTPAY') {
         const [ changed ] = await Order.update({
-          status: 'SUCCESS', paidAttemptId: attempt.id, transactionId: facts.transactionId, paidAt, bankType: facts.bankType ?? null,
+          // Cut to the column: an overlong value must not fail the payment's recording forever.
+          status: 'SUCCESS', paidAttemptId: attempt.id, transactionId: facts.transactionId, paidAt, bankType: facts.bankType?.slice(0, 32) ?? null,
         }, { where: { id: order.id, status: 'NOTPAY' }, transaction });
         if (changed !== 1) throw new Error(`order ${order.outTradeNo} changed under its row lock`);
         await OrderEvent.create({
