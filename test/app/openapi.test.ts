@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { app, mock } from 'egg-mock/bootstrap';
+import { buildXml } from '../../lib/wechatpay';
+import { testEnv } from '../support/env';
+import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
+import { assertSupported, resolveRef, validate } from '../support/jsonSchema';
+
+const SPEC_PATH = path.join(__dirname, '..', '..', 'docs', 'openapi.json');
+const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8'));
+const METHODS = [ 'get', 'put', 'post', 'delete', 'patch' ];
+
+/**
+ * Routes that are not part of the API on purpose: developer tools registered in local
+ * development and tests only (app/lib/devRoutes.ts), never in production.
+ */
+const UNDOCUMENTED_DEV_ROUTES = [
+  'GET /openapi.json',
+  'GET /demo',
+  'GET /demo/assets/{file}',
+  'GET /demo/config',
+  'POST /demo/login-code',
+  'POST /demo/pay',
+];
+
+/** `METHOD /path/{param}` for every route the app's router has (HEAD rides along with GET). */
+function routerRoutes(): string[] {
+  const stack: Array<{ path: string; methods: string[] }> = (app.router as any).stack;
+  const routes = stack.flatMap(layer => layer.methods
+    .filter(m => m !== 'HEAD')
+    .map(m => `${m} ${layer.path.replace(/:(\w+)/g, '{$1}')}`));
+  return [ ...new Set(routes) ].sort();
+}
+
+function documentedOperations(): string[] {
+  return Object.entries(spec.paths as Record<string, Record<string, unknown>>)
+    .flatMap(([ p, item ]) => METHODS.filter(m => item[m]).map(m => `${m.toUpperCase()} ${p}`))
+    .sort();
+}
+
+const deref = (node: any) => (node && node.$ref ? resolveRef(spec, node.$ref) : node);
+
+describe('docs/openapi.json', () => {
+  it('is served at GET /openapi.json in local development and tests, as it is in the repository', async () => {
+    const res = await app.httpRequest().get('/openapi.json').expect(200);
+    assert.match(res.headers['content-type'], /^application\/json/);
+    assert.deepEqual(res.body, spec);
+  });
+
+  it('is OpenAPI 3.1 whose every $ref resolves and whose schemas use only keywords the test validator checks', () => {
+    assert.equal(spec.openapi, '3.1.0');
+    for (const [ name, schema ] of Object.entries(spec.components.schemas)) assertSupported(schema as any, spec, `#/components/schemas/${name}`);
+    for (const op of documentedOperations()) {
+      const [ method, p ] = op.split(' ');
+      const operation = spec.paths[p][method.toLowerCase()];
+      assert.ok(operation.operationId, `${op} has an operationId`);
+      for (const param of operation.parameters ?? []) assertSupported(deref(param).schema, spec, `${op} parameter`);
+      for (const media of Object.values(deref(operation.requestBody)?.content ?? {})) assertSupported((media as any).schema, spec, `${op} body`);
+      for (const [ status, response ] of Object.entries(operation.responses)) {
+        assert.match(status, /^[1-5]\d\d$/, `${op}: status ${status}`);
+        for (const media of Object.values(deref(response).content ?? {})) assertSupported((media as any).schema, spec, `${op} ${status}`);
+      }
+    }
+  });
+
+  it('documents every route the router has, and no route it lacks', () => {
+    const routes = routerRoutes();
+    for (const devRoute of UNDOCUMENTED_DEV_ROUTES) assert.ok(routes.includes(devRoute), `allow-listed ${devRoute} still exists`);
+    const undocumented = routes.filter(r => !UNDOCUMENTED_DEV_ROUTES.includes(r) && !documentedOperations().includes(r));
+    const missing = documentedOperations().filter(op => !routes.includes(op));
+    assert.deepEqual(undocumented, [], 'routes missing from docs/openapi.json');
+    assert.deepEqual(missing, [], 'documented operations the router does not have');
+  });
+
+  it('declares every path parameter of every operation', () => {
+    for (const op of documentedOperations()) {
+      const [ method, p ] = op.split(' ');
+      const declared = (spec.paths[p][method.toLowerCase()].parameters ?? []).map(deref)
+        .filter((param: any) => param.in === 'path').map((param: any) => param.name).sort();
+      const inPath = [ ...p.matchAll(/\{(\w+)\}/g) ].map(m => m[1]).sort();
+      assert.deepEqual(declared, inPath, op);
+    }
+  });
+
+  describe('the test validator', () => {
+    const root = { components: { schemas: { Id: { type: 'integer', minimum: 1 } } } };
+    it('refuses wrong types, missing and undocumented properties, patterns, enums, oneOf ambiguity, nulls', () => {
+      const schema = {
+        type: 'object', required: [ 'id', 'code' ], additionalProperties: false,
+        properties: { id: { $ref: '#/components/schemas/Id' }, code: { type: 'string', pattern: '^[A-Z]+$' }, kind: { enum: [ 'a', 'b' ] }, at: { type: [ 'string', 'null' ], format: 'date-time' } },
+      };
+      assert.deepEqual(validate(schema, { id: 3, code: 'OK', kind: 'a', at: null }, root), []);
+      assert.deepEqual(validate(schema, { id: 3, code: 'OK', at: '2026-11-23T09:15:00.000Z' }, root), []);
+      assert.deepEqual(validate(schema, { id: 0, code: 'ok', kind: 'c', extra: 1, at: 'yesterday' }, root), [
+        '$.id: below 1', '$.code: "ok" does not match ^[A-Z]+$', '$.kind: "c" is not one of ["a","b"]',
+        '$: undocumented property "extra"', '$.at: not a date-time',
+      ]);
+      assert.deepEqual(validate(schema, { id: 1.5 }, root), [ '$: missing required "code"', '$.id: expected integer, got number' ]);
+      assert.deepEqual(validate({ oneOf: [{ type: 'integer' }, { type: 'number' }] }, 1, root), [ '$: matches 2 of oneOf, not exactly 1' ]);
+      assert.deepEqual(validate({ type: 'array', items: { type: 'string' } }, [ 'a', 2 ], root), [ '$[1]: expected string, got number' ]);
+    });
+    it('refuses keywords it does not check', () => {
+      assert.throws(() => assertSupported({ type: 'string', const: 'x' }, root), /unsupported keyword "const"/);
+      assert.throws(() => assertSupported({ properties: { a: { $ref: '#/components/schemas/Nope' } } }, root), /does not resolve/);
+    });
+  });
+
+  describe('against real replies', () => {
+    const checked = new Set<string>();
+    beforeEach(resetWorld);
+    afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
+
+    /** Validates a reply against what the spec documents for this operation and status. */
+    function conforms(method: string, template: string, res: { status: number; headers: Record<string, string>; body: unknown; text: string }) {
+      const operation = spec.paths[template]?.[method.toLowerCase()];
+      assert.ok(operation, `${method} ${template} is documented`);
+      const response = deref(operation.responses[String(res.status)]);
+      assert.ok(response, `${method} ${template} documents status ${res.status} (reply: ${res.text})`);
+      const content = response.content ?? {};
+      const mediaTypes = Object.keys(content);
+      if (mediaTypes.length === 0) {
+        assert.equal(res.text, '', `${method} ${template} ${res.status} documents no body`);
+      } else {
+        const contentType = String(res.headers['content-type'] ?? '').split(';')[0];
+        assert.ok(mediaTypes.includes(contentType), `${method} ${template} ${res.status}: content type ${contentType} is one of ${mediaTypes}`);
+        const body = contentType === 'application/json' ? res.body : res.text;
+        assert.deepEqual(validate(content[contentType].schema, body, spec), [], `${method} ${template} ${res.status}: ${res.text}`);
+      }
+      checked.add(`${method} ${template}`);
+    }
+
+    const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+    it('health, products and login', async () => {
+      conforms('GET', '/health', await app.httpRequest().get('/health').expect(200));
+      const products = await app.httpRequest().get('/api/products').expect(200);
+      conforms('GET', '/api/products', products);
+      assert.equal(products.body.products.length, 2);
+
+      const code = testEnv.sim.issueLoginCode();
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({ code }).expect(200));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({ code }).expect(401));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({}).expect(422));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').set('Content-Type', 'application/json').send('{"code":').expect(400));
+    });
+
+    it('an order from creation to paid, and the errors on the way', async () => {
+      const { token } = await login();
+      const items = [{ productId: PRODUCTS.coffee.id, quantity: 2 }];
+      const created = await createOrder(token, items, 'openapi-1').expect(200);
+      conforms('POST', '/payment/order', created);
+      conforms('POST', '/payment/order', await createOrder(token, [{ productId: 2, quantity: 1 }], 'openapi-1').expect(409));
+      conforms('POST', '/payment/order', await app.httpRequest().post('/payment/order').send({ items }).expect(401));
+      conforms('POST', '/payment/order', await app.httpRequest().post('/payment/order').set(bearer(token)).send({ items, amount: 1 }).expect(422));
+      testEnv.sim.setFault('unifiedorder', { kind: 'systemerror' });
+      conforms('POST', '/payment/order', await createOrder(token, items, 'openapi-busy').expect(503));
+      testEnv.sim.clearFaults();
+
+      const { outTradeNo } = created.body;
+      const show = (no: string) => app.httpRequest().get(`/payment/orders/${no}`).set(bearer(token));
+      const unpaid = await show(outTradeNo).expect(200);
+      conforms('GET', '/payment/orders/{outTradeNo}', unpaid);
+      assert.equal(unpaid.body.paidAt, null);
+      conforms('GET', '/payment/orders/{outTradeNo}', await show('P0000000000000000000000000000').expect(404));
+      conforms('GET', '/payment/orders/{outTradeNo}', await show('not*valid*because*it*is*far*too*long').expect(422));
+
+      conforms('POST', '/payment/orders/{outTradeNo}/pay',
+        await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(200));
+
+      await testEnv.sim.pay(outTradeNo);
+      const paid = await show(outTradeNo).expect(200);
+      conforms('GET', '/payment/orders/{outTradeNo}', paid);
+      assert.equal(paid.body.status, 'SUCCESS');
+      assert.equal(typeof paid.body.transactionId, 'string');
+
+      conforms('POST', '/payment/orders/{outTradeNo}/pay',
+        await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(409));
+      conforms('POST', '/payment/orders/{outTradeNo}/close',
+        await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set(bearer(token)).expect(409));
+
+      const other = await createOrder(token, [{ productId: 2, quantity: 1 }]).expect(200);
+      const closed = await app.httpRequest().post(`/payment/orders/${other.body.outTradeNo}/close`).set(bearer(token)).expect(200);
+      conforms('POST', '/payment/orders/{outTradeNo}/close', closed);
+      assert.equal(closed.body.status, 'CLOSED');
+      conforms('POST', '/payment/orders/{outTradeNo}/close',
+        await app.httpRequest().post('/payment/orders/P0000000000000000000000000000/close').set(bearer(token)).expect(404));
+
+      // WeChat's notification of the paid order, again: acknowledged in WeChat's XML.
+      const notification = buildXml(testEnv.sim.buildNotification(outTradeNo));
+      const ack = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(notification).expect(200);
+      conforms('POST', '/payment/notify', ack);
+      assert.match(ack.text, /SUCCESS/);
+      conforms('POST', '/payment/notify',
+        await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send('<!DOCTYPE x><xml></xml>'));
+    });
+
+    it('every documented operation had a real reply checked above', () => {
+      const unchecked = documentedOperations().filter(op => !checked.has(op));
+      assert.deepEqual(unchecked, [], 'add a request for these to "against real replies" in test/app/openapi.test.ts');
+    });
+  });
+});
