@@ -320,6 +320,15 @@ describe('simulator: payment notifications', () => {
       await assert.rejects(sim.pay(no), /already paid/);
     });
 
+    it('cannot pay a closed order, unless told to (payment racing the close)', async () => {
+      const no = await placeOrder();
+      await payClient(sim).closeOrder(no);
+      await assert.rejects(sim.pay(no), /closed/);
+      const payment = await sim.pay(no, { payClosedOrder: true });
+      assert.equal(payment.tradeState, 'SUCCESS');
+      await sim.waitForDelivery(no, { acknowledged: true });
+    });
+
     it('cannot pay an unknown order', async () => {
       await assert.rejects(sim.pay('T-unknown'), /no order/);
     });
