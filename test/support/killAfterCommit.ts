@@ -1,0 +1,28 @@
+/**
+ * Child process for test/app/faults.test.ts: the app in one process (egg.start, as a worker runs
+ * it) that kills itself with SIGKILL right after a settlement transaction commits, before the
+ * notification's reply is written. Sends { port } to the parent once it listens.
+ * Run with: node -r ts-node/register/transpile-only test/support/killAfterCommit.ts
+ */
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { start } from 'egg';
+
+async function main() {
+  const app: any = await (start as any)({ baseDir: process.cwd(), env: 'unittest' });
+  const Settlement = app.serviceClasses.settlement;
+  const applyPaid = Settlement.prototype.applyPaid;
+  Settlement.prototype.applyPaid = async function(...args: unknown[]) {
+    const outcome = await applyPaid.apply(this, args);
+    // Committed: die now, as a power cut or the OOM killer would, with no chance to answer.
+    if (outcome.result === 'APPLIED') process.kill(process.pid, 'SIGKILL');
+    return outcome;
+  };
+  const server = http.createServer(app.callback());
+  server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exit(1);
+});
