@@ -1,5 +1,6 @@
 import { Application, IBoot } from 'egg';
 import { InFlightRequests } from './app/lib/inFlight';
+import { checkMerchantTls, readMerchantTls } from './app/lib/merchantCert';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
@@ -12,6 +13,20 @@ export default class AppBoot implements IBoot {
   configWillLoad() {
     // Outermost, so body-parser failures (malformed JSON, too large) get the JSON error shape too.
     this.app.config.coreMiddleware.unshift('errorHandler');
+  }
+
+  /**
+   * A merchant certificate that cannot work (legacy p12, wrong password, missing file) stops the
+   * start with advice, rather than failing the first refund. None configured: refunds are off.
+   */
+  async didLoad() {
+    const { wechat } = this.app.config;
+    const material = readMerchantTls(wechat.clientCert ?? {}, wechat.mchId);
+    if (!material) {
+      this.app.logger.warn('[wechat] no merchant client certificate configured (WECHAT_CERT_P12_PATH or WECHAT_CERT_PEM_PATH/WECHAT_KEY_PEM_PATH): refunds are refused');
+      return;
+    }
+    checkMerchantTls(material, wechat.clientCert);
   }
 
   /**

@@ -21,6 +21,12 @@ export default (app: Application) => {
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
   router.post('/payment/notify', controller.notify.payment);
+  router.post('/payment/refund-notify', controller.refundNotify.handle);
+
+  // Admin API: ADMIN_TOKEN only, never a user's session (README "Refunds").
+  const adminAuth = middleware.adminAuth();
+  router.post('/admin/orders/:outTradeNo/refunds', adminAuth, json, controller.adminRefund.create);
+  router.get('/admin/orders/:outTradeNo/refunds', adminAuth, controller.adminRefund.list);
 
   // Local development and tests only: the browser demo (/demo) and /openapi.json.
   registerDevRoutes(app);

@@ -16,6 +16,27 @@ export interface WechatConfig {
   notifyUrl: string;
   refundNotifyUrl: string;
   timeoutMs: number;
+  /**
+   * Base URL for the /secapi/ routes (refunds), called over mutual TLS with the merchant's client
+   * certificate; unset: payBaseUrl. Tests: the simulator's HTTPS side.
+   */
+  secapiBaseUrl?: string;
+  /** The merchant's API client certificate (apiclient_cert) for /secapi/. */
+  clientCert: WechatClientCertConfig;
+}
+
+/**
+ * Either a PKCS#12 file (apiclient_cert.p12) or a PEM certificate and key (apiclient_cert.pem,
+ * apiclient_key.pem); checked at start-up (app.ts). Nothing set: refunds answer 503.
+ */
+export interface WechatClientCertConfig {
+  p12Path?: string;
+  /** The p12's password; WeChat issues it with the mch_id as password, the default. */
+  p12Password?: string;
+  certPath?: string;
+  keyPath?: string;
+  /** The CA to trust for the /secapi/ host instead of the system ones (tests: the simulator's CA). */
+  caPath?: string;
 }
 
 export interface PaymentConfig {
@@ -43,6 +64,10 @@ export interface PaymentJobsConfig {
   queryOverdueIntervalMs: number;
   /** Query WeChat for an unpaid order once its prepay is this old (the notification is overdue). */
   queryOverdueAfterSeconds: number;
+  /** How often queryOverdueRefunds runs. */
+  queryOverdueRefundsIntervalMs: number;
+  /** A PROCESSING refund not heard of for this long is asked about (refundquery), or sent again if WeChat never got it. */
+  refundQueryAfterSeconds: number;
   /** Orders read per database page. */
   batchSize: number;
   /**
@@ -168,6 +193,14 @@ export default (appInfo: EggAppInfo): BizConfig => {
       notifyUrl: fromEnv('WECHAT_NOTIFY_URL', 'http://127.0.0.1:7001/payment/notify') as string,
       refundNotifyUrl: fromEnv('WECHAT_REFUND_NOTIFY_URL', 'http://127.0.0.1:7001/payment/refund-notify') as string,
       timeoutMs: intFromEnv('WECHAT_TIMEOUT_MS', 5000),
+      secapiBaseUrl: fromEnv('WECHAT_SECAPI_BASE_URL'),
+      clientCert: {
+        p12Path: fromEnv('WECHAT_CERT_P12_PATH'),
+        p12Password: fromEnv('WECHAT_CERT_P12_PASSWORD'),
+        certPath: fromEnv('WECHAT_CERT_PEM_PATH'),
+        keyPath: fromEnv('WECHAT_KEY_PEM_PATH'),
+        caPath: fromEnv('WECHAT_CA_PATH'),
+      },
     },
     payment: {
       orderTtlSeconds: intFromEnv('ORDER_TTL_SECONDS', 30 * 60),
@@ -182,6 +215,8 @@ export default (appInfo: EggAppInfo): BizConfig => {
         closeExpiredIntervalMs: positive('ORDER_CLOSE_EXPIRED_INTERVAL_SECONDS', 60) * 1000,
         queryOverdueIntervalMs: positive('ORDER_QUERY_OVERDUE_INTERVAL_SECONDS', 60) * 1000,
         queryOverdueAfterSeconds: positive('ORDER_QUERY_OVERDUE_AFTER_SECONDS', 60),
+        queryOverdueRefundsIntervalMs: positive('REFUND_QUERY_INTERVAL_SECONDS', 300) * 1000,
+        refundQueryAfterSeconds: positive('REFUND_QUERY_AFTER_SECONDS', 300),
         batchSize: positive('ORDER_JOB_BATCH_SIZE', 100),
         lockTtlMs: positive('ORDER_JOB_LOCK_TTL_SECONDS', 120) * 1000,
       },

@@ -22,6 +22,8 @@ export interface OrderView {
   expiresAt: string;
   paidAt: string | null;
   transactionId: string | null;
+  /** Fen refunded so far (SUCCESS refunds); a partly refunded order stays SUCCESS with this > 0. */
+  refundedFee: number;
 }
 
 /** Business orders: creation, lookup by owner, and reconciling a late payment by order query. */
@@ -145,5 +147,6 @@ export function toOrderView(order: any): OrderView {
     expiresAt: order.expiresAt.toISOString(),
     paidAt: order.paidAt ? order.paidAt.toISOString() : null,
     transactionId: order.transactionId ?? null,
+    refundedFee: order.refundedFee ?? 0,
   };
 }

@@ -12,6 +12,8 @@ export interface PayClientConfig {
   signType: SignType;
   /** e.g. https://api.mch.weixin.qq.com, or the simulator's address. */
   baseUrl: string;
+  /** Where /secapi/ routes go (mutual TLS); baseUrl when unset. */
+  secapiBaseUrl?: string;
   timeoutMs: number;
   /** Mutual TLS for /secapi/ routes: PKCS#12 or PEM, plus an optional CA (the simulator's). */
   tls?: { pfx?: Buffer; passphrase?: string; cert?: Buffer; key?: Buffer; ca?: Buffer };
@@ -124,9 +126,10 @@ export class WechatPayClient {
   }
 
   private async post(path: string, xml: string, agent?: https.Agent): Promise<Buffer> {
+    const base = path.startsWith('/secapi/') && this.config.secapiBaseUrl ? this.config.secapiBaseUrl : this.config.baseUrl;
     const res = await httpRequest({
       method: 'POST',
-      url: this.config.baseUrl.replace(/\/+$/, '') + path,
+      url: base.replace(/\/+$/, '') + path,
       body: xml,
       headers: { 'Content-Type': 'text/xml; charset=utf-8' },
       timeoutMs: this.config.timeoutMs,

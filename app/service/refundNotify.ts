@@ -1,0 +1,78 @@
+import { Service } from 'egg';
+import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
+import { RefundResult } from '../model/refund';
+import { NotifyResult } from './paymentNotify';
+
+const FIELD_LIMIT = 32;
+const RESULTS: RefundResult[] = [ 'SUCCESS', 'CHANGE', 'REFUNDCLOSE' ];
+const FEN = /^[1-9][0-9]{0,9}$/;
+
+/**
+ * Handles WeChat's refund result notification: stores it raw (kind 'refund'), checks merchant and
+ * app, decrypts req_info with the merchant key (the notification has no sign: a req_info that
+ * does not decrypt is forged), and applies the result through RefundSettlementService, which
+ * checks it is a refund we asked for. Only a committed change (or a repeat of one) is acknowledged.
+ */
+export default class RefundNotifyService extends Service {
+  async handle(raw: Buffer, remoteIp: string): Promise<NotifyResult> {
+    const { PaymentNotification } = this.app.model;
+    // Stored first, forged and broken ones too; if the database is down this throws and WeChat resends.
+    const record = await PaymentNotification.create({
+      kind: 'refund', outTradeNo: null, transactionId: null, rawBody: raw.toString('utf8'), parsed: null, remoteIp,
+    });
+    const reject = async (reason: string, outRefundNo?: string): Promise<NotifyResult> => {
+      await record.update({ outcome: 'REJECTED', reason: reason.slice(0, 255) });
+      this.ctx.logger.error('[refund-notify] refused notification %d%s: %s', record.id, outRefundNo ? ` for refund ${outRefundNo}` : '', reason);
+      return { acknowledged: false, message: reason };
+    };
+
+    let fields: Record<string, string>;
+    try {
+      fields = parseXml(raw, { maxBytes: this.config.payment.maxNotifyBytes });
+    } catch (err) {
+      if (err instanceof WechatXmlError) return reject(`unreadable XML: ${err.message}`);
+      throw err;
+    }
+    await record.update({ parsed: JSON.stringify(fields) });
+    if (fields.return_code !== 'SUCCESS') return reject(`return_code is ${fields.return_code ?? 'missing'}`);
+    const wechat = this.config.wechat;
+    if (fields.appid !== wechat.appId) return reject('appid is not ours');
+    if (fields.mch_id !== wechat.mchId) return reject('mch_id is not ours');
+    if (!fields.req_info) return reject('req_info is missing');
+
+    let info: Record<string, string>;
+    try {
+      info = parseXml(decryptRefundInfo(fields.req_info, wechat.apiKey), { root: 'root', maxBytes: this.config.payment.maxNotifyBytes });
+    } catch (err) {
+      if (err instanceof WechatSignatureError || err instanceof WechatXmlError) return reject(`forged: req_info does not decrypt with our key (${err.message})`);
+      throw err;
+    }
+    const outRefundNo = info.out_refund_no;
+    await record.update({
+      parsed: JSON.stringify({ ...fields, req_info: info }),
+      outTradeNo: typeof info.out_trade_no === 'string' ? info.out_trade_no.slice(0, FIELD_LIMIT) : null,
+      transactionId: typeof info.transaction_id === 'string' ? info.transaction_id.slice(0, FIELD_LIMIT) : null,
+    });
+
+    if (!outRefundNo || !OUT_REFUND_NO_PATTERN.test(outRefundNo)) return reject('out_refund_no is missing or malformed');
+    if (!info.out_trade_no) return reject('out_trade_no is missing', outRefundNo);
+    if (!info.refund_id || !/^[0-9A-Za-z]{1,32}$/.test(info.refund_id)) return reject('refund_id is missing or malformed', outRefundNo);
+    if (!FEN.test(info.refund_fee ?? '')) return reject(`refund_fee ${JSON.stringify(info.refund_fee ?? null)} is not a positive integer`, outRefundNo);
+    if (info.total_fee !== undefined && !FEN.test(info.total_fee)) return reject('total_fee is not a positive integer', outRefundNo);
+    if (!RESULTS.includes(info.refund_status as RefundResult)) return reject(`refund_status ${JSON.stringify(info.refund_status ?? null)} is not a final status`, outRefundNo);
+
+    const outcome = await this.service.refundSettlement.applyResult({
+      outRefundNo,
+      outTradeNo: info.out_trade_no,
+      transactionId: info.transaction_id,
+      refundId: info.refund_id,
+      refundFee: Number(info.refund_fee),
+      totalFee: info.total_fee !== undefined ? Number(info.total_fee) : undefined,
+      status: info.refund_status as RefundResult,
+      successTime: info.success_time,
+    }, 'notify');
+    if (outcome.result === 'REJECTED') return reject(outcome.reason, outRefundNo);
+    await record.update({ outcome: outcome.result === 'DUPLICATE' ? 'DUPLICATE' : 'APPLIED', reason: `refund ${outRefundNo} ${info.refund_status}`.slice(0, 255) });
+    return { acknowledged: true, message: 'OK' };
+  }
+}
