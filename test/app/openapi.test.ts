@@ -195,6 +195,46 @@ describe('docs/openapi.json', () => {
         await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send('<!DOCTYPE x><xml></xml>'));
     });
 
+    it('refunds: the admin API and WeChat\'s refund notification', async () => {
+      const { token } = await login();
+      const created = await createOrder(token).expect(200);
+      const { outTradeNo } = created.body;
+      await testEnv.sim.pay(outTradeNo);
+      await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
+      const admin = { Authorization: `Bearer ${app.config.adminToken}` };
+      const refunds = `/admin/orders/${outTradeNo}/refunds`;
+      const refund = (body: object, key?: string) => {
+        const req = app.httpRequest().post(refunds).set(admin);
+        return key ? req.set('Idempotency-Key', key).send(body) : req.send(body);
+      };
+
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 200, reason: 'openapi' }, 'openapi-refund').expect(201));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 200, reason: 'openapi' }, 'openapi-refund').expect(200));
+      testEnv.sim.setFault('refund', { kind: 'systemerror' }, 1);
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 100, reason: 'busy' }).expect(202));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 5000, reason: 'too much' }).expect(409));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 0, reason: 'none' }).expect(422));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().post(refunds).set(bearer(token)).send({ amount: 1, reason: 'r' }).expect(401));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds',
+        await app.httpRequest().post('/admin/orders/P0000000000000000000000000000/refunds').set(admin).send({ amount: 1, reason: 'r' }).expect(404));
+      await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'refund', acknowledged: true });
+
+      const list = await app.httpRequest().get(refunds).set(admin).expect(200);
+      conforms('GET', '/admin/orders/{outTradeNo}/refunds', list);
+      assert.equal(list.body.refunds.length, 2);
+      conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get(refunds).expect(401));
+      conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get('/admin/orders/P0000000000000000000000000000/refunds').set(admin).expect(404));
+
+      // WeChat's refund notification, again: acknowledged; a forged one: FAIL.
+      const [ delivery ] = testEnv.sim.deliveries(outTradeNo).filter(d => d.kind === 'refund');
+      const ack = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(delivery.body).expect(200);
+      conforms('POST', '/payment/refund-notify', ack);
+      assert.match(ack.text, /SUCCESS/);
+      const forged = buildXml({ return_code: 'SUCCESS', appid: 'wx', mch_id: '1', nonce_str: 'n', req_info: 'AAAAAAAAAAAAAAAAAAAAAA==' });
+      conforms('POST', '/payment/refund-notify', await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(forged).expect(200));
+      conforms('GET', '/payment/orders/{outTradeNo}', await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set(bearer(token)).expect(200));
+    });
+
     it('every documented operation had a real reply checked above', () => {
       const unchecked = documentedOperations().filter(op => !checked.has(op));
       assert.deepEqual(unchecked, [], 'add a request for these to "against real replies" in test/app/openapi.test.ts');
