@@ -1,6 +1,6 @@
 import { Application, IBoot } from 'egg';
 import { InFlightRequests } from './app/lib/inFlight';
-import { checkMerchantTls, readMerchantTls } from './app/lib/merchantCert';
+import { checkMerchantCertificateAtStart } from './app/lib/merchantCert';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
@@ -20,13 +20,9 @@ export default class AppBoot implements IBoot {
    * start with advice, rather than failing the first refund. None configured: refunds are off.
    */
   async didLoad() {
-    const { wechat } = this.app.config;
-    const material = readMerchantTls(wechat.clientCert ?? {}, wechat.mchId);
-    if (!material) {
+    if (!checkMerchantCertificateAtStart(this.app.config.wechat)) {
       this.app.logger.warn('[wechat] no merchant client certificate configured (WECHAT_CERT_P12_PATH or WECHAT_CERT_PEM_PATH/WECHAT_KEY_PEM_PATH): refunds are refused');
-      return;
     }
-    checkMerchantTls(material, wechat.clientCert);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import type { WechatClientCertConfig } from '../../config/config.default';
+import type { WechatClientCertConfig, WechatConfig } from '../../config/config.default';
 
 /** What WechatPayClient's `tls` takes: PKCS#12 or PEM, and an optional CA. */
 export interface MerchantTls {
@@ -88,4 +88,20 @@ function read(path: string, setting: string): Buffer {
   } catch (err) {
     throw new MerchantCertError(`cannot read ${setting} (${path}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'unreadable');
   }
+}
+
+/**
+ * The start-up check (app.ts): false when no certificate is configured (refunds are off); throws
+ * MerchantCertError, with advice, when one is configured and cannot work, or when the /secapi/ URL
+ * is not https (the certificate only travels over TLS).
+ */
+export function checkMerchantCertificateAtStart(wechat: Pick<WechatConfig, 'clientCert' | 'mchId' | 'secapiBaseUrl' | 'payBaseUrl'>): boolean {
+  const material = readMerchantTls(wechat.clientCert ?? {}, wechat.mchId);
+  if (!material) return false;
+  checkMerchantTls(material, wechat.clientCert);
+  const secapi = wechat.secapiBaseUrl || wechat.payBaseUrl;
+  if (!/^https:\/\//i.test(secapi)) {
+    throw new MerchantCertError(`refunds need mutual TLS: WECHAT_SECAPI_BASE_URL (or WECHAT_PAY_BASE_URL) must be an https:// URL, got ${secapi}`, 'config');
+  }
+  return true;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import mm, { MockApplication } from 'egg-mock';
 import { app, mock } from 'egg-mock/bootstrap';
-import { checkMerchantTls, MerchantCertError, readMerchantTls } from '../../app/lib/merchantCert';
+import { checkMerchantCertificateAtStart, checkMerchantTls, MerchantCertError, readMerchantTls } from '../../app/lib/merchantCert';
 import { DEV_CREDENTIALS } from '../../simulator';
 import { testEnv } from '../support/env';
 import { login, resetWorld } from '../support/fixtures';
@@ -97,6 +97,15 @@ describe('merchant client certificate (mutual TLS for refunds)', () => {
     it('nothing configured: no certificate, refunds off (the start goes on)', () => {
       assert.equal(readMerchantTls({}, MCH_ID), undefined);
       assert.equal(readMerchantTls({ caPath: file('ca.pem') }, MCH_ID), undefined);
+    });
+
+    it('a certificate needs an https:// /secapi/ URL (WECHAT_SECAPI_BASE_URL, else WECHAT_PAY_BASE_URL)', () => {
+      const pem = { certPath: file('cert.pem'), keyPath: file('key.pem') };
+      const base = { mchId: MCH_ID, payBaseUrl: 'http://127.0.0.1:9999' };
+      assert.throws(() => checkMerchantCertificateAtStart({ ...base, clientCert: pem }), /must be an https:\/\/ URL, got http:\/\/127.0.0.1:9999/);
+      assert.equal(checkMerchantCertificateAtStart({ ...base, clientCert: pem, secapiBaseUrl: 'https://127.0.0.1:9998' }), true);
+      assert.equal(checkMerchantCertificateAtStart({ ...base, clientCert: pem, payBaseUrl: 'https://api.mch.weixin.qq.com' }), true);
+      assert.equal(checkMerchantCertificateAtStart({ ...base, clientCert: {} }), false);
     });
 
     it('the app refuses to start with a legacy p12, and its error says how to convert it', async () => {
