@@ -3,6 +3,7 @@
 // `npm run dev`: prepares the development database, starts the WeChat simulator and the service
 // wired to it, and stops both on Ctrl-C.
 const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
@@ -44,11 +45,34 @@ function shutdown(code) {
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
-start('simulator', process.execPath, [ '-r', 'ts-node/register/transpile-only', 'simulator/main.ts' ], { SIM_PORT: simPort });
-start('service', bin('egg-bin'), [ 'dev', '--port', appPort ], {
-  WECHAT_PAY_BASE_URL: simUrl,
-  WECHAT_LOGIN_BASE_URL: simUrl,
-  WECHAT_NOTIFY_URL: `${appUrl}/payment/notify`,
-  WECHAT_REFUND_NOTIFY_URL: `${appUrl}/payment/refund-notify`,
-});
-console.log(`[dev] service ${appUrl}  simulator ${simUrl}/simulator/`);
+// Refunds need mutual TLS: the simulator also serves HTTPS and writes a throwaway CA and the
+// merchant's client certificate and key to tlsDir, which the service is pointed at.
+const simHttpsPort = process.env.SIM_HTTPS_PORT || '9998';
+const tlsDir = path.join(root, 'run', 'simulator-tls');
+const tlsFiles = [ 'ca.pem', 'apiclient_cert.pem', 'apiclient_key.pem' ].map(name => path.join(tlsDir, name));
+for (const file of tlsFiles) fs.rmSync(file, { force: true });
+start('simulator', process.execPath, [ '-r', 'ts-node/register/transpile-only', 'simulator/main.ts' ],
+  { SIM_PORT: simPort, SIM_HTTPS_PORT: simHttpsPort, SIM_TLS_DIR: tlsDir });
+
+// The service checks the certificate as it starts: wait for the simulator to have written it.
+const waitedSince = Date.now();
+const waitForCerts = setInterval(() => {
+  const ready = tlsFiles.every(file => fs.existsSync(file));
+  if (!ready && Date.now() - waitedSince < 20000) return;
+  clearInterval(waitForCerts);
+  if (stopping) return;
+  if (!ready) console.log('[dev] the simulator wrote no client certificate: refunds are off');
+  start('service', bin('egg-bin'), [ 'dev', '--port', appPort ], {
+    WECHAT_PAY_BASE_URL: simUrl,
+    WECHAT_LOGIN_BASE_URL: simUrl,
+    WECHAT_NOTIFY_URL: `${appUrl}/payment/notify`,
+    WECHAT_REFUND_NOTIFY_URL: `${appUrl}/payment/refund-notify`,
+    ...(ready ? {
+      WECHAT_SECAPI_BASE_URL: `https://127.0.0.1:${simHttpsPort}`,
+      WECHAT_CA_PATH: tlsFiles[0],
+      WECHAT_CERT_PEM_PATH: tlsFiles[1],
+      WECHAT_KEY_PEM_PATH: tlsFiles[2],
+    } : {}),
+  });
+  console.log(`[dev] service ${appUrl}  simulator ${simUrl}/simulator/ (refunds over https://127.0.0.1:${simHttpsPort})`);
+}, 200);
