@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { app } from 'egg-mock/bootstrap';
-import { buildXml, decryptRefundInfo, encryptRefundInfo, fromBeijing, nonceStr, parseXml } from '../../lib/wechatpay';
+import { buildXml, decryptRefundInfo, encryptRefundInfo, fromBeijing, nonceStr, parseXml, WechatPayClient } from '../../lib/wechatpay';
 import { DEV_CREDENTIALS } from '../../simulator';
 import { login, resetWorld } from '../support/fixtures';
 import { listRefunds, ManualRefundSimulator, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund } from '../support/refunds';
@@ -155,6 +155,32 @@ describe('POST /payment/refund-notify', () => {
       const res = await postRefundNotify(notification({ ...info, refund_status: 'REFUNDCLOSE' })).expect(200);
       assert.equal(res.text, FAIL_XML);
       await unchanged(outRefundNo, outTradeNo, 'SUCCESS');
+    });
+  });
+
+  describe('a result for a refund we recorded FAILED', () => {
+    it('is applied (WeChat\'s word wins) and logged as an error', async () => {
+      const { outTradeNo, transactionId } = await paidOrder(token, manual.sim);
+      // The whole payment was refunded at WeChat behind our back: our request is refused (ERROR) and FAILED.
+      const direct = new WechatPayClient({
+        appId: DEV_CREDENTIALS.appId, mchId: DEV_CREDENTIALS.mchId, apiKey: DEV_CREDENTIALS.apiKey, signType: 'HMAC-SHA256',
+        baseUrl: manual.sim.httpsUrl, timeoutMs: 2000, tls: manual.sim.merchantTls(),
+      });
+      await direct.refund({ out_trade_no: outTradeNo, out_refund_no: 'MANUAL1', total_fee: 1200, refund_fee: 1200 });
+      await requestRefund(outTradeNo, { amount: 300, reason: 'refused' }).expect(502);
+      const [ refund ] = await app.model.Refund.findAll();
+      assert.equal(refund.status, 'FAILED');
+
+      const res = await postRefundNotify(notification({
+        transaction_id: transactionId, out_trade_no: outTradeNo, refund_id: '50000000000000000000000000001', out_refund_no: refund.outRefundNo,
+        total_fee: 1200, refund_fee: 300, refund_status: 'SUCCESS', success_time: '2026-11-23 17:15:42',
+      })).expect(200);
+      assert.equal(res.text, SUCCESS_XML);
+      const after = await storedRefund(refund.outRefundNo);
+      assert.equal(after.status, 'SUCCESS');
+      assert.equal(after.refundId, '50000000000000000000000000001');
+      assert.equal(after.errCode, null);
+      assert.equal((await storedOrder(outTradeNo)).refundedFee, 300);
     });
   });
 
