@@ -1,0 +1,132 @@
+/**
+ * The baseline `npm run bench` measures the service against: a bare node:http server doing the
+ * essential work of each route and nothing else: no framework, no audit row, no row locks, no
+ * event row, no rate limit. Same protocol code (lib/wechatpay), same MySQL and Redis, as many
+ * worker processes as the service (node:cluster). Settings come from the environment (bench/run.ts).
+ *
+ *   POST /payment/notify  read the body (16 KB max), parse the XML, verify appid, mch_id and the
+ *                         sign, then one conditional UPDATE (a SELECT too when it matched nothing,
+ *                         to tell a repeat from an unknown order), and answer WeChat's XML.
+ *   POST /payment/order   bearer token looked up in Redis, JSON body, price from products, one
+ *                         INSERT, unified order at the simulator, wx.requestPayment fields signed.
+ */
+import cluster from 'node:cluster';
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import mysql from 'mysql2/promise';
+import { merchantNumber, notifyReply, parseXml, requestPaymentParams, toBeijingCompact, verifySign, WechatPayClient } from '../lib/wechatpay';
+
+const env = process.env;
+const WORKERS = Number(env.BENCH_WORKERS ?? 1);
+const PORT = Number(env.PORT);
+const APPID = env.WECHAT_APPID!;
+const MCH_ID = env.WECHAT_MCH_ID!;
+const API_KEY = env.WECHAT_API_KEY!;
+const MAX_BODY = 16 * 1024;
+
+if (cluster.isPrimary) {
+  let listening = 0;
+  for (let i = 0; i < WORKERS; i++) cluster.fork();
+  cluster.on('listening', () => {
+    if (++listening === WORKERS) process.send?.({ ready: true, port: PORT });
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (!stopping) console.error(`baseline worker ${worker.process.pid} died (${code ?? signal})`);
+  });
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+    cluster.disconnect(() => process.exit(0));
+  });
+} else {
+  const pool = mysql.createPool({
+    host: env.MYSQL_HOST ?? '127.0.0.1', port: Number(env.MYSQL_PORT ?? 3306), user: env.MYSQL_USER ?? 'root',
+    password: env.MYSQL_PASSWORD ?? '', database: env.MYSQL_DATABASE, connectionLimit: Number(env.MYSQL_POOL_MAX ?? 10),
+    timezone: '+00:00',
+  });
+  // egg-redis depends on ioredis; the baseline uses the same client.
+  const Redis = require('ioredis');
+  const redis = new Redis({ host: env.REDIS_HOST ?? '127.0.0.1', port: Number(env.REDIS_PORT ?? 6379), db: Number(env.REDIS_DB ?? 0) });
+  const pay = new WechatPayClient({
+    appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: 'HMAC-SHA256', baseUrl: env.WECHAT_PAY_BASE_URL!, timeoutMs: 5000,
+  });
+
+  const readBody = (req: http.IncomingMessage) => new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) reject(new Error('too large'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+  const send = (res: http.ServerResponse, status: number, type: string, body: string) => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+
+  async function notify(req: http.IncomingMessage, res: http.ServerResponse) {
+    let fields: Record<string, string>;
+    try {
+      fields = parseXml(await readBody(req));
+    } catch {
+      return send(res, 400, 'text/xml', notifyReply(false, 'bad body'));
+    }
+    if (fields.return_code !== 'SUCCESS' || fields.result_code !== 'SUCCESS' || fields.appid !== APPID ||
+      fields.mch_id !== MCH_ID || !verifySign(fields, API_KEY, 'HMAC-SHA256')) {
+      return send(res, 200, 'text/xml', notifyReply(false, 'refused'));
+    }
+    const [ result ] = await pool.execute<mysql.ResultSetHeader>(
+      'UPDATE orders SET status = \'SUCCESS\', transaction_id = ?, paid_at = NOW(3), updated_at = NOW(3) ' +
+      'WHERE out_trade_no = ? AND total_fee = ? AND status = \'NOTPAY\'',
+      [ fields.transaction_id, fields.out_trade_no, Number(fields.total_fee) ]);
+    if (result.affectedRows === 1) return send(res, 200, 'text/xml', notifyReply(true, 'OK'));
+    const [ rows ] = await pool.execute<mysql.RowDataPacket[]>('SELECT transaction_id FROM orders WHERE out_trade_no = ?', [ fields.out_trade_no ]);
+    const repeat = rows.length === 1 && rows[0].transaction_id === fields.transaction_id;
+    return send(res, 200, 'text/xml', notifyReply(repeat, repeat ? 'OK' : 'refused'));
+  }
+
+  async function order(req: http.IncomingMessage, res: http.ServerResponse) {
+    const token = /^Bearer ([A-Za-z0-9_-]{20,128})$/.exec(req.headers.authorization ?? '')?.[1];
+    const session = token && await redis.get(`session:${createHash('sha256').update(token).digest('hex')}`);
+    if (!session) return send(res, 401, 'application/json', '{"code":"UNAUTHORIZED"}');
+    const user = JSON.parse(session);
+    let body: any;
+    try {
+      body = JSON.parse((await readBody(req)).toString('utf8'));
+    } catch {
+      return send(res, 400, 'application/json', '{"code":"BAD_REQUEST"}');
+    }
+    const items: Array<{ productId: number; quantity: number }> = body.items;
+    const [ products ] = await pool.query<mysql.RowDataPacket[]>('SELECT id, name, price_fen FROM products WHERE id IN (?) AND active = 1', [ items.map(i => i.productId) ]);
+    const price = new Map(products.map(p => [ Number(p.id), p ]));
+    if (items.some(i => !price.has(i.productId))) return send(res, 422, 'application/json', '{"code":"VALIDATION_FAILED"}');
+    const totalFee = items.reduce((sum, i) => sum + price.get(i.productId)!.price_fen * i.quantity, 0);
+    const outTradeNo = merchantNumber('B');
+    const expiresAt = new Date(Date.now() + 30 * 60 * 1000);
+    await pool.execute(
+      'INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) ' +
+      'VALUES (?, ?, ?, ?, ?, \'NOTPAY\', \'HMAC-SHA256\', ?, NOW(3), NOW(3))',
+      [ outTradeNo, user.userId, totalFee, price.get(items[0].productId)!.name, JSON.stringify(items), expiresAt ]);
+    const reply = await pay.unifiedOrder({
+      body: price.get(items[0].productId)!.name, out_trade_no: outTradeNo, total_fee: totalFee, spbill_create_ip: '127.0.0.1',
+      notify_url: env.WECHAT_NOTIFY_URL!, openid: user.openid, time_start: toBeijingCompact(new Date()), time_expire: toBeijingCompact(expiresAt),
+    });
+    const params = requestPaymentParams({ appId: APPID, prepayId: reply.prepay_id, apiKey: API_KEY, signType: 'HMAC-SHA256' });
+    return send(res, 200, 'application/json', JSON.stringify({ ...params, outTradeNo }));
+  }
+
+  http.createServer((req, res) => {
+    const route = req.method === 'POST' && req.url === '/payment/notify' ? notify
+      : req.method === 'POST' && req.url === '/payment/order' ? order : undefined;
+    if (!route) return send(res, 404, 'application/json', '{"code":"NOT_FOUND"}');
+    route(req, res).catch(err => {
+      console.error(err);
+      if (!res.headersSent) send(res, 500, 'text/plain', 'error');
+    });
+  }).listen(PORT, '127.0.0.1');
+}

@@ -1,0 +1,330 @@
+/**
+ * `npm run bench`: load tests of the service started the production way (the compiled build under
+ * egg-scripts, one worker per core) against a bare node:http baseline doing the essential work
+ * (bench/baseline.ts), in the same run, on loopback, each bounded in requests and time.
+ *
+ *   1. notifications for distinct unpaid orders     3. order creation (unified order at the simulator)
+ *   2. notifications repeated for paid orders        4. the sign + XML core alone (bench/core.ts)
+ *
+ * Uses its own database (BENCH_MYSQL_DATABASE, default wxpay_bench, created and migrated here)
+ * and Redis db (BENCH_REDIS_DB, default 15). Prints a table and writes bench/results/latest.json.
+ * Settings: BENCH_WORKERS (cores), BENCH_CONNECTIONS (10), BENCH_NOTIFY_COUNT (3000),
+ * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
+ * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
+ */
+import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import mysql from 'mysql2/promise';
+import { buildXml, sign } from '../lib/wechatpay';
+import { runCore } from './core';
+
+// autocannon ships no types; the little used here is described below.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const autocannon = require('autocannon');
+
+const root = path.join(__dirname, '..');
+const env = process.env;
+const WORKERS = Number(env.BENCH_WORKERS ?? os.cpus().length);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 10);
+const NOTIFY_COUNT = Number(env.BENCH_NOTIFY_COUNT ?? 3000);
+const ORDER_COUNT = Number(env.BENCH_ORDER_COUNT ?? 1000);
+const WARMUP = Number(env.BENCH_WARMUP ?? 300);
+const MAX_SECONDS = Number(env.BENCH_MAX_SECONDS ?? 60);
+const DATABASE = env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
+const REDIS_DB = env.BENCH_REDIS_DB ?? '15';
+const USERS = 20;
+const SERVICE_TITLE = 'wxpay-bench-service';
+
+// Production-like credentials (config.prod.ts refuses the development ones); the simulator gets the same.
+const CREDENTIALS = {
+  WECHAT_APPID: 'wxbench00000000001',
+  WECHAT_APP_SECRET: 'bench-app-secret-0123456789abcdef',
+  WECHAT_MCH_ID: '1900009999',
+  WECHAT_API_KEY: 'benchkey0123456789abcdef01234567',
+  ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
+  EGG_KEYS: 'bench-egg-keys-0123456789abcdef',
+};
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  peakRssMb: number;
+}
+
+interface Target {
+  name: 'service' | 'baseline';
+  url: string;
+  pids: () => number[];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+function run(cmd: string, args: string[], extraEnv: Record<string, string> = {}) {
+  const res = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...env, ...extraEnv } });
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${res.status})`);
+}
+
+const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
+
+/** Resident memory of a set of processes, summed, in MB. */
+function rssMb(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (match) kb += Number(match[1]);
+    } catch { /* exited */ }
+  }
+  return kb / 1024;
+}
+
+function pidsMatching(text: string): number[] {
+  const out = spawnSync('ps', [ '-eo', 'pid=,args=' ], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter(line => line.includes(text) && !line.includes('egg-scripts stop')).map(line => Number(line.trim().split(/\s+/)[0]));
+}
+
+function childPids(pid: number): number[] {
+  const out = spawnSync('ps', [ '-o', 'pid=', '--ppid', String(pid) ], { encoding: 'utf8' }).stdout;
+  return [ pid, ...out.split('\n').filter(Boolean).map(Number) ];
+}
+
+/** One autocannon run; `next` gives each request its body and headers. Peak RSS sampled every 100 ms. */
+async function load(target: Target, opts: { path: string; amount: number; next: (i: number) => { body: string; headers: Record<string, string> } }): Promise<LoadResult> {
+  let i = 0;
+  const pids = target.pids();
+  let peak = rssMb(pids);
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMb(pids)); }, 100);
+  try {
+    // autocannon's own duration ends on its 1-second sample tick; time the responses instead.
+    let responses = 0;
+    let lastResponseAt = 0;
+    const startedAt = process.hrtime.bigint();
+    const result: any = await new Promise((resolve, reject) => {
+      const instance = autocannon({
+        url: target.url,
+        connections: CONNECTIONS,
+        amount: opts.amount,
+        timeout: 10,
+        requests: [{
+          method: 'POST',
+          path: opts.path,
+          setupRequest: (req: any) => {
+            const { body, headers } = opts.next(i++);
+            return { ...req, body, headers };
+          },
+        }],
+      }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)));
+      instance.on('response', () => { responses++; lastResponseAt = Number(process.hrtime.bigint() - startedAt) / 1e9; });
+      const guard = setTimeout(() => instance.stop(), MAX_SECONDS * 1000);
+      instance.on('done', () => clearTimeout(guard));
+    });
+    return {
+      requests: responses,
+      seconds: lastResponseAt,
+      reqPerSec: responses / lastResponseAt,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+      peakRssMb: Math.max(peak, rssMb(pids)),
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function main() {
+  const date = new Date().toISOString();
+  console.log(`bench: ${WORKERS} workers, ${CONNECTIONS} connections, ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}`);
+  if (env.BENCH_SKIP_BUILD !== '1') run(process.execPath, [ 'scripts/build.js' ]);
+
+  const dbEnv = { MYSQL_DATABASE: DATABASE, NODE_ENV: 'production' };
+  run(process.execPath, [ 'scripts/db-create.js', '--env', 'production' ], dbEnv);
+  run(bin('sequelize-cli'), [ 'db:migrate', '--env', 'production' ], dbEnv);
+  run(bin('sequelize-cli'), [ 'db:seed:all', '--env', 'production' ], dbEnv);
+  const db = await mysql.createConnection({ host: '127.0.0.1', port: Number(env.MYSQL_PORT ?? 3306), user: env.MYSQL_USER ?? 'root', password: env.MYSQL_PASSWORD ?? '', database: DATABASE, timezone: '+00:00' });
+
+  const [ simPort, servicePort, baselinePort ] = [ await freePort(), await freePort(), await freePort() ];
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  const logDir = path.join(os.tmpdir(), 'wxpay-bench-logs');
+  const serviceEnv: Record<string, string> = {
+    ...CREDENTIALS,
+    NODE_ENV: 'production',
+    MYSQL_DATABASE: DATABASE,
+    REDIS_DB,
+    WECHAT_PAY_BASE_URL: simUrl,
+    WECHAT_LOGIN_BASE_URL: simUrl,
+    WECHAT_NOTIFY_URL: `http://127.0.0.1:${servicePort}/payment/notify`,
+    WECHAT_REFUND_NOTIFY_URL: `http://127.0.0.1:${servicePort}/payment/refund-notify`,
+    EGG_LOG_DIR: logDir,
+    // The limits are counted on every request, as in production, but set out of reach.
+    RATE_LIMIT_LOGIN_PER_IP: '1000000',
+    RATE_LIMIT_ORDER_PER_USER: '1000000',
+    // The once-a-minute jobs would query the simulator about the bench's unpaid orders mid-run.
+    ORDER_JOBS_ENABLED: 'false',
+  };
+
+  const children: ChildProcess[] = [];
+  const stopAll = () => {
+    spawnSync(bin('egg-scripts'), [ 'stop', `--title=${SERVICE_TITLE}` ], { cwd: root, stdio: 'ignore' });
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  process.on('SIGINT', () => { stopAll(); process.exit(130); });
+
+  try {
+    const sim = spawn(process.execPath, [ '-r', 'ts-node/register/transpile-only', 'simulator/main.ts' ], {
+      cwd: root, stdio: [ 'ignore', 'pipe', 'inherit' ],
+      env: { ...env, SIM_PORT: String(simPort), SIM_APPID: CREDENTIALS.WECHAT_APPID, SIM_APP_SECRET: CREDENTIALS.WECHAT_APP_SECRET,
+        SIM_MCH_ID: CREDENTIALS.WECHAT_MCH_ID, SIM_API_KEY: CREDENTIALS.WECHAT_API_KEY, SIM_RETRY_SCALE: '1' },
+    });
+    children.push(sim);
+    await once(sim.stdout!, 'data');
+
+    run(bin('egg-scripts'), [ 'start', '--daemon', `--title=${SERVICE_TITLE}`, `--workers=${WORKERS}`, `--port=${servicePort}`,
+      `--stdout=${logDir}/master-stdout.log`, `--stderr=${logDir}/master-stderr.log`,
+      // Node flags for the master, which its agent and workers inherit (e.g. --cpu-prof).
+      ...(env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean).map(flag => flag.replace(/^--/, '--node-options--')),
+      './dist' ], serviceEnv);
+
+    // Compiled like the service (no ts-node in the measured processes), next to the service's build.
+    run(bin('tsc'), [ '--outDir', 'dist', '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2021', '--esModuleInterop',
+      '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts' ]);
+    const baseline = fork(path.join(root, 'dist', 'bench', 'baseline.js'), [], {
+      cwd: root, execArgv: [],
+      env: { ...env, ...serviceEnv, PORT: String(baselinePort), BENCH_WORKERS: String(WORKERS) },
+    });
+    children.push(baseline);
+    await once(baseline, 'message');
+
+    const targets: Target[] = [
+      { name: 'service', url: `http://127.0.0.1:${servicePort}`, pids: () => pidsMatching(SERVICE_TITLE) },
+      { name: 'baseline', url: `http://127.0.0.1:${baselinePort}`, pids: () => childPids(baseline.pid!) },
+    ];
+
+    // Users, logged in through the service (the baseline reads the same sessions from Redis).
+    const users: Array<{ id: number; openid: string; token: string }> = [];
+    for (let u = 0; u < USERS; u++) {
+      const { code } = await (await fetch(`${simUrl}/simulator/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as any;
+      const login = await (await fetch(`${targets[0].url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json() as any;
+      if (!login.token) throw new Error(`login failed: ${JSON.stringify(login)}`);
+      users.push({ id: login.user.id, openid: login.user.openid, token: login.token });
+    }
+
+    let txn = 0;
+    /** count unpaid orders (with their first attempt) inserted straight into the database, and their signed notifications. */
+    async function unpaidOrders(count: number, prefix: string): Promise<string[]> {
+      await db.query('DELETE FROM order_events');
+      await db.query('DELETE FROM payment_notifications');
+      await db.query('DELETE FROM payment_attempts');
+      await db.query('DELETE FROM orders');
+      const bodies: string[] = [];
+      const now = new Date();
+      const expires = new Date(Date.now() + 3600 * 1000);
+      for (let start = 0; start < count; start += 500) {
+        const orders: unknown[][] = [];
+        const batch: Array<{ outTradeNo: string; user: typeof users[0] }> = [];
+        for (let i = start; i < Math.min(count, start + 500); i++) {
+          const outTradeNo = `${prefix}${String(i).padStart(12, '0')}`;
+          const user = users[i % users.length];
+          batch.push({ outTradeNo, user });
+          orders.push([ outTradeNo, user.id, 1200, 'Coffee', '[{"productId":1,"name":"Coffee","unitPriceFen":1200,"quantity":1}]', 'NOTPAY', 'HMAC-SHA256', expires, now, now ]);
+        }
+        await db.query('INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) VALUES ?', [ orders ]);
+        await db.query(
+          'INSERT INTO payment_attempts (order_id, out_trade_no, total_fee, sign_type, status, time_start, time_expire, prepay_id, prepay_expires_at, created_at, updated_at) ' +
+          'SELECT id, out_trade_no, total_fee, sign_type, \'PREPAID\', \'20261123000000\', \'20261123235959\', CONCAT(\'wx\', out_trade_no), expires_at, created_at, updated_at FROM orders WHERE out_trade_no IN (?)',
+          [ batch.map(b => b.outTradeNo) ]);
+        for (const { outTradeNo, user } of batch) {
+          const fields: Record<string, string> = {
+            return_code: 'SUCCESS', appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${outTradeNo}`,
+            result_code: 'SUCCESS', openid: user.openid, is_subscribe: 'N', trade_type: 'JSAPI', bank_type: 'OTHERS', total_fee: '1200',
+            fee_type: 'CNY', cash_fee: '1200', transaction_id: `42000${String(++txn).padStart(23, '0')}`, out_trade_no: outTradeNo, time_end: '20261123171500',
+          };
+          fields.sign = sign(fields, CREDENTIALS.WECHAT_API_KEY, 'HMAC-SHA256');
+          bodies.push(buildXml(fields));
+        }
+      }
+      await db.query('UPDATE orders o JOIN payment_attempts a ON a.order_id = o.id SET o.current_attempt_id = a.id');
+      return bodies;
+    }
+    const count = async (sql: string) => Number(((await db.query(sql)) as any)[0][0].n);
+    const xml = (bodies: string[]) => (i: number) => ({ body: bodies[i % bodies.length], headers: { 'content-type': 'text/xml' } });
+
+    const results: Record<string, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
+    for (const target of targets) {
+      // 1. Distinct orders: each notification pays one order.
+      const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
+      await load(target, { path: '/payment/notify', amount: WARMUP, next: xml(bodies) });
+      const measured = bodies.slice(WARMUP);
+      const distinct = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+      const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
+      if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
+      results.distinctNotifications[target.name] = distinct;
+
+      // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
+      const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+      results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+      if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+
+      // 3. Order creation, unified order at the simulator included.
+      const before = await count('SELECT COUNT(*) AS n FROM orders');
+      const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
+      const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
+      await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), next });
+      results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, next });
+      const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
+      if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+    }
+
+    stopAll();
+    // 4. The core, with the servers stopped so it has the machine to itself.
+    const core = runCore(CREDENTIALS.WECHAT_API_KEY, 3000);
+
+    const rows: string[] = [];
+    const fmt = (n: number, d = 0) => n.toFixed(d);
+    rows.push('| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | non-2xx | errors |', '|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const [ scenario, byTarget ] of Object.entries(results)) {
+      for (const name of [ 'service', 'baseline' ]) {
+        const r = byTarget[name];
+        rows.push(`| ${scenario} | ${name} | ${fmt(r.reqPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.peakRssMb)} | ${r.non2xx} | ${r.errors} |`);
+      }
+      rows.push(`| ${scenario} | **service / baseline** | **${fmt(byTarget.service.reqPerSec / byTarget.baseline.reqPerSec, 2)}** | | | ${fmt(byTarget.service.peakRssMb / byTarget.baseline.peakRssMb, 2)} | | |`);
+    }
+    rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
+      `| service: parseXml + verifySign + reply | ${fmt(core.serviceOpsPerSec)} |`,
+      `| baseline: regex + HMAC + template | ${fmt(core.baselineOpsPerSec)} |`,
+      `| **service / baseline** | **${fmt(core.serviceOpsPerSec / core.baselineOpsPerSec, 2)}** |`);
+    const report = rows.join('\n');
+    console.log(`\n${report}\n`);
+    mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+    writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify({
+      date, machine: { cpus: os.cpus().length, model: os.cpus()[0].model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      settings: { workers: WORKERS, connections: CONNECTIONS, notifications: NOTIFY_COUNT, orders: ORDER_COUNT, warmup: WARMUP },
+      results, core, report,
+    }, null, 2)}\n`);
+  } finally {
+    stopAll();
+    await db.end();
+  }
+}
+
+main().catch(err => {
+  console.error(`bench failed: ${err.stack ?? err}`);
+  process.exit(1);
+});
