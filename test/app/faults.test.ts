@@ -240,8 +240,8 @@ describe('faults', () => {
       assert.equal(resent.text, SUCCESS_XML);
       assert.deepEqual(await paidState(outTradeNo), committed);
       const outcomes = (await app.model.PaymentNotification.findAll({ order: [[ 'id', 'ASC' ]], raw: true })).map(n => n.outcome);
-      // The killed process never recorded its outcome; the resend is a duplicate.
-      assert.deepEqual(outcomes, [ 'RECEIVED', 'DUPLICATE' ]);
+      // The killed process committed the audit outcome with the payment; the resend is a repeat.
+      assert.deepEqual(outcomes, [ 'APPLIED', 'DUPLICATE' ]);
     });
   });
 
