@@ -8,6 +8,7 @@ export * from './http';
 export * from './payClient';
 export * from './loginClient';
 export * from './refundCrypto';
+export * from './bill';
 
 /** The reply WeChat expects from a notification handler. */
 export function notifyReply(ok: boolean, message = ok ? 'OK' : 'FAIL'): string {
