@@ -113,6 +113,17 @@ export interface BizConfig {
   shutdown: ShutdownConfig;
   rateLimit: RateLimitConfig;
   adminToken: string;
+  reconciliation: ReconciliationConfig;
+}
+
+/** The daily comparison of our payments and refunds with WeChat's bill (app/schedule/reconcileDaily.ts). */
+export interface ReconciliationConfig {
+  /** false: the daily job never fires by itself on this host (the command still works). */
+  jobEnabled: boolean;
+  /** egg-schedule cron (seconds first), read in Beijing time: WeChat's bills are ready from about 10:00. */
+  cron: string;
+  /** The job also reconciles this many days before yesterday when they have no result yet or ended in ERROR. */
+  catchUpDays: number;
 }
 
 function positive(name: string, fallback: number): number {
@@ -233,6 +244,11 @@ export default (appInfo: EggAppInfo): BizConfig => {
       loginPerIp: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_IP', 60), windowSeconds: rateLimitWindow },
       loginPerUser: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_USER', 10), windowSeconds: rateLimitWindow },
       orderPerUser: { limit: intFromEnv('RATE_LIMIT_ORDER_PER_USER', 30), windowSeconds: rateLimitWindow },
+    },
+    reconciliation: {
+      jobEnabled: ![ 'false', '0' ].includes(fromEnv('RECONCILE_JOB_ENABLED', 'true') as string),
+      cron: fromEnv('RECONCILE_CRON', '0 30 10 * * *') as string,
+      catchUpDays: intFromEnv('RECONCILE_CATCH_UP_DAYS', 3),
     },
   };
 

@@ -9,6 +9,7 @@ export default () => {
   (config as any).redis = { client: { db: Number(fromEnv('REDIS_TEST_DB', '1')) } };
   // Scheduled jobs never fire on their own in tests: each test runs them with app.runSchedule().
   (config as any).payment = { queryAfterSeconds: 0, jobs: { enabled: false } };
+  (config as any).reconciliation = { jobEnabled: false };
   config.logger = { consoleLevel: 'NONE' } as any;
   return config;
 };

@@ -1,0 +1,237 @@
+import { Bill, BillRow } from '../../lib/wechatpay';
+
+/**
+ * The comparison of one day of WeChat's bill with our own records, as a pure function: the
+ * service gathers the records (app/service/reconciliation.ts), this decides what differs.
+ */
+
+export type DiscrepancyKind = 'MISSING_LOCAL' | 'MISSING_AT_WECHAT' | 'AMOUNT_MISMATCH' | 'STATUS_MISMATCH';
+
+export interface Discrepancy {
+  kind: DiscrepancyKind;
+  subject: 'PAYMENT' | 'REFUND';
+  /** The number WeChat knows the payment by (a payment attempt's). */
+  outTradeNo: string;
+  transactionId: string | null;
+  outRefundNo?: string;
+  refundId?: string | null;
+  /** What the bill says; absent when the bill does not have it. */
+  wechat?: { amount: number; state: string; time: string; line: number };
+  /** What we have; absent when we have nothing. */
+  ours?: { amount: number; state: string; time: string | null };
+  /** One readable sentence: what differs, and where to look. */
+  message: string;
+}
+
+/** A payment we recorded: a paid attempt, or an order that says it is paid. */
+export interface LocalPayment {
+  /** The out_trade_no sent to WeChat (the attempt's). */
+  outTradeNo: string;
+  transactionId: string | null;
+  /** The attempt's total_fee, what WeChat was asked to collect (the order's when there is no attempt). */
+  amount: number;
+  orderOutTradeNo: string;
+  orderAmount: number;
+  orderStatus: string;
+  /** null when the order says paid but no paid attempt backs it. */
+  attemptStatus: string | null;
+  /** true: this payment paid the order; false: extra money (double payment, paid after close). */
+  paysOrder: boolean;
+  refundRequired: boolean;
+  paidAt: Date | null;
+  /** Counted as one of the day's payments (its payment time falls in the Beijing day). */
+  inDay: boolean;
+}
+
+/** What we know of an attempt WeChat's bill names, when no payment of ours matches the line. */
+export interface LocalAttempt {
+  status: string;
+  transactionId: string | null;
+  orderStatus: string;
+}
+
+export interface LocalRefund {
+  outRefundNo: string;
+  refundId: string | null;
+  outTradeNo: string;
+  transactionId: string | null;
+  amount: number;
+  status: string;
+  createdAt: Date;
+  /** Counted as one of the day's refunds (asked for that Beijing day, and not refused by WeChat). */
+  inDay: boolean;
+}
+
+export interface LocalRecords {
+  payments: LocalPayment[];
+  refunds: LocalRefund[];
+  attemptsByOutTradeNo: Map<string, LocalAttempt>;
+}
+
+export interface Totals {
+  paymentCount: number;
+  /** fen */
+  paymentTotal: number;
+  refundCount: number;
+  refundTotal: number;
+}
+
+export interface Comparison {
+  discrepancies: Discrepancy[];
+  /** null: WeChat has no bill for the day. */
+  bill: (Totals & { feeTotal: number }) | null;
+  local: Totals;
+}
+
+/** Order states in which an order's own payment is consistent with WeChat's SUCCESS. */
+const PAID_ORDER_STATES = [ 'SUCCESS', 'REFUND' ];
+
+/** A bill line is a refund when its trade state says so; anything else is a payment line. */
+export const isRefundRow = (row: BillRow) => row.tradeState === 'REFUND';
+
+export function compareWithBill(bill: Bill | null, local: LocalRecords): Comparison {
+  const rows = bill?.rows ?? [];
+  const discrepancies = [
+    ...comparePayments(rows.filter(row => !isRefundRow(row)), local),
+    ...compareRefunds(rows.filter(isRefundRow), local.refunds),
+  ];
+  const dayPayments = local.payments.filter(p => p.inDay);
+  const dayRefunds = local.refunds.filter(r => r.inDay);
+  return {
+    discrepancies,
+    bill: bill && {
+      paymentCount: rows.filter(row => !isRefundRow(row)).length,
+      paymentTotal: sum(rows.filter(row => !isRefundRow(row)).map(row => row.totalFee)),
+      refundCount: rows.filter(isRefundRow).length,
+      refundTotal: sum(rows.filter(isRefundRow).map(row => row.refundFee)),
+      feeTotal: sum(rows.map(row => row.fee)),
+    },
+    local: {
+      paymentCount: dayPayments.length,
+      paymentTotal: sum(dayPayments.map(p => p.amount)),
+      refundCount: dayRefunds.length,
+      refundTotal: sum(dayRefunds.map(r => r.amount)),
+    },
+  };
+}
+
+function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
+  const out: Discrepancy[] = [];
+  const byTransactionId = new Map<string, LocalPayment>();
+  for (const p of local.payments) if (p.transactionId) byTransactionId.set(p.transactionId, p);
+  const matched = new Set<LocalPayment>();
+
+  for (const row of rows) {
+    const wechat = { amount: row.totalFee, state: row.tradeState, time: row.tradeTime.toISOString(), line: row.line };
+    const base = { subject: 'PAYMENT' as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId, wechat };
+    // WeChat's transaction_id is the payment's identity; our records are looked up whatever their day.
+    const ours = byTransactionId.get(row.transactionId);
+    if (!ours) {
+      const attempt = local.attemptsByOutTradeNo.get(row.outTradeNo);
+      const why = !attempt
+        ? 'we have no payment attempt with this out_trade_no'
+        : attempt.transactionId && attempt.transactionId !== row.transactionId
+          ? `our attempt has another transaction_id (${attempt.transactionId})`
+          : `our attempt is ${attempt.status} and its order ${attempt.orderStatus}: the payment was never applied here`;
+      out.push({ ...base, kind: 'MISSING_LOCAL', message: `WeChat took ${yuan(row.totalFee)} yuan for ${row.outTradeNo} (line ${row.line}); ${why}` });
+      continue;
+    }
+    matched.add(ours);
+    const oursView = { amount: ours.amount, state: stateOf(ours), time: ours.paidAt ? ours.paidAt.toISOString() : null };
+
+    const amountOff = ours.amount !== row.totalFee ? ours.amount : ours.paysOrder && ours.orderAmount !== row.totalFee ? ours.orderAmount : undefined;
+    if (amountOff !== undefined) {
+      out.push({
+        ...base, kind: 'AMOUNT_MISMATCH', ours: { ...oursView, amount: amountOff },
+        message: `${row.outTradeNo}: WeChat took ${yuan(row.totalFee)} yuan, we recorded ${yuan(amountOff)} yuan` +
+          (amountOff === ours.amount ? '' : ` (order ${ours.orderOutTradeNo} total_fee)`),
+      });
+    }
+    const statusProblem = paymentStatusProblem(row, ours);
+    if (statusProblem) out.push({ ...base, kind: 'STATUS_MISMATCH', ours: oursView, message: `${row.outTradeNo}: ${statusProblem}` });
+  }
+
+  for (const p of local.payments) {
+    if (!p.inDay || matched.has(p)) continue;
+    out.push({
+      kind: 'MISSING_AT_WECHAT', subject: 'PAYMENT', outTradeNo: p.outTradeNo, transactionId: p.transactionId,
+      ours: { amount: p.amount, state: stateOf(p), time: p.paidAt ? p.paidAt.toISOString() : null },
+      message: `we recorded ${p.outTradeNo} paid (${yuan(p.amount)} yuan, transaction_id ${p.transactionId ?? 'none'}); WeChat's bill does not have it`,
+    });
+  }
+  return out;
+}
+
+/** Why our record of a payment WeChat lists as taken disagrees with it, or undefined. */
+function paymentStatusProblem(row: BillRow, ours: LocalPayment): string | undefined {
+  if (row.tradeState !== 'SUCCESS') return `WeChat's state is ${row.tradeState}, we recorded it paid (${stateOf(ours)})`;
+  if (ours.attemptStatus !== null && ours.attemptStatus !== 'PAID') return `WeChat took the payment, our attempt is ${ours.attemptStatus}`;
+  if (ours.paysOrder && !PAID_ORDER_STATES.includes(ours.orderStatus)) {
+    return `WeChat took the payment, our order ${ours.orderOutTradeNo} is ${ours.orderStatus}`;
+  }
+  if (!ours.paysOrder && !ours.refundRequired) {
+    return `WeChat took a second payment for order ${ours.orderOutTradeNo}, which is not flagged for refund`;
+  }
+  return undefined;
+}
+
+function stateOf(p: LocalPayment): string {
+  return `order ${p.orderStatus}${p.attemptStatus ? `, attempt ${p.attemptStatus}` : ''}${p.refundRequired ? ', refund required' : ''}`;
+}
+
+function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] {
+  const out: Discrepancy[] = [];
+  const byOutRefundNo = new Map(refunds.map(r => [ r.outRefundNo, r ]));
+  const matched = new Set<LocalRefund>();
+
+  for (const row of rows) {
+    const wechat = { amount: row.refundFee, state: row.refundStatus, time: row.tradeTime.toISOString(), line: row.line };
+    const base = {
+      subject: 'REFUND' as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId,
+      outRefundNo: row.outRefundNo, refundId: row.refundId, wechat,
+    };
+    const ours = byOutRefundNo.get(row.outRefundNo);
+    if (!ours) {
+      out.push({
+        ...base, kind: 'MISSING_LOCAL',
+        message: `WeChat refunded ${yuan(row.refundFee)} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
+      });
+      continue;
+    }
+    matched.add(ours);
+    const oursView = { amount: ours.amount, state: ours.status, time: ours.createdAt.toISOString() };
+    if (ours.amount !== row.refundFee) {
+      out.push({
+        ...base, kind: 'AMOUNT_MISMATCH', ours: oursView,
+        message: `refund ${row.outRefundNo}: WeChat refunded ${yuan(row.refundFee)} yuan, we recorded ${yuan(ours.amount)} yuan`,
+      });
+    }
+    if (ours.status !== row.refundStatus) {
+      out.push({
+        ...base, kind: 'STATUS_MISMATCH', ours: oursView,
+        message: `refund ${row.outRefundNo}: WeChat says ${row.refundStatus}, we have ${ours.status}`,
+      });
+    }
+  }
+
+  for (const r of refunds) {
+    if (!r.inDay || matched.has(r)) continue;
+    out.push({
+      kind: 'MISSING_AT_WECHAT', subject: 'REFUND', outTradeNo: r.outTradeNo, transactionId: r.transactionId,
+      outRefundNo: r.outRefundNo, refundId: r.refundId,
+      ours: { amount: r.amount, state: r.status, time: r.createdAt.toISOString() },
+      message: `we recorded refund ${r.outRefundNo} of ${r.outTradeNo} (${yuan(r.amount)} yuan, ${r.status}); WeChat's bill does not have it`,
+    });
+  }
+  return out;
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, v) => total + v, 0);
+}
+
+/** Fen as yuan with two decimals, by integer arithmetic. */
+export function yuan(fen: number): string {
+  const abs = Math.abs(fen);
+  return `${fen < 0 ? '-' : ''}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
