@@ -21,6 +21,8 @@ async function main() {
     process.stderr.write('reconcile: no build in dist/: run `npm run build` first\n');
     return 2;
   }
+  // Egg's loader picks .ts files only under EGG_TYPESCRIPT=true, and refuses them otherwise.
+  process.env.EGG_TYPESCRIPT = useDist ? 'false' : 'true';
   if (!useDist) {
     // Type errors are tsc's business (npm run lint); here only the code needs to run.
     require('ts-node').register({ project: path.join(root, 'tsconfig.json'), transpileOnly: true });
