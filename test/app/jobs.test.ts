@@ -14,9 +14,9 @@ const CLOSE_EXPIRED = 'closeExpiredOrders';
 const QUERY_OVERDUE = 'queryOverdueOrders';
 
 /** Moves an order's expiry into the past (WeChat's copy keeps its own time_expire). */
-async function expire(outTradeNo: string, secondsAgo = 60) {
+async function expire(outTradeNo: string, secondsAgo = 60, now = Date.now()) {
   await app.model.query('UPDATE orders SET expires_at = ? WHERE out_trade_no = ?', {
-    replacements: [ new Date(Date.now() - secondsAgo * 1000), outTradeNo ],
+    replacements: [ new Date(now - secondsAgo * 1000), outTradeNo ],
   });
 }
 
@@ -101,9 +101,11 @@ describe('scheduled jobs', () => {
     it('walks every page when more orders expired than one batch holds', async () => {
       mock(app.config.payment.jobs, 'batchSize', 2);
       const orders: string[] = [];
+      // One reference time: the expiry order must not depend on how long creating orders takes.
+      const now = Date.now();
       for (let i = 0; i < 5; i++) {
         orders.push(await newOrder());
-        await expire(orders[i], 60 + i);
+        await expire(orders[i], 60 + i, now);
       }
       const run = await app.runSchedule(CLOSE_EXPIRED);
       assert.deepEqual(run, { ran: true, result: { closed: 5, paid: 0, failed: 0 } });
@@ -127,10 +129,11 @@ describe('scheduled jobs', () => {
     });
 
     it('an order WeChat could not close stays NOTPAY and is closed on a later tick', async () => {
+      const now = Date.now();
       const first = await newOrder();
-      await expire(first, 120);
+      await expire(first, 120, now);
       const second = await newOrder();
-      await expire(second, 60);
+      await expire(second, 60, now);
       testEnv.sim.setFault('closeorder', { kind: 'systemerror' }, 1);
 
       const run = await app.runSchedule(CLOSE_EXPIRED);
