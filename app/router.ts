@@ -21,7 +21,7 @@ export default (app: Application) => {
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
   router.post('/payment/notify', controller.notify.payment);
-  router.post('/payment/refund-notify', controller.refundNotify.handle);
+  router.post('/payment/refund-notify', controller.notify.refund);
 
   // Admin API: ADMIN_TOKEN only, never a user's session (README "Refunds").
   const adminAuth = middleware.adminAuth();
