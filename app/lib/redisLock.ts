@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { withTimeout } from './withTimeout';
 
 /** Deletes the key only while it still holds our token: an expired lock retaken by another owner stays theirs. */
 const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -42,17 +43,7 @@ export class RedisLock {
     return deleted === 1;
   }
 
-  private async bounded<T>(command: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        command,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private bounded<T>(command: Promise<T>): Promise<T> {
+    return withTimeout(command, this.timeoutMs, 'redis');
   }
 }

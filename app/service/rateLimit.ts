@@ -1,4 +1,5 @@
 import { Service } from 'egg';
+import { withTimeout } from '../lib/withTimeout';
 import { RateLimitConfig } from '../../config/config.default';
 import { RateLimitedError, ServiceUnavailableError } from '../lib/errors';
 
@@ -42,21 +43,12 @@ export default class RateLimitService extends Service {
   }
 
   private async increment(key: string, windowSeconds: number): Promise<number> {
-    const timeoutMs = this.config.session.commandTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const replies = await Promise.race([
-        // The key outlives its window by a second so a late INCR never finds it gone and restarts at 1.
-        this.app.redis.multi().incr(key).expire(key, windowSeconds + 1).exec(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-      const [ incrError, count ] = replies[0];
-      if (incrError) throw incrError;
-      return Number(count);
-    } finally {
-      clearTimeout(timer);
-    }
+    const replies = await withTimeout(
+      // The key outlives its window by a second so a late INCR never finds it gone and restarts at 1.
+      this.app.redis.multi().incr(key).expire(key, windowSeconds + 1).exec(),
+      this.config.session.commandTimeoutMs, 'redis');
+    const [ incrError, count ] = replies[0];
+    if (incrError) throw incrError;
+    return Number(count);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { ServiceUnavailableError } from '../lib/errors';
+import { withTimeout } from '../lib/withTimeout';
 
 export interface SessionUser {
   userId: number;
@@ -37,20 +38,11 @@ export default class SessionService extends Service {
 
   /** Redis errors (down, timeout) become a 503 the client may retry. */
   private async redisCall<T>(fn: () => Promise<T>): Promise<T> {
-    const timeoutMs = this.config.session.commandTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      return await withTimeout(fn(), this.config.session.commandTimeoutMs, 'redis');
     } catch (err) {
       this.ctx.logger.warn('[session] redis unavailable: %s', (err as Error).message);
       throw new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
