@@ -38,6 +38,9 @@ const DATABASE = env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
 const REDIS_DB = env.BENCH_REDIS_DB ?? '15';
 const USERS = 20;
 const SERVICE_TITLE = 'wxpay-bench-service';
+/** Which scenarios to run: any of notify, repeat, order, core (all by default). repeat needs notify. */
+const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core').split(',').map(s => s.trim()));
+const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in 1/100 s.
 
 // Production-like credentials (config.prod.ts refuses the development ones); the simulator gets the same.
 const CREDENTIALS = {
@@ -58,6 +61,8 @@ interface LoadResult {
   non2xx: number;
   errors: number;
   peakRssMb: number;
+  /** CPU time per request, in ms: the target's own processes, and MariaDB's (mysqld/mariadbd). */
+  cpuMsPerRequest: { target: number; database: number };
 }
 
 interface Target {
@@ -94,6 +99,19 @@ function rssMb(pids: number[]): number {
   return kb / 1024;
 }
 
+/** CPU time (user + system) of a set of processes, in ms. */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* exited */ }
+  }
+  return ticks * 1000 / CLOCK_TICKS;
+}
+
 function pidsMatching(text: string): number[] {
   const out = spawnSync('ps', [ '-eo', 'pid=,args=' ], { encoding: 'utf8' }).stdout;
   return out.split('\n').filter(line => line.includes(text) && !line.includes('egg-scripts stop')).map(line => Number(line.trim().split(/\s+/)[0]));
@@ -109,6 +127,8 @@ async function load(target: Target, opts: { path: string; amount: number; next: 
   let i = 0;
   const pids = target.pids();
   let peak = rssMb(pids);
+  const dbPids = [ ...pidsMatching('mariadbd'), ...pidsMatching('mysqld') ];
+  const cpuBefore = { target: cpuMs(pids), database: cpuMs(dbPids) };
   const sampler = setInterval(() => { peak = Math.max(peak, rssMb(pids)); }, 100);
   try {
     // autocannon's own duration ends on its 1-second sample tick; time the responses instead.
@@ -143,6 +163,10 @@ async function load(target: Target, opts: { path: string; amount: number; next: 
       non2xx: result.non2xx,
       errors: result.errors + result.timeouts,
       peakRssMb: Math.max(peak, rssMb(pids)),
+      cpuMsPerRequest: {
+        target: (cpuMs(pids) - cpuBefore.target) / responses,
+        database: (cpuMs(dbPids) - cpuBefore.database) / responses,
+      },
     };
   } finally {
     clearInterval(sampler);
@@ -268,48 +292,59 @@ async function main() {
 
     const results: Record<string, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
     for (const target of targets) {
-      // 1. Distinct orders: each notification pays one order.
-      const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
-      await load(target, { path: '/payment/notify', amount: WARMUP, next: xml(bodies) });
-      const measured = bodies.slice(WARMUP);
-      const distinct = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
-      const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
-      if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
-      results.distinctNotifications[target.name] = distinct;
+      if (SCENARIOS.has('notify')) {
+        // 1. Distinct orders: each notification pays one order.
+        const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
+        await load(target, { path: '/payment/notify', amount: WARMUP, next: xml(bodies) });
+        const measured = bodies.slice(WARMUP);
+        const distinct = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+        const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
+        if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
+        results.distinctNotifications[target.name] = distinct;
 
-      // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
-      const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
-      results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
-      if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+        if (SCENARIOS.has('repeat')) {
+          // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
+          const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+          results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+          if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+        }
+      }
 
-      // 3. Order creation, unified order at the simulator included.
-      const before = await count('SELECT COUNT(*) AS n FROM orders');
-      const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
-      const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
-      await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), next });
-      results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, next });
-      const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
-      if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+      if (SCENARIOS.has('order')) {
+        // 3. Order creation, unified order at the simulator included.
+        const before = await count('SELECT COUNT(*) AS n FROM orders');
+        const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
+        const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
+        await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), next });
+        results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, next });
+        const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
+        if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+      }
     }
 
     stopAll();
     // 4. The core, with the servers stopped so it has the machine to itself.
-    const core = runCore(CREDENTIALS.WECHAT_API_KEY, 3000);
+    const core = SCENARIOS.has('core') ? runCore(CREDENTIALS.WECHAT_API_KEY, 3000) : undefined;
 
     const rows: string[] = [];
     const fmt = (n: number, d = 0) => n.toFixed(d);
-    rows.push('| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | non-2xx | errors |', '|---|---|---:|---:|---:|---:|---:|---:|');
+    rows.push('| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const [ scenario, byTarget ] of Object.entries(results)) {
+      if (!byTarget.service || !byTarget.baseline) continue;
       for (const name of [ 'service', 'baseline' ]) {
         const r = byTarget[name];
-        rows.push(`| ${scenario} | ${name} | ${fmt(r.reqPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.peakRssMb)} | ${r.non2xx} | ${r.errors} |`);
+        const cpu = `${fmt(r.cpuMsPerRequest.target, 2)} + ${fmt(r.cpuMsPerRequest.database, 2)}`;
+        rows.push(`| ${scenario} | ${name} | ${fmt(r.reqPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.peakRssMb)} | ${cpu} | ${r.non2xx} | ${r.errors} |`);
       }
-      rows.push(`| ${scenario} | **service / baseline** | **${fmt(byTarget.service.reqPerSec / byTarget.baseline.reqPerSec, 2)}** | | | ${fmt(byTarget.service.peakRssMb / byTarget.baseline.peakRssMb, 2)} | | |`);
+      rows.push(`| ${scenario} | **service / baseline** | **${fmt(byTarget.service.reqPerSec / byTarget.baseline.reqPerSec, 2)}** | | | ${fmt(byTarget.service.peakRssMb / byTarget.baseline.peakRssMb, 2)} | | | |`);
     }
-    rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
-      `| service: parseXml + verifySign + reply | ${fmt(core.serviceOpsPerSec)} |`,
-      `| baseline: regex + HMAC + template | ${fmt(core.baselineOpsPerSec)} |`,
-      `| **service / baseline** | **${fmt(core.serviceOpsPerSec / core.baselineOpsPerSec, 2)}** |`);
+    if (core) {
+      rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
+        `| service: parseXml + verifySign + reply | ${fmt(core.serviceOpsPerSec)} |`,
+        `| baseline: regex + HMAC + template | ${fmt(core.baselineOpsPerSec)} |`,
+        `| **service / baseline** | **${fmt(core.serviceOpsPerSec / core.baselineOpsPerSec, 2)}** |`);
+    }
     const report = rows.join('\n');
     console.log(`\n${report}\n`);
     mkdirSync(path.join(__dirname, 'results'), { recursive: true });
