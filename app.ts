@@ -31,6 +31,11 @@ export default class AppBoot implements IBoot {
    * hook runs before the plugins' (last registered, first run), while MySQL is still usable.
    */
   async beforeClose() {
+    await this.drainRequests();
+    await this.app.closeSettlementPool();
+  }
+
+  private async drainRequests() {
     if (!this.inFlight) return;
     const pending = this.inFlight.size;
     const drained = await this.inFlight.drain(this.app.config.shutdown.drainTimeoutMs);

@@ -53,6 +53,12 @@ export interface PaymentConfig {
   maxTotalFee: number;
   /** Largest notification body accepted. */
   maxNotifyBytes: number;
+  /**
+   * Settlement (app/service/settlement.ts) runs payments that arrive together in one transaction:
+   * at most this many per batch, over a pool of this many MySQL connections per worker.
+   */
+  settlementBatchMax: number;
+  settlementPoolSize: number;
   /** Scheduled jobs (app/schedule): closing expired orders, querying orders whose notification is overdue. */
   jobs: PaymentJobsConfig;
 }
@@ -221,6 +227,8 @@ export default (appInfo: EggAppInfo): BizConfig => {
       maxQuantity: 99,
       maxTotalFee: intFromEnv('ORDER_MAX_TOTAL_FEE', 10_000_000),
       maxNotifyBytes: 16 * 1024,
+      settlementBatchMax: positive('SETTLEMENT_BATCH_MAX', 32),
+      settlementPoolSize: positive('SETTLEMENT_POOL_SIZE', 4),
       jobs: {
         enabled: ![ 'false', '0' ].includes(fromEnv('ORDER_JOBS_ENABLED', 'true') as string),
         closeExpiredIntervalMs: positive('ORDER_CLOSE_EXPIRED_INTERVAL_SECONDS', 60) * 1000,

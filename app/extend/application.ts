@@ -1,8 +1,11 @@
 import { WechatLoginClient, WechatPayClient } from '../../lib/wechatpay';
 import { MerchantTls, readMerchantTls } from '../lib/merchantCert';
+import { createSettlementPool } from '../lib/settlementStore';
+import type { Pool } from 'mysql2/promise';
 
 const PAY_CLIENT = Symbol('wechatPayClient');
 const LOGIN_CLIENT = Symbol('wechatLoginClient');
+const SETTLEMENT_POOL = Symbol('settlementPool');
 
 /**
  * Returns the client cached in `slot` while the settings it was built from are unchanged, else
@@ -47,5 +50,24 @@ export default {
     const c = app.config.wechat;
     const settings = { appId: c.appId, appSecret: c.appSecret, baseUrl: c.loginBaseUrl, timeoutMs: c.timeoutMs };
     return cachedClient(app, LOGIN_CLIENT, settings, () => new WechatLoginClient(settings));
+  },
+
+  /** The MySQL pool of payment settlement (app/service/settlement.ts), on the same database as app.model. */
+  get settlementPool(): Pool {
+    const app = this as any;
+    const c = app.config.sequelize;
+    const settings = {
+      host: c.host, port: c.port, username: c.username, password: c.password, database: c.database,
+      poolSize: app.config.payment.settlementPoolSize,
+    };
+    return cachedClient(app, SETTLEMENT_POOL, settings, () => createSettlementPool(settings));
+  },
+
+  /** Closes the settlement pool if one was opened (app.ts, on shutdown). */
+  async closeSettlementPool(): Promise<void> {
+    const app = this as any;
+    const entry: { client: Pool } | undefined = app[SETTLEMENT_POOL];
+    app[SETTLEMENT_POOL] = undefined;
+    await entry?.client.end();
   },
 };

@@ -1,6 +1,8 @@
-import { Service } from 'egg';
-import { Transaction } from 'sequelize';
-import { fromBeijing } from '../../lib/wechatpay';
+import { Application, Service } from 'egg';
+import { PoolConnection } from 'mysql2/promise';
+import { fromBeijing, isSignType, verifySign } from '../../lib/wechatpay';
+import { MicroBatcher } from '../lib/microBatcher';
+import { emptyWrites, LockedAttempt, LockedRows, SettlementStore, SettlementWrites } from '../lib/settlementStore';
 
 /** What WeChat told us about a successful payment, from a notification or an order query. */
 export interface PaidFacts {
@@ -19,86 +21,229 @@ export type SettlementOutcome =
   | { result: 'REFUND_REQUIRED'; orderId: number }
   | { result: 'REJECTED'; reason: string; orderId?: number };
 
+/** A notification's outcome: a settlement outcome, or WeChat reporting a payment that failed (recorded on the attempt). */
+export type NotificationSettlementOutcome = SettlementOutcome | { result: 'PAYMENT_FAILED'; errCode: string };
+
 export type PaymentSource = 'notify' | 'query';
 
-export interface ApplyPaidOptions {
-  /**
-   * Runs inside the settlement transaction, just before it commits: the caller records the
-   * outcome (the notification's audit row) atomically with the change it describes, with no
-   * extra commit.
-   */
-  recordOutcome?: (outcome: SettlementOutcome, transaction: Transaction) => Promise<unknown>;
+/** A payment notification that passed the checks needing no database (XML, return_code, appid, mch_id). */
+export interface ReceivedNotification {
+  outTradeNo: string;
+  fields: Record<string, string>;
+  rawBody: string;
+  remoteIp: string;
 }
+
+type SettlementItem =
+  | { kind: 'notify'; outTradeNo: string; notification: ReceivedNotification }
+  | { kind: 'query'; outTradeNo: string; facts: PaidFacts };
+
+const FIELD_LIMIT = 32;
+const TRANSACTION_ID = /^[0-9A-Za-z]{1,32}$/;
+
+export const settlementStore = new SettlementStore();
+const BATCHER = Symbol('settlementBatcher');
 
 /**
  * The one path by which an order becomes paid, whether WeChat's notification or our order query
- * told us. It runs in one transaction with the attempt and order rows locked, so any number of
- * concurrent callers move an order to paid once, and its side effects (the PAID event) happen once.
+ * told us. Payments are settled in transactions with the attempt and order rows locked, so any
+ * number of concurrent callers, in any number of processes, move an order to paid once and its
+ * side effects (the PAID event) happen once; a notification's audit row is written in the same
+ * transaction as the change it describes.
+ *
+ * Payments arriving together in one worker share a transaction (MicroBatcher): three round trips
+ * and one commit per batch instead of per payment. If a batch fails, each of its payments is tried
+ * again alone, so one that cannot be settled never holds back the others.
  */
 export default class PaymentSettlementService extends Service {
-  async applyPaid(facts: PaidFacts, source: PaymentSource, options: ApplyPaidOptions = {}): Promise<SettlementOutcome> {
-    return this.app.model.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async transaction => {
-      const outcome = await this.settle(facts, source, transaction);
-      await options.recordOutcome?.(outcome, transaction);
-      return outcome;
-    });
+  /** Applies a payment learned from WeChat's order query. */
+  async applyPaid(facts: PaidFacts, _source: 'query' = 'query'): Promise<SettlementOutcome> {
+    return await batcher(this.app).submit({ kind: 'query', outTradeNo: facts.outTradeNo, facts }) as SettlementOutcome;
   }
 
-  private async settle(facts: PaidFacts, source: PaymentSource, transaction: Transaction): Promise<SettlementOutcome> {
-    const { PaymentAttempt, Order, OrderEvent, User } = this.app.model;
-    const attempt = await PaymentAttempt.findOne({ where: { outTradeNo: facts.outTradeNo }, lock: transaction.LOCK.UPDATE, transaction });
-    if (!attempt) return { result: 'REJECTED', reason: 'unknown out_trade_no' } as const;
-    const order = await Order.findByPk(attempt.orderId, { lock: transaction.LOCK.UPDATE, transaction });
-    if (!order) return { result: 'REJECTED', reason: 'attempt without order' } as const;
+  /**
+   * Verifies a notification against its order (signature with the order's sign type, amount,
+   * owner, transaction_id), applies it and records it in the audit, in one transaction. Throws if
+   * that transaction could not be committed: nothing was recorded.
+   */
+  async applyNotification(notification: ReceivedNotification): Promise<NotificationSettlementOutcome> {
+    return await batcher(this.app).submit({ kind: 'notify', outTradeNo: notification.outTradeNo, notification });
+  }
+}
 
-    if (facts.totalFee !== attempt.totalFee || attempt.totalFee !== order.totalFee) {
-      return { result: 'REJECTED', reason: `total_fee ${facts.totalFee} differs from the order's ${order.totalFee}`, orderId: order.id } as const;
-    }
-    if (attempt.transactionId) {
-      if (attempt.transactionId === facts.transactionId) return { result: 'DUPLICATE', orderId: order.id } as const;
-      return { result: 'REJECTED', reason: 'a different transaction_id was already recorded for this out_trade_no', orderId: order.id } as const;
-    }
-    if (facts.openid) {
-      const user = await User.findByPk(order.userId, { transaction });
-      if (!user || user.openid !== facts.openid) {
-        return { result: 'REJECTED', reason: 'openid is not the order owner\'s', orderId: order.id } as const;
+function batcher(app: Application): MicroBatcher<SettlementItem, NotificationSettlementOutcome> {
+  const holder = app as unknown as Record<symbol, MicroBatcher<SettlementItem, NotificationSettlementOutcome> | undefined>;
+  return holder[BATCHER] ??= new MicroBatcher(items => settleIsolated(app, items), app.config.payment.settlementBatchMax);
+}
+
+async function settleIsolated(app: Application, items: SettlementItem[]): Promise<Array<NotificationSettlementOutcome | Error>> {
+  try {
+    return await settleBatch(app, items);
+  } catch (err) {
+    if (items.length === 1) return [ err as Error ];
+    app.logger.warn('[payment] a settlement batch of %d failed (%s); settling each alone', items.length, (err as Error).message);
+    const outcomes: Array<NotificationSettlementOutcome | Error> = [];
+    for (const item of items) {
+      try {
+        outcomes.push((await settleBatch(app, [ item ]))[0]);
+      } catch (itemErr) {
+        outcomes.push(itemErr as Error);
       }
     }
-    const taken = await PaymentAttempt.findOne({ where: { transactionId: facts.transactionId }, transaction });
-    if (taken) return { result: 'REJECTED', reason: 'transaction_id already belongs to another payment', orderId: order.id } as const;
+    return outcomes;
+  }
+}
 
-    const paidAt = fromBeijing(facts.timeEnd) ?? new Date();
-    await attempt.update({ status: 'PAID', transactionId: facts.transactionId }, { transaction });
+async function settleBatch(app: Application, items: SettlementItem[]): Promise<NotificationSettlementOutcome[]> {
+  const conn: PoolConnection = await app.settlementPool.getConnection();
+  let inTransaction = false;
+  let reusable = true;
+  try {
+    const outTradeNos = [ ...new Set(items.map(item => item.outTradeNo)) ];
+    const transactionIds = [ ...new Set(items.map(claimedTransactionId).filter((id): id is string => !!id)) ];
+    inTransaction = true;
+    const locked = await settlementStore.lock(conn, outTradeNos, transactionIds);
+    const now = new Date();
+    const decider = new SettlementDecider(locked, app.config.wechat.apiKey, now);
+    const outcomes = items.map(item => decider.decide(item));
+    await settlementStore.write(conn, decider.writes, now);
+    await settlementStore.commit(conn);
+    inTransaction = false;
+    for (const line of decider.logLines) line(app);
+    return outcomes;
+  } catch (err) {
+    if (inTransaction) {
+      // A connection whose transaction cannot be rolled back is not given back to the pool.
+      await settlementStore.rollback(conn).catch(() => { reusable = false; });
+    }
+    throw err;
+  } finally {
+    if (reusable) conn.release();
+    else conn.destroy();
+  }
+}
 
-    if (order.status === 'NOTPAY') {
-      const [ changed ] = await Order.update({
+function claimedTransactionId(item: SettlementItem): string | undefined {
+  const id = item.kind === 'notify' ? item.notification.fields.transaction_id : item.facts.transactionId;
+  return typeof id === 'string' && TRANSACTION_ID.test(id) ? id : undefined;
+}
+
+/**
+ * The rules, applied to the locked rows one payment at a time in arrival order; the state it keeps
+ * (who holds which transaction_id, each order's status) includes the batch's own earlier decisions,
+ * so two copies of one notification in a batch are one payment and one duplicate.
+ */
+class SettlementDecider {
+  readonly writes: SettlementWrites = emptyWrites();
+  readonly logLines: Array<(app: Application) => void> = [];
+  private readonly attempts: Map<string, LockedAttempt>;
+  private readonly orderStatus = new Map<number, string>();
+  private readonly refundFlagged = new Set<number>();
+
+  constructor(private readonly locked: LockedRows, private readonly apiKey: string, private readonly now: Date) {
+    this.attempts = new Map(locked.attempts.map(a => [ a.outTradeNo, a ]));
+    for (const a of locked.attempts) this.orderStatus.set(a.orderId, a.orderStatus);
+  }
+
+  decide(item: SettlementItem): NotificationSettlementOutcome {
+    if (item.kind === 'query') return this.applyPaid(item.facts, 'query');
+    const outcome = this.decideNotification(item.notification);
+    const { fields } = item.notification;
+    const [ auditOutcome, reason ] = outcome.result === 'REJECTED' ? [ 'REJECTED', outcome.reason ]
+      : outcome.result === 'DUPLICATE' ? [ 'DUPLICATE', 'DUPLICATE' ]
+        : outcome.result === 'PAYMENT_FAILED' ? [ 'APPLIED', `payment failed: ${outcome.errCode}` ]
+          : [ 'APPLIED', outcome.result ];
+    this.writes.notifications.push({
+      outTradeNo: item.outTradeNo.slice(0, FIELD_LIMIT),
+      transactionId: typeof fields.transaction_id === 'string' ? fields.transaction_id.slice(0, FIELD_LIMIT) : null,
+      rawBody: item.notification.rawBody,
+      parsed: JSON.stringify(fields),
+      outcome: auditOutcome,
+      reason: reason.slice(0, 255),
+      remoteIp: item.notification.remoteIp,
+    });
+    return outcome;
+  }
+
+  private decideNotification(n: ReceivedNotification): NotificationSettlementOutcome {
+    const { fields } = n;
+    const attempt = this.attempts.get(n.outTradeNo);
+    if (!attempt) return reject('unknown out_trade_no');
+    // Signed with the sign type of the unified order that created it; the field itself is often absent.
+    const signType = attempt.signType;
+    if (!isSignType(signType)) return reject(`the order's sign type ${signType} is not supported`, attempt.orderId);
+    if (fields.sign_type !== undefined && fields.sign_type !== signType) return reject('sign_type differs from the order\'s', attempt.orderId);
+    if (!verifySign(fields, this.apiKey, signType)) return reject('signature does not verify', attempt.orderId);
+
+    if (fields.result_code !== 'SUCCESS') {
+      // A failed payment changes nothing: the order stays payable. Record what WeChat said.
+      const errCode = (fields.err_code ?? 'PAYERROR').slice(0, 32);
+      this.writes.attemptsFailed.push({ attemptId: attempt.attemptId, errCode, errCodeDes: (fields.err_code_des ?? '').slice(0, 255) });
+      this.logLines.push(app => app.logger.info('[notify] order %s: payment failed at WeChat: %s', n.outTradeNo, errCode));
+      return { result: 'PAYMENT_FAILED', errCode };
+    }
+    const totalFee = /^[1-9][0-9]{0,9}$/.test(fields.total_fee ?? '') ? Number(fields.total_fee) : NaN;
+    if (!Number.isSafeInteger(totalFee)) return reject(`total_fee ${JSON.stringify(fields.total_fee ?? null)} is not a positive integer`, attempt.orderId);
+    if (!fields.transaction_id || !TRANSACTION_ID.test(fields.transaction_id)) return reject('transaction_id is missing or malformed', attempt.orderId);
+    return this.applyPaid({
+      outTradeNo: n.outTradeNo, transactionId: fields.transaction_id, totalFee,
+      timeEnd: fields.time_end, bankType: fields.bank_type, openid: fields.openid,
+    }, 'notify');
+  }
+
+  private applyPaid(facts: PaidFacts, source: PaymentSource): SettlementOutcome {
+    const attempt = this.attempts.get(facts.outTradeNo);
+    if (!attempt) return reject('unknown out_trade_no');
+    const orderId = attempt.orderId;
+    if (facts.totalFee !== attempt.attemptFee || attempt.attemptFee !== attempt.orderFee) {
+      return reject(`total_fee ${facts.totalFee} differs from the order's ${attempt.orderFee}`, orderId);
+    }
+    if (attempt.attemptTransactionId) {
+      if (attempt.attemptTransactionId === facts.transactionId) return { result: 'DUPLICATE', orderId };
+      return reject('a different transaction_id was already recorded for this out_trade_no', orderId);
+    }
+    if (facts.openid) {
+      const owner = this.locked.owners.get(facts.outTradeNo);
+      if (!owner || owner !== facts.openid) return reject('openid is not the order owner\'s', orderId);
+    }
+    if (typeof facts.transactionId !== 'string' || !TRANSACTION_ID.test(facts.transactionId)) return reject('transaction_id is missing or malformed', orderId);
+    const holder = this.locked.holders.get(facts.transactionId);
+    if (holder !== undefined && holder !== facts.outTradeNo) return reject('transaction_id already belongs to another payment', orderId);
+
+    attempt.attemptTransactionId = facts.transactionId;
+    this.locked.holders.set(facts.transactionId, facts.outTradeNo);
+    this.writes.attemptsPaid.push({ attemptId: attempt.attemptId, transactionId: facts.transactionId });
+    const detail = JSON.stringify({ outTradeNo: facts.outTradeNo, transactionId: facts.transactionId, totalFee: facts.totalFee });
+    const orderNo = attempt.orderOutTradeNo;
+    const status = this.orderStatus.get(orderId);
+
+    if (status === 'NOTPAY') {
+      this.orderStatus.set(orderId, 'SUCCESS');
+      this.writes.ordersPaid.push({
+        orderId, attemptId: attempt.attemptId, transactionId: facts.transactionId, paidAt: fromBeijing(facts.timeEnd) ?? this.now,
         // Cut to the column: an overlong value must not fail the payment's recording forever.
-        status: 'SUCCESS', paidAttemptId: attempt.id, transactionId: facts.transactionId, paidAt, bankType: facts.bankType?.slice(0, 32) ?? null,
-      }, { where: { id: order.id, status: 'NOTPAY' }, transaction });
-      if (changed !== 1) throw new Error(`order ${order.outTradeNo} changed under its row lock`);
-      await OrderEvent.create({
-        orderId: order.id, type: 'PAID', source,
-        detail: JSON.stringify({ outTradeNo: facts.outTradeNo, transactionId: facts.transactionId, totalFee: facts.totalFee }),
-      }, { transaction });
-      transaction.afterCommit(() => {
-        this.app.logger.info('[payment] order %s paid: out_trade_no=%s transaction_id=%s total_fee=%d source=%s',
-          order.outTradeNo, facts.outTradeNo, facts.transactionId, facts.totalFee, source);
+        bankType: facts.bankType?.slice(0, 32) ?? null,
       });
-      return { result: 'APPLIED', orderId: order.id } as const;
+      this.writes.events.push({ orderId, type: 'PAID', source, detail });
+      this.logLines.push(app => app.logger.info('[payment] order %s paid: out_trade_no=%s transaction_id=%s total_fee=%d source=%s',
+        orderNo, facts.outTradeNo, facts.transactionId, facts.totalFee, source));
+      return { result: 'APPLIED', orderId };
     }
 
     // Paid twice (another attempt won) or paid after we closed it: keep the money on record and
     // flag it, so it is refunded rather than lost.
-    await order.update({ refundRequired: true }, { transaction });
-    const type = order.status === 'CLOSED' ? 'PAID_AFTER_CLOSE' : 'DOUBLE_PAYMENT';
-    await OrderEvent.create({
-      orderId: order.id, type, source,
-      detail: JSON.stringify({ outTradeNo: facts.outTradeNo, transactionId: facts.transactionId, totalFee: facts.totalFee }),
-    }, { transaction });
-    transaction.afterCommit(() => {
-      this.app.logger.error('[payment] order %s: %s out_trade_no=%s transaction_id=%s needs a refund',
-        order.outTradeNo, type, facts.outTradeNo, facts.transactionId);
-    });
-    return { result: 'REFUND_REQUIRED', orderId: order.id } as const;
+    if (!this.refundFlagged.has(orderId)) {
+      this.refundFlagged.add(orderId);
+      this.writes.ordersRefundRequired.push(orderId);
+    }
+    const type = status === 'CLOSED' ? 'PAID_AFTER_CLOSE' : 'DOUBLE_PAYMENT';
+    this.writes.events.push({ orderId, type, source, detail });
+    this.logLines.push(app => app.logger.error('[payment] order %s: %s out_trade_no=%s transaction_id=%s needs a refund',
+      orderNo, type, facts.outTradeNo, facts.transactionId));
+    return { result: 'REFUND_REQUIRED', orderId };
   }
+}
+
+function reject(reason: string, orderId?: number): SettlementOutcome {
+  return orderId === undefined ? { result: 'REJECTED', reason } : { result: 'REJECTED', reason, orderId };
 }

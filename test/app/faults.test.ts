@@ -9,6 +9,7 @@ import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 import { startSecondApp } from '../support/secondApp';
 import { TcpProxy } from '../support/tcpProxy';
+import { settlementStore } from '../../app/service/settlement';
 
 // Faults of the service's own dependencies and process. (WeChat slow, SYSTEMERROR or dropping the
 // connection during unified order is covered in order.test.ts.)
@@ -72,11 +73,11 @@ describe('faults', () => {
       const { token } = await login();
       const { outTradeNo, transactionId } = await paidAtWechat(token);
       const xml = notificationXml(outTradeNo);
-      // MySQL goes away after the attempt row was updated inside the transaction, before the order row.
-      const update = app2.model.Order.update.bind(app2.model.Order);
-      mock(app2.model.Order, 'update', async (...args: Parameters<typeof update>) => {
+      // MySQL goes away after the rows were locked inside the settlement transaction, before its writes.
+      const write = settlementStore.write.bind(settlementStore);
+      mock(settlementStore, 'write', async (...args: Parameters<typeof write>) => {
         await proxy.cut();
-        return update(...args);
+        return write(...args);
       });
 
       const refused = await notify(xml);
@@ -88,10 +89,8 @@ describe('faults', () => {
       assert.equal(state.attempt.transactionId, null, 'the attempt update was rolled back with the transaction');
       assert.equal(state.attempt.status, 'PREPAID');
       assert.equal(state.paidEvents, 0);
-      // The raw notification was stored before the cut; it was never marked applied.
-      const audit = await app.model.PaymentNotification.findAll({ raw: true });
-      assert.equal(audit.length, 1);
-      assert.equal(audit[0].outcome, 'RECEIVED');
+      // The audit row belongs to the rolled-back transaction, and MySQL is away: no trace yet.
+      assert.equal(await app.model.PaymentNotification.count(), 0);
 
       mock.restore();
       await proxy.restore();
@@ -101,6 +100,7 @@ describe('faults', () => {
       assert.equal(state.order.status, 'SUCCESS');
       assert.equal(state.order.transactionId, transactionId);
       assert.equal(state.paidEvents, 1);
+      assert.deepEqual((await app.model.PaymentNotification.findAll({ raw: true })).map(n => n.outcome), [ 'APPLIED' ]);
 
       // And once more, as WeChat may: acknowledged, nothing changes.
       await notify(xml).expect(200, SUCCESS_XML);

@@ -3,6 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { buildXml, sign } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
+import { settlementStore } from '../../app/service/settlement';
 
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 
@@ -110,7 +111,8 @@ describe('POST /payment/notify: exactly once', () => {
 
   it('SUCCESS is withheld when the transaction fails, and the resend then applies once', async () => {
     const outTradeNo = await paidOrder(token);
-    mock(app.model.OrderEvent, 'create', async () => { throw new Error('Deadlock found when trying to get lock'); });
+    // The writes go through inside the transaction; the commit fails, so all of them roll back.
+    mock(settlementStore, 'commit', async () => { throw new Error('Deadlock found when trying to get lock'); });
     await testEnv.sim.pay(outTradeNo);
     const [ first ] = await testEnv.sim.waitForDelivery(outTradeNo, { count: 1 });
     failReply(first.reply!);
@@ -135,10 +137,14 @@ describe('POST /payment/notify: exactly once', () => {
     await testEnv.sim.pay(outTradeNo);
     await testEnv.sim.waitForDelivery(outTradeNo, { acknowledged: true });
     await app.model.Order.update({ status: 'NOTPAY', transactionId: null, paidAt: null }, { where: { outTradeNo } });
-    mock(app.model.PaymentNotification, 'create', async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:3306'); });
+    const audited = await app.model.PaymentNotification.count();
+    const down = async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:3306'); };
+    mock(settlementStore, 'lock', down);
+    mock(app.model.PaymentNotification, 'create', down);
     const [ reply ] = await testEnv.sim.sendNotification(outTradeNo, { copies: 1 });
     failReply(reply.reply!);
     assert.equal(reply.status, 500);
+    assert.equal(await app.model.PaymentNotification.count(), audited);
   });
 });
 

@@ -11,9 +11,9 @@ import { start } from 'egg';
 async function main() {
   const app: any = await (start as any)({ baseDir: process.cwd(), env: 'unittest' });
   const Settlement = app.serviceClasses.settlement;
-  const applyPaid = Settlement.prototype.applyPaid;
-  Settlement.prototype.applyPaid = async function(...args: unknown[]) {
-    const outcome = await applyPaid.apply(this, args);
+  const applyNotification = Settlement.prototype.applyNotification;
+  Settlement.prototype.applyNotification = async function(...args: unknown[]) {
+    const outcome = await applyNotification.apply(this, args);
     // Committed: die now, as a power cut or the OOM killer would, with no chance to answer.
     if (outcome.result === 'APPLIED') process.kill(process.pid, 'SIGKILL');
     return outcome;

@@ -1,0 +1,149 @@
+import mysql from 'mysql2/promise';
+
+/**
+ * The SQL of payment settlement (app/service/settlement.ts decides, this reads and writes), over
+ * its own small mysql2 pool. It speaks to the tables the migrations define (orders,
+ * payment_attempts, users, order_events, payment_notifications) in raw SQL because a settlement
+ * batch is three round trips whatever its size: lock and read, write, commit. The pool allows
+ * several statements per query for that; every value is bound by mysql2's escaping, never
+ * concatenated.
+ */
+
+export interface SettlementDbSettings {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  database: string;
+  poolSize: number;
+}
+
+export function createSettlementPool(s: SettlementDbSettings): mysql.Pool {
+  return mysql.createPool({
+    host: s.host, port: s.port, user: s.username, password: s.password, database: s.database,
+    connectionLimit: s.poolSize, connectTimeout: 3000, multipleStatements: true,
+    // DATETIME columns hold UTC (as Sequelize writes them, timezone '+00:00').
+    timezone: 'Z', supportBigNumbers: true,
+  });
+}
+
+/** An attempt as locked for settlement, with its order. */
+export interface LockedAttempt {
+  attemptId: number;
+  orderId: number;
+  outTradeNo: string;
+  attemptFee: number;
+  signType: string;
+  attemptTransactionId: string | null;
+  orderOutTradeNo: string;
+  orderStatus: string;
+  orderFee: number;
+}
+
+export interface LockedRows {
+  attempts: LockedAttempt[];
+  /** out_trade_no -> the openid of the order's owner. */
+  owners: Map<string, string>;
+  /** transaction_id -> out_trade_no of the attempt that already holds it. */
+  holders: Map<string, string>;
+}
+
+export interface SettlementWrites {
+  attemptsPaid: Array<{ attemptId: number; transactionId: string }>;
+  attemptsFailed: Array<{ attemptId: number; errCode: string; errCodeDes: string }>;
+  ordersPaid: Array<{ orderId: number; attemptId: number; transactionId: string; paidAt: Date; bankType: string | null }>;
+  ordersRefundRequired: number[];
+  events: Array<{ orderId: number; type: string; source: string; detail: string }>;
+  notifications: Array<{
+    outTradeNo: string | null; transactionId: string | null; rawBody: string; parsed: string | null;
+    outcome: string; reason: string | null; remoteIp: string | null;
+  }>;
+}
+
+export function emptyWrites(): SettlementWrites {
+  return { attemptsPaid: [], attemptsFailed: [], ordersPaid: [], ordersRefundRequired: [], events: [], notifications: [] };
+}
+
+// READ COMMITTED: the locking read takes record locks only, no gap locks.
+const LOCK_SQL = [
+  'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+  'START TRANSACTION',
+  // Attempts in out_trade_no order, each with its order: every batch locks in the same order.
+  'SELECT a.id AS attemptId, a.order_id AS orderId, a.out_trade_no AS outTradeNo, a.total_fee AS attemptFee, ' +
+    'a.sign_type AS signType, a.transaction_id AS attemptTransactionId, o.out_trade_no AS orderOutTradeNo, ' +
+    'o.status AS orderStatus, o.total_fee AS orderFee ' +
+    'FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no IN (?) ORDER BY a.out_trade_no FOR UPDATE',
+  // Owners never change and users are not locked (a login must not wait on a payment).
+  'SELECT a.out_trade_no AS outTradeNo, u.openid FROM payment_attempts a JOIN orders o ON o.id = a.order_id ' +
+    'JOIN users u ON u.id = o.user_id WHERE a.out_trade_no IN (?)',
+  'SELECT transaction_id AS transactionId, out_trade_no AS outTradeNo FROM payment_attempts WHERE transaction_id IN (?)',
+].join(';\n');
+
+export class SettlementStore {
+  /** Starts the transaction and locks the attempts (and their orders) of these out_trade_nos. */
+  async lock(conn: mysql.PoolConnection, outTradeNos: string[], transactionIds: string[]): Promise<LockedRows> {
+    // IN () is not valid SQL; '' matches nothing (both columns hold non-empty values or NULL).
+    const [ results ] = await conn.query(LOCK_SQL, [ outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ]) as any;
+    const [ , , attempts, owners, holders ] = results as any[][];
+    return {
+      attempts: attempts.map((row: any) => ({ ...row, attemptId: Number(row.attemptId), orderId: Number(row.orderId) })),
+      owners: new Map(owners.map((row: any) => [ row.outTradeNo, row.openid ])),
+      holders: new Map(holders.map((row: any) => [ row.transactionId, row.outTradeNo ])),
+    };
+  }
+
+  /**
+   * Writes the batch's changes inside the open transaction, in one round trip, and checks that
+   * every row meant to change did (the rows are locked: anything else is a bug, and the caller
+   * rolls back).
+   */
+  async write(conn: mysql.PoolConnection, writes: SettlementWrites, now: Date): Promise<void> {
+    const statements: string[] = [];
+    const values: unknown[] = [];
+    const expected: number[] = [];
+    const add = (sql: string, params: unknown[], rows: number) => {
+      statements.push(sql);
+      values.push(...params);
+      expected.push(rows);
+    };
+    for (const w of writes.attemptsPaid) {
+      add('UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL',
+        [ w.transactionId, now, w.attemptId ], 1);
+    }
+    for (const w of writes.attemptsFailed) {
+      add('UPDATE payment_attempts SET err_code = ?, err_code_des = ?, updated_at = ? WHERE id = ?', [ w.errCode, w.errCodeDes, now, w.attemptId ], 1);
+    }
+    for (const w of writes.ordersPaid) {
+      add('UPDATE orders SET status = \'SUCCESS\', paid_attempt_id = ?, transaction_id = ?, paid_at = ?, bank_type = ?, updated_at = ? ' +
+        'WHERE id = ? AND status = \'NOTPAY\'', [ w.attemptId, w.transactionId, w.paidAt, w.bankType, now, w.orderId ], 1);
+    }
+    for (const orderId of writes.ordersRefundRequired) {
+      add('UPDATE orders SET refund_required = 1, updated_at = ? WHERE id = ?', [ now, orderId ], 1);
+    }
+    if (writes.events.length) {
+      add('INSERT INTO order_events (order_id, type, source, detail, created_at) VALUES ?',
+        [ writes.events.map(e => [ e.orderId, e.type, e.source, e.detail, now ]) ], writes.events.length);
+    }
+    if (writes.notifications.length) {
+      add('INSERT INTO payment_notifications (kind, out_trade_no, transaction_id, raw_body, parsed, outcome, reason, remote_ip, created_at, updated_at) VALUES ?',
+        [ writes.notifications.map(n => [ 'pay', n.outTradeNo, n.transactionId, n.rawBody, n.parsed, n.outcome, n.reason, n.remoteIp, now, now ]) ],
+        writes.notifications.length);
+    }
+    if (!statements.length) return;
+    const [ result ] = await conn.query(statements.join(';\n'), values) as any;
+    const results: any[] = statements.length === 1 ? [ result ] : result;
+    results.forEach((r, i) => {
+      if (r.affectedRows !== expected[i]) {
+        throw new Error(`settlement write changed ${r.affectedRows} rows, expected ${expected[i]}: ${statements[i].slice(0, 60)}`);
+      }
+    });
+  }
+
+  async commit(conn: mysql.PoolConnection): Promise<void> {
+    await conn.query('COMMIT');
+  }
+
+  async rollback(conn: mysql.PoolConnection): Promise<void> {
+    await conn.query('ROLLBACK');
+  }
+}
