@@ -11,8 +11,9 @@ export default class AppBoot implements IBoot {
   }
 
   configWillLoad() {
-    // Outermost, so body-parser failures (malformed JSON, too large) get the JSON error shape too.
-    this.app.config.coreMiddleware.unshift('errorHandler');
+    // Outermost, so body-parser failures (malformed JSON, too large) get the JSON error shape too;
+    // then WeChat's callbacks, which skip the rest of the core stack (app/middleware/wechatCallbacks.ts).
+    this.app.config.coreMiddleware.unshift('errorHandler', 'wechatCallbacks');
   }
 
   /**

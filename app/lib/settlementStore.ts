@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
  * The SQL of payment settlement (app/service/settlement.ts decides, this reads and writes), over
  * its own small mysql2 pool. It speaks to the tables the migrations define (orders,
  * payment_attempts, users, order_events, payment_notifications) in raw SQL because a settlement
- * batch is three round trips whatever its size: lock and read, write, commit. The pool allows
+ * batch is two round trips whatever its size: lock and read, then write and commit. The pool allows
  * several statements per query for that; every value is bound by mysql2's escaping, never
  * concatenated.
  */
@@ -93,11 +93,13 @@ export class SettlementStore {
   }
 
   /**
-   * Writes the batch's changes inside the open transaction, in one round trip, and checks that
-   * every row meant to change did (the rows are locked: anything else is a bug, and the caller
-   * rolls back).
+   * Writes the batch's changes inside the open transaction and, with `commit`, commits them, all
+   * in one round trip: if any statement fails, the ones after it (COMMIT included) do not run and
+   * the caller rolls back. Answers the statements whose affected-row count is not the one
+   * expected. Under the batch's row locks every count is known in advance, so a mismatch is a bug
+   * for an operator to look at (the caller logs it), not a race.
    */
-  async write(conn: mysql.PoolConnection, writes: SettlementWrites, now: Date): Promise<void> {
+  async write(conn: mysql.PoolConnection, writes: SettlementWrites, now: Date, options: { commit: boolean }): Promise<string[]> {
     const statements: string[] = [];
     const values: unknown[] = [];
     const expected: number[] = [];
@@ -129,18 +131,19 @@ export class SettlementStore {
         [ writes.notifications.map(n => [ 'pay', n.outTradeNo, n.transactionId, n.rawBody, n.parsed, n.outcome, n.reason, n.remoteIp, now, now ]) ],
         writes.notifications.length);
     }
-    if (!statements.length) return;
+    const checked = statements.length;
+    if (options.commit) statements.push('COMMIT');
+    if (!statements.length) return [];
     const [ result ] = await conn.query(statements.join(';\n'), values) as any;
+    // mysql2 answers a single statement with its result, several with an array of results.
     const results: any[] = statements.length === 1 ? [ result ] : result;
-    results.forEach((r, i) => {
-      if (r.affectedRows !== expected[i]) {
-        throw new Error(`settlement write changed ${r.affectedRows} rows, expected ${expected[i]}: ${statements[i].slice(0, 60)}`);
+    const mismatches: string[] = [];
+    for (let i = 0; i < checked; i++) {
+      if (results[i].affectedRows !== expected[i]) {
+        mismatches.push(`${statements[i].slice(0, 60)}... changed ${results[i].affectedRows} rows, not ${expected[i]}`);
       }
-    });
-  }
-
-  async commit(conn: mysql.PoolConnection): Promise<void> {
-    await conn.query('COMMIT');
+    }
+    return mismatches;
   }
 
   async rollback(conn: mysql.PoolConnection): Promise<void> {

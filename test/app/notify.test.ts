@@ -111,8 +111,12 @@ describe('POST /payment/notify: exactly once', () => {
 
   it('SUCCESS is withheld when the transaction fails, and the resend then applies once', async () => {
     const outTradeNo = await paidOrder(token);
-    // The writes go through inside the transaction; the commit fails, so all of them roll back.
-    mock(settlementStore, 'commit', async () => { throw new Error('Deadlock found when trying to get lock'); });
+    // The writes go through inside the transaction, then it fails before the commit: all of them roll back.
+    const write = settlementStore.write.bind(settlementStore);
+    mock(settlementStore, 'write', async (...args: Parameters<typeof write>) => {
+      await write(args[0], args[1], args[2], { commit: false });
+      throw new Error('Deadlock found when trying to get lock');
+    });
     await testEnv.sim.pay(outTradeNo);
     const [ first ] = await testEnv.sim.waitForDelivery(outTradeNo, { count: 1 });
     failReply(first.reply!);
