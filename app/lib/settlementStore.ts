@@ -73,10 +73,11 @@ const LOCK_SQL = [
     'a.sign_type AS signType, a.transaction_id AS attemptTransactionId, o.out_trade_no AS orderOutTradeNo, ' +
     'o.status AS orderStatus, o.total_fee AS orderFee ' +
     'FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no IN (?) ORDER BY a.out_trade_no FOR UPDATE',
-  // Owners never change and users are not locked (a login must not wait on a payment).
-  'SELECT a.out_trade_no AS outTradeNo, u.openid FROM payment_attempts a JOIN orders o ON o.id = a.order_id ' +
-    'JOIN users u ON u.id = o.user_id WHERE a.out_trade_no IN (?)',
-  'SELECT transaction_id AS transactionId, out_trade_no AS outTradeNo FROM payment_attempts WHERE transaction_id IN (?)',
+  // Not locked: owners never change (and a login must not wait on a payment); a transaction_id
+  // taken meanwhile is still refused by its unique index. One statement for both lookups.
+  'SELECT \'owner\' AS kind, a.out_trade_no AS outTradeNo, u.openid AS value FROM payment_attempts a ' +
+    'JOIN orders o ON o.id = a.order_id JOIN users u ON u.id = o.user_id WHERE a.out_trade_no IN (?) ' +
+    'UNION ALL SELECT \'holder\', out_trade_no, transaction_id FROM payment_attempts WHERE transaction_id IN (?)',
 ].join(';\n');
 
 export class SettlementStore {
@@ -84,11 +85,17 @@ export class SettlementStore {
   async lock(conn: mysql.PoolConnection, outTradeNos: string[], transactionIds: string[]): Promise<LockedRows> {
     // IN () is not valid SQL; '' matches nothing (both columns hold non-empty values or NULL).
     const [ results ] = await conn.query(LOCK_SQL, [ outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ]) as any;
-    const [ , , attempts, owners, holders ] = results as any[][];
+    const [ , , attempts, lookups ] = results as any[][];
+    const owners = new Map<string, string>();
+    const holders = new Map<string, string>();
+    for (const row of lookups) {
+      if (row.kind === 'owner') owners.set(row.outTradeNo, row.value);
+      else holders.set(row.value, row.outTradeNo);
+    }
     return {
       attempts: attempts.map((row: any) => ({ ...row, attemptId: Number(row.attemptId), orderId: Number(row.orderId) })),
-      owners: new Map(owners.map((row: any) => [ row.outTradeNo, row.openid ])),
-      holders: new Map(holders.map((row: any) => [ row.transactionId, row.outTradeNo ])),
+      owners,
+      holders,
     };
   }
 
@@ -108,19 +115,34 @@ export class SettlementStore {
       values.push(...params);
       expected.push(rows);
     };
-    for (const w of writes.attemptsPaid) {
-      add('UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL',
-        [ w.transactionId, now, w.attemptId ], 1);
+    // One UPDATE per table for the whole batch, each row's values chosen by id.
+    const byId = <W>(rows: W[], id: (w: W) => number, value: (w: W) => unknown) => {
+      const params: unknown[] = [];
+      for (const w of rows) params.push(id(w), value(w));
+      return { sql: `CASE id ${rows.map(() => 'WHEN ? THEN ?').join(' ')} END`, params };
+    };
+    if (writes.attemptsPaid.length) {
+      const ids = writes.attemptsPaid.map(w => w.attemptId);
+      const txn = byId(writes.attemptsPaid, w => w.attemptId, w => w.transactionId);
+      add(`UPDATE payment_attempts SET status = 'PAID', transaction_id = ${txn.sql}, updated_at = ? WHERE id IN (?) AND transaction_id IS NULL`,
+        [ ...txn.params, now, ids ], ids.length);
     }
     for (const w of writes.attemptsFailed) {
       add('UPDATE payment_attempts SET err_code = ?, err_code_des = ?, updated_at = ? WHERE id = ?', [ w.errCode, w.errCodeDes, now, w.attemptId ], 1);
     }
-    for (const w of writes.ordersPaid) {
-      add('UPDATE orders SET status = \'SUCCESS\', paid_attempt_id = ?, transaction_id = ?, paid_at = ?, bank_type = ?, updated_at = ? ' +
-        'WHERE id = ? AND status = \'NOTPAY\'', [ w.attemptId, w.transactionId, w.paidAt, w.bankType, now, w.orderId ], 1);
+    if (writes.ordersPaid.length) {
+      const rows = writes.ordersPaid;
+      const columns = [
+        byId(rows, w => w.orderId, w => w.attemptId), byId(rows, w => w.orderId, w => w.transactionId),
+        byId(rows, w => w.orderId, w => w.paidAt), byId(rows, w => w.orderId, w => w.bankType),
+      ];
+      add('UPDATE orders SET status = \'SUCCESS\', ' +
+        `paid_attempt_id = ${columns[0].sql}, transaction_id = ${columns[1].sql}, paid_at = ${columns[2].sql}, bank_type = ${columns[3].sql}, ` +
+        'updated_at = ? WHERE id IN (?) AND status = \'NOTPAY\'',
+      [ ...columns.flatMap(c => c.params), now, rows.map(w => w.orderId) ], rows.length);
     }
-    for (const orderId of writes.ordersRefundRequired) {
-      add('UPDATE orders SET refund_required = 1, updated_at = ? WHERE id = ?', [ now, orderId ], 1);
+    if (writes.ordersRefundRequired.length) {
+      add('UPDATE orders SET refund_required = 1, updated_at = ? WHERE id IN (?)', [ now, writes.ordersRefundRequired ], writes.ordersRefundRequired.length);
     }
     if (writes.events.length) {
       add('INSERT INTO order_events (order_id, type, source, detail, created_at) VALUES ?',
