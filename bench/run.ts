@@ -9,7 +9,7 @@
  * Uses its own database (BENCH_MYSQL_DATABASE, default wxpay_bench, created and migrated here)
  * and Redis db (BENCH_REDIS_DB, default 15). Prints a table and writes bench/results/latest.json.
  * Settings: BENCH_WORKERS (cores), BENCH_CONNECTIONS (10), BENCH_NOTIFY_COUNT (3000),
- * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
+ * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_ROUNDS (3), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
  * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -34,6 +34,12 @@ const NOTIFY_COUNT = Number(env.BENCH_NOTIFY_COUNT ?? 3000);
 const ORDER_COUNT = Number(env.BENCH_ORDER_COUNT ?? 1000);
 const WARMUP = Number(env.BENCH_WARMUP ?? 300);
 const MAX_SECONDS = Number(env.BENCH_MAX_SECONDS ?? 60);
+/**
+ * Rounds of every scenario on both targets, alternating which goes first. The machine's speed
+ * drifts by tens of percent over a minute (shared host): a ratio is taken within each round, where
+ * service and baseline ran back to back, and the median over rounds is reported.
+ */
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const DATABASE = env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
 const REDIS_DB = env.BENCH_REDIS_DB ?? '15';
 const USERS = 20;
@@ -290,35 +296,41 @@ async function main() {
     const count = async (sql: string) => Number(((await db.query(sql)) as any)[0][0].n);
     const xml = (bodies: string[]) => (i: number) => ({ body: bodies[i % bodies.length], headers: { 'content-type': 'text/xml' } });
 
-    const results: Record<string, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
-    for (const target of targets) {
-      if (SCENARIOS.has('notify')) {
-        // 1. Distinct orders: each notification pays one order.
-        const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
-        await load(target, { path: '/payment/notify', amount: WARMUP, next: xml(bodies) });
-        const measured = bodies.slice(WARMUP);
-        const distinct = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
-        const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
-        if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
-        results.distinctNotifications[target.name] = distinct;
+    type Scenario = 'distinctNotifications' | 'repeatedNotifications' | 'orderCreation';
+    const rounds: Array<Record<Scenario, Record<string, LoadResult>>> = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const results: Record<Scenario, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
+      rounds.push(results);
+      console.log(`bench: round ${round + 1} of ${ROUNDS}`);
+      for (const target of round % 2 === 0 ? targets : [ ...targets ].reverse()) {
+        if (SCENARIOS.has('notify')) {
+          // 1. Distinct orders: each notification pays one order.
+          const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
+          await load(target, { path: '/payment/notify', amount: WARMUP, next: xml(bodies) });
+          const measured = bodies.slice(WARMUP);
+          const distinct = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+          const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
+          if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
+          results.distinctNotifications[target.name] = distinct;
 
-        if (SCENARIOS.has('repeat')) {
-          // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
-          const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
-          results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
-          if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+          if (SCENARIOS.has('repeat')) {
+            // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
+            const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+            results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+            if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+          }
         }
-      }
 
-      if (SCENARIOS.has('order')) {
-        // 3. Order creation, unified order at the simulator included.
-        const before = await count('SELECT COUNT(*) AS n FROM orders');
-        const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
-        const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
-        await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), next });
-        results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, next });
-        const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
-        if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+        if (SCENARIOS.has('order')) {
+          // 3. Order creation, unified order at the simulator included.
+          const before = await count('SELECT COUNT(*) AS n FROM orders');
+          const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
+          const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
+          await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), next });
+          results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, next });
+          const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
+          if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+        }
       }
     }
 
@@ -326,18 +338,36 @@ async function main() {
     // 4. The core, with the servers stopped so it has the machine to itself.
     const core = SCENARIOS.has('core') ? runCore(CREDENTIALS.WECHAT_API_KEY, 3000) : undefined;
 
+    const median = (values: number[]) => {
+      const sorted = [ ...values ].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    };
     const rows: string[] = [];
     const fmt = (n: number, d = 0) => n.toFixed(d);
-    rows.push('| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
+    rows.push(`Medians over ${ROUNDS} rounds; the ratio is the median of each round's service / baseline.`, '',
+      '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const [ scenario, byTarget ] of Object.entries(results)) {
-      if (!byTarget.service || !byTarget.baseline) continue;
+    const summary: Record<string, unknown> = {};
+    for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
+      const measured = rounds.filter(r => r[scenario].service && r[scenario].baseline).map(r => r[scenario]);
+      if (!measured.length) continue;
+      const perTarget: Record<string, Record<string, number>> = {};
       for (const name of [ 'service', 'baseline' ]) {
-        const r = byTarget[name];
-        const cpu = `${fmt(r.cpuMsPerRequest.target, 2)} + ${fmt(r.cpuMsPerRequest.database, 2)}`;
-        rows.push(`| ${scenario} | ${name} | ${fmt(r.reqPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.peakRssMb)} | ${cpu} | ${r.non2xx} | ${r.errors} |`);
+        const runs = measured.map(m => m[name]);
+        const m = perTarget[name] = {
+          reqPerSec: median(runs.map(r => r.reqPerSec)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)),
+          peakRssMb: Math.max(...runs.map(r => r.peakRssMb)), cpuTarget: median(runs.map(r => r.cpuMsPerRequest.target)),
+          cpuDatabase: median(runs.map(r => r.cpuMsPerRequest.database)),
+          non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0),
+        };
+        rows.push(`| ${scenario} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
+          `${fmt(m.cpuTarget, 2)} + ${fmt(m.cpuDatabase, 2)} | ${m.non2xx} | ${m.errors} |`);
       }
-      rows.push(`| ${scenario} | **service / baseline** | **${fmt(byTarget.service.reqPerSec / byTarget.baseline.reqPerSec, 2)}** | | | ${fmt(byTarget.service.peakRssMb / byTarget.baseline.peakRssMb, 2)} | | | |`);
+      const ratios = measured.map(m => m.service.reqPerSec / m.baseline.reqPerSec);
+      rows.push(`| ${scenario} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
+        `${fmt(perTarget.service.peakRssMb / perTarget.baseline.peakRssMb, 2)} | | | |`);
+      summary[scenario] = { ...perTarget, ratio: median(ratios), ratios };
     }
     if (core) {
       rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
@@ -350,8 +380,8 @@ async function main() {
     mkdirSync(path.join(__dirname, 'results'), { recursive: true });
     writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify({
       date, machine: { cpus: os.cpus().length, model: os.cpus()[0].model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-      settings: { workers: WORKERS, connections: CONNECTIONS, notifications: NOTIFY_COUNT, orders: ORDER_COUNT, warmup: WARMUP },
-      results, core, report,
+      settings: { workers: WORKERS, connections: CONNECTIONS, notifications: NOTIFY_COUNT, orders: ORDER_COUNT, warmup: WARMUP, rounds: ROUNDS },
+      summary, rounds, core, report,
     }, null, 2)}\n`);
   } finally {
     stopAll();

@@ -13,9 +13,14 @@ export class MicroBatcher<T, R> {
   private scheduled = false;
   private running = false;
 
+  /**
+   * `schedule` starts a batch run (setImmediate by default); the app passes one that also leaves
+   * the submitting request's async context, since a run serves many requests.
+   */
   constructor(
     private readonly run: (items: T[]) => Promise<Array<R | Error>>,
     private readonly maxBatch: number,
+    private readonly schedule: (start: () => void) => void = start => setImmediate(start),
   ) {
     if (!(maxBatch >= 1)) throw new Error(`maxBatch must be at least 1, got ${maxBatch}`);
   }
@@ -30,7 +35,7 @@ export class MicroBatcher<T, R> {
       this.queue.push({ item, resolve, reject });
       if (!this.running && !this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => {
+        this.schedule(() => {
           this.scheduled = false;
           void this.drain();
         });

@@ -34,9 +34,15 @@ export interface ReceivedNotification {
   remoteIp: string;
 }
 
+/** Where a payment's log lines go: the logger of the request or job that brought it. */
+interface ItemLogger {
+  info(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
 type SettlementItem =
-  | { kind: 'notify'; outTradeNo: string; notification: ReceivedNotification }
-  | { kind: 'query'; outTradeNo: string; facts: PaidFacts };
+  | { kind: 'notify'; outTradeNo: string; notification: ReceivedNotification; logger: ItemLogger }
+  | { kind: 'query'; outTradeNo: string; facts: PaidFacts; logger: ItemLogger };
 
 const FIELD_LIMIT = 32;
 const TRANSACTION_ID = /^[0-9A-Za-z]{1,32}$/;
@@ -58,7 +64,7 @@ const BATCHER = Symbol('settlementBatcher');
 export default class PaymentSettlementService extends Service {
   /** Applies a payment learned from WeChat's order query. */
   async applyPaid(facts: PaidFacts, _source: 'query' = 'query'): Promise<SettlementOutcome> {
-    return await batcher(this.app).submit({ kind: 'query', outTradeNo: facts.outTradeNo, facts }) as SettlementOutcome;
+    return await batcher(this.app).submit({ kind: 'query', outTradeNo: facts.outTradeNo, facts, logger: this.ctx.logger }) as SettlementOutcome;
   }
 
   /**
@@ -67,13 +73,14 @@ export default class PaymentSettlementService extends Service {
    * that transaction could not be committed: nothing was recorded.
    */
   async applyNotification(notification: ReceivedNotification): Promise<NotificationSettlementOutcome> {
-    return await batcher(this.app).submit({ kind: 'notify', outTradeNo: notification.outTradeNo, notification });
+    return await batcher(this.app).submit({ kind: 'notify', outTradeNo: notification.outTradeNo, notification, logger: this.ctx.logger });
   }
 }
 
 function batcher(app: Application): MicroBatcher<SettlementItem, NotificationSettlementOutcome> {
   const holder = app as unknown as Record<symbol, MicroBatcher<SettlementItem, NotificationSettlementOutcome> | undefined>;
-  return holder[BATCHER] ??= new MicroBatcher(items => settleIsolated(app, items), app.config.payment.settlementBatchMax);
+  return holder[BATCHER] ??= new MicroBatcher(items => settleIsolated(app, items), app.config.payment.settlementBatchMax,
+    start => app.ctxStorage.exit(() => setImmediate(start)));
 }
 
 async function settleIsolated(app: Application, items: SettlementItem[]): Promise<Array<NotificationSettlementOutcome | Error>> {
@@ -109,7 +116,7 @@ async function settleBatch(app: Application, items: SettlementItem[]): Promise<N
     const mismatches = await settlementStore.write(conn, decider.writes, now, { commit: true });
     inTransaction = false;
     for (const mismatch of mismatches) app.logger.error('[payment] settlement committed an unexpected change (a bug): %s', mismatch);
-    for (const line of decider.logLines) line(app);
+    for (const line of decider.logLines) line();
     return outcomes;
   } catch (err) {
     if (inTransaction) {
@@ -135,7 +142,8 @@ function claimedTransactionId(item: SettlementItem): string | undefined {
  */
 class SettlementDecider {
   readonly writes: SettlementWrites = emptyWrites();
-  readonly logLines: Array<(app: Application) => void> = [];
+  /** Written once the batch is committed. */
+  readonly logLines: Array<() => void> = [];
   private readonly attempts: Map<string, LockedAttempt>;
   private readonly orderStatus = new Map<number, string>();
   private readonly refundFlagged = new Set<number>();
@@ -146,8 +154,8 @@ class SettlementDecider {
   }
 
   decide(item: SettlementItem): NotificationSettlementOutcome {
-    if (item.kind === 'query') return this.applyPaid(item.facts, 'query');
-    const outcome = this.decideNotification(item.notification);
+    if (item.kind === 'query') return this.applyPaid(item.facts, 'query', item.logger);
+    const outcome = this.decideNotification(item.notification, item.logger);
     const { fields } = item.notification;
     const [ auditOutcome, reason ] = outcome.result === 'REJECTED' ? [ 'REJECTED', outcome.reason ]
       : outcome.result === 'DUPLICATE' ? [ 'DUPLICATE', 'DUPLICATE' ]
@@ -165,7 +173,7 @@ class SettlementDecider {
     return outcome;
   }
 
-  private decideNotification(n: ReceivedNotification): NotificationSettlementOutcome {
+  private decideNotification(n: ReceivedNotification, logger: ItemLogger): NotificationSettlementOutcome {
     const { fields } = n;
     const attempt = this.attempts.get(n.outTradeNo);
     if (!attempt) return reject('unknown out_trade_no');
@@ -179,7 +187,7 @@ class SettlementDecider {
       // A failed payment changes nothing: the order stays payable. Record what WeChat said.
       const errCode = (fields.err_code ?? 'PAYERROR').slice(0, 32);
       this.writes.attemptsFailed.push({ attemptId: attempt.attemptId, errCode, errCodeDes: (fields.err_code_des ?? '').slice(0, 255) });
-      this.logLines.push(app => app.logger.info('[notify] order %s: payment failed at WeChat: %s', n.outTradeNo, errCode));
+      this.logLines.push(() => logger.info('[notify] order %s: payment failed at WeChat: %s', n.outTradeNo, errCode));
       return { result: 'PAYMENT_FAILED', errCode };
     }
     const totalFee = /^[1-9][0-9]{0,9}$/.test(fields.total_fee ?? '') ? Number(fields.total_fee) : NaN;
@@ -188,10 +196,10 @@ class SettlementDecider {
     return this.applyPaid({
       outTradeNo: n.outTradeNo, transactionId: fields.transaction_id, totalFee,
       timeEnd: fields.time_end, bankType: fields.bank_type, openid: fields.openid,
-    }, 'notify');
+    }, 'notify', logger);
   }
 
-  private applyPaid(facts: PaidFacts, source: PaymentSource): SettlementOutcome {
+  private applyPaid(facts: PaidFacts, source: PaymentSource, logger: ItemLogger): SettlementOutcome {
     const attempt = this.attempts.get(facts.outTradeNo);
     if (!attempt) return reject('unknown out_trade_no');
     const orderId = attempt.orderId;
@@ -225,7 +233,7 @@ class SettlementDecider {
         bankType: facts.bankType?.slice(0, 32) ?? null,
       });
       this.writes.events.push({ orderId, type: 'PAID', source, detail });
-      this.logLines.push(app => app.logger.info('[payment] order %s paid: out_trade_no=%s transaction_id=%s total_fee=%d source=%s',
+      this.logLines.push(() => logger.info('[payment] order %s paid: out_trade_no=%s transaction_id=%s total_fee=%d source=%s',
         orderNo, facts.outTradeNo, facts.transactionId, facts.totalFee, source));
       return { result: 'APPLIED', orderId };
     }
@@ -238,7 +246,7 @@ class SettlementDecider {
     }
     const type = status === 'CLOSED' ? 'PAID_AFTER_CLOSE' : 'DOUBLE_PAYMENT';
     this.writes.events.push({ orderId, type, source, detail });
-    this.logLines.push(app => app.logger.error('[payment] order %s: %s out_trade_no=%s transaction_id=%s needs a refund',
+    this.logLines.push(() => logger.error('[payment] order %s: %s out_trade_no=%s transaction_id=%s needs a refund',
       orderNo, type, facts.outTradeNo, facts.transactionId));
     return { result: 'REFUND_REQUIRED', orderId };
   }

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { app, mock } from 'egg-mock/bootstrap';
+import { sign, SignType } from '../../lib/wechatpay';
+import { settlementStore } from '../../app/service/settlement';
+import { testEnv } from '../support/env';
+import { createOrder, login, resetWorld } from '../support/fixtures';
+
+// Settlement in micro-batches (app/service/settlement.ts): payments submitted together share one
+// locked transaction, and each is still judged by its own rules.
+
+/** An order paid at the simulator whose notification is held back: the test hands it over itself. */
+async function paidAtWechat(token: string, result: 'SUCCESS' | 'FAIL' = 'SUCCESS'): Promise<{ outTradeNo: string; fields: Record<string, string> }> {
+  const outTradeNo = (await createOrder(token).expect(200)).body.outTradeNo as string;
+  testEnv.sim.setFault('notify', { kind: 'drop', beforeProcessing: true });
+  await testEnv.sim.pay(outTradeNo, { result });
+  return { outTradeNo, fields: testEnv.sim.buildNotification(outTradeNo) };
+}
+
+function resign(fields: Record<string, string>): Record<string, string> {
+  const { sign: _old, ...rest } = fields;
+  const signType = (app.config.wechat.signType ?? 'MD5') as SignType;
+  return { ...rest, sign: sign(rest, app.config.wechat.apiKey, signType) };
+}
+
+function received(fields: Record<string, string>) {
+  return { outTradeNo: fields.out_trade_no, fields, rawBody: `<xml>${fields.out_trade_no}</xml>`, remoteIp: '127.0.0.1' };
+}
+
+/** Counts the batches (lock round trips) and their sizes. */
+function countBatches(): number[] {
+  const sizes: number[] = [];
+  const lock = settlementStore.lock.bind(settlementStore);
+  mock(settlementStore, 'lock', async (...args: Parameters<typeof lock>) => {
+    sizes.push(args[1].length);
+    return lock(...args);
+  });
+  return sizes;
+}
+
+async function orderState(outTradeNo: string) {
+  const order = (await app.model.Order.findOne({ where: { outTradeNo }, raw: true }))!;
+  const events = await app.model.OrderEvent.findAll({ where: { orderId: order.id }, raw: true });
+  const audit = await app.model.PaymentNotification.findAll({ where: { outTradeNo }, order: [[ 'id', 'ASC' ]], raw: true });
+  return { order, events: events.map(e => e.type), audit: audit.map(a => [ a.outcome, a.reason ]) };
+}
+
+describe('settlement batches', () => {
+  beforeEach(resetWorld);
+  afterEach(() => {
+    mock.restore();
+    testEnv.sim.reset();
+  });
+
+  it('settles payments submitted together in one transaction, each by its own rules', async () => {
+    const { token } = await login();
+    const a = await paidAtWechat(token);
+    const b = await paidAtWechat(token);
+    const forged = await paidAtWechat(token);
+    const failed = await paidAtWechat(token, 'FAIL');
+    const sizes = countBatches();
+    const service = app.mockContext().service.settlement;
+
+    const outcomes = await Promise.all([
+      service.applyNotification(received(a.fields)),
+      service.applyNotification(received(b.fields)),
+      service.applyNotification(received({ ...a.fields, nonce_str: 'copy' + a.fields.nonce_str })),
+      service.applyNotification(received({ ...forged.fields, total_fee: '1' })),
+      service.applyNotification(received(failed.fields)),
+      service.applyNotification(received(resign({ ...a.fields, out_trade_no: 'NOSUCHORDER0001' }))),
+    ]);
+
+    assert.deepEqual(sizes, [ 5 ], 'one batch, locking the five distinct out_trade_nos');
+    assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'APPLIED', 'REJECTED', 'REJECTED', 'PAYMENT_FAILED', 'REJECTED' ]);
+    // The copy is signed over its changed nonce with the old signature: refused like any tampering.
+    assert.equal((outcomes[2] as any).reason, 'signature does not verify');
+    assert.equal((outcomes[3] as any).reason, 'signature does not verify');
+    assert.equal((outcomes[5] as any).reason, 'unknown out_trade_no');
+
+    const stateA = await orderState(a.outTradeNo);
+    assert.equal(stateA.order.status, 'SUCCESS');
+    assert.equal(stateA.order.transactionId, a.fields.transaction_id);
+    assert.deepEqual(stateA.events, [ 'PAID' ]);
+    assert.deepEqual(stateA.audit, [[ 'APPLIED', 'APPLIED' ], [ 'REJECTED', 'signature does not verify' ]]);
+    assert.equal((await orderState(b.outTradeNo)).order.status, 'SUCCESS');
+    const stateForged = await orderState(forged.outTradeNo);
+    assert.equal(stateForged.order.status, 'NOTPAY');
+    assert.deepEqual(stateForged.events, []);
+    const stateFailed = await orderState(failed.outTradeNo);
+    assert.equal(stateFailed.order.status, 'NOTPAY');
+    assert.deepEqual(stateFailed.audit, [[ 'APPLIED', `payment failed: ${failed.fields.err_code}` ]]);
+    const attempt = await app.model.PaymentAttempt.findOne({ where: { outTradeNo: failed.outTradeNo }, raw: true });
+    assert.equal(attempt!.errCode, failed.fields.err_code);
+    assert.equal(await app.model.PaymentNotification.count({ where: { outTradeNo: 'NOSUCHORDER0001' } }), 1);
+  });
+
+  it('two copies of one notification in a batch: one payment, one duplicate', async () => {
+    const { token } = await login();
+    const a = await paidAtWechat(token);
+    const copy = testEnv.sim.buildNotification(a.outTradeNo);
+    const sizes = countBatches();
+    const service = app.mockContext().service.settlement;
+
+    const outcomes = await Promise.all([ service.applyNotification(received(a.fields)), service.applyNotification(received(copy)) ]);
+
+    assert.deepEqual(sizes, [ 1 ]);
+    assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'DUPLICATE' ]);
+    const state = await orderState(a.outTradeNo);
+    assert.deepEqual(state.events, [ 'PAID' ]);
+    assert.deepEqual(state.audit, [[ 'APPLIED', 'APPLIED' ], [ 'DUPLICATE', 'DUPLICATE' ]]);
+  });
+
+  it('an order query and a notification of the same payment in one batch apply it once', async () => {
+    const { token } = await login();
+    const a = await paidAtWechat(token);
+    const service = app.mockContext().service.settlement;
+    const outcomes = await Promise.all([
+      service.applyPaid({ outTradeNo: a.outTradeNo, transactionId: a.fields.transaction_id, totalFee: Number(a.fields.total_fee), openid: a.fields.openid }),
+      service.applyNotification(received(a.fields)),
+    ]);
+    assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'DUPLICATE' ]);
+    const state = await orderState(a.outTradeNo);
+    assert.equal(state.order.status, 'SUCCESS');
+    assert.deepEqual(state.events, [ 'PAID' ]);
+  });
+
+  it('a batch that fails is settled again one payment at a time: the others are not held back', async () => {
+    const { token } = await login();
+    const orders = [ await paidAtWechat(token), await paidAtWechat(token), await paidAtWechat(token) ];
+    const sizes = countBatches();
+    const write = settlementStore.write.bind(settlementStore);
+    // A failure that only a batch of several meets (as a deadlock would).
+    mock(settlementStore, 'write', async (...args: Parameters<typeof write>) => {
+      if (args[1].notifications.length > 1) throw new Error('Deadlock found when trying to get lock');
+      return write(...args);
+    });
+    const service = app.mockContext().service.settlement;
+
+    const outcomes = await Promise.all(orders.map(o => service.applyNotification(received(o.fields))));
+
+    assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'APPLIED', 'APPLIED' ]);
+    assert.deepEqual(sizes, [ 3, 1, 1, 1 ]);
+    for (const o of orders) {
+      const state = await orderState(o.outTradeNo);
+      assert.equal(state.order.status, 'SUCCESS');
+      assert.deepEqual(state.events, [ 'PAID' ]);
+      assert.deepEqual(state.audit, [[ 'APPLIED', 'APPLIED' ]], 'the failed batch left no audit rows behind');
+    }
+  });
+
+  it('a payment that cannot be settled alone fails alone, and leaves nothing half-written', async () => {
+    const { token } = await login();
+    const good = await paidAtWechat(token);
+    const bad = await paidAtWechat(token);
+    const write = settlementStore.write.bind(settlementStore);
+    mock(settlementStore, 'write', async (...args: Parameters<typeof write>) => {
+      if (args[1].notifications.some(n => n.outTradeNo === bad.outTradeNo)) {
+        // The writes run inside the transaction, then it breaks before the commit.
+        await write(args[0], args[1], args[2], { commit: false });
+        throw new Error('Lock wait timeout exceeded');
+      }
+      return write(...args);
+    });
+    const service = app.mockContext().service.settlement;
+
+    const [ goodOutcome, badOutcome ] = await Promise.allSettled([
+      service.applyNotification(received(good.fields)), service.applyNotification(received(bad.fields)),
+    ]);
+
+    assert.equal(goodOutcome.status, 'fulfilled');
+    assert.equal((goodOutcome as PromiseFulfilledResult<any>).value.result, 'APPLIED');
+    assert.equal(badOutcome.status, 'rejected');
+    assert.match((badOutcome as PromiseRejectedResult).reason.message, /Lock wait timeout/);
+    const state = await orderState(bad.outTradeNo);
+    assert.equal(state.order.status, 'NOTPAY');
+    assert.equal(state.order.transactionId, null);
+    assert.deepEqual(state.events, []);
+    assert.deepEqual(state.audit, []);
+    const attempt = await app.model.PaymentAttempt.findOne({ where: { outTradeNo: bad.outTradeNo }, raw: true });
+    assert.equal(attempt!.transactionId, null);
+    assert.equal((await orderState(good.outTradeNo)).order.status, 'SUCCESS');
+  });
+
+  it('logs each payment on the logger of the request that brought it, after the commit', async () => {
+    const { token } = await login();
+    const a = await paidAtWechat(token);
+    const ctx = app.mockContext();
+    const lines: string[] = [];
+    mock(ctx.logger, 'info', (message: string, ...args: unknown[]) => { lines.push([ message, ...args ].join(' ')); });
+    await ctx.service.settlement.applyNotification(received(a.fields));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], new RegExp(`^\\[payment\\] order %s paid.* ${a.outTradeNo} ${a.outTradeNo} ${a.fields.transaction_id} `));
+  });
+});
