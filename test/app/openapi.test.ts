@@ -169,6 +169,7 @@ describe('docs/openapi.json', () => {
         await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(200));
 
       await testEnv.sim.pay(outTradeNo);
+      await testEnv.sim.waitForDelivery(outTradeNo, { acknowledged: true });
       const paid = await show(outTradeNo).expect(200);
       conforms('GET', '/payment/orders/{outTradeNo}', paid);
       assert.equal(paid.body.status, 'SUCCESS');
