@@ -59,6 +59,8 @@ export interface PaymentConfig {
    */
   settlementBatchMax: number;
   settlementPoolSize: number;
+  /** How long a settlement batch waits for a row lock another transaction holds before it is split up. */
+  settlementLockWaitSeconds: number;
   /** Scheduled jobs (app/schedule): closing expired orders, querying orders whose notification is overdue. */
   jobs: PaymentJobsConfig;
 }
@@ -229,6 +231,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       maxNotifyBytes: 16 * 1024,
       settlementBatchMax: positive('SETTLEMENT_BATCH_MAX', 32),
       settlementPoolSize: positive('SETTLEMENT_POOL_SIZE', 4),
+      settlementLockWaitSeconds: positive('SETTLEMENT_LOCK_WAIT_SECONDS', 5),
       jobs: {
         enabled: ![ 'false', '0' ].includes(fromEnv('ORDER_JOBS_ENABLED', 'true') as string),
         closeExpiredIntervalMs: positive('ORDER_CLOSE_EXPIRED_INTERVAL_SECONDS', 60) * 1000,

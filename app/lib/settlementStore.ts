@@ -64,8 +64,11 @@ export function emptyWrites(): SettlementWrites {
   return { attemptsPaid: [], attemptsFailed: [], ordersPaid: [], ordersRefundRequired: [], events: [], notifications: [] };
 }
 
-// READ COMMITTED: the locking read takes record locks only, no gap locks.
+// READ COMMITTED: the locking read takes record locks only, no gap locks. A short lock wait: a
+// worker settles one batch at a time, so a batch stuck behind another transaction's lock fails
+// soon and is settled again payment by payment, rather than holding every payment behind it.
 const LOCK_SQL = [
+  'SET SESSION innodb_lock_wait_timeout = ?',
   'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
   'START TRANSACTION',
   // Attempts in out_trade_no order, each with its order: every batch locks in the same order.
@@ -82,10 +85,10 @@ const LOCK_SQL = [
 
 export class SettlementStore {
   /** Starts the transaction and locks the attempts (and their orders) of these out_trade_nos. */
-  async lock(conn: mysql.PoolConnection, outTradeNos: string[], transactionIds: string[]): Promise<LockedRows> {
+  async lock(conn: mysql.PoolConnection, outTradeNos: string[], transactionIds: string[], lockWaitSeconds: number): Promise<LockedRows> {
     // IN () is not valid SQL; '' matches nothing (both columns hold non-empty values or NULL).
-    const [ results ] = await conn.query(LOCK_SQL, [ outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ]) as any;
-    const [ , , attempts, lookups ] = results as any[][];
+    const [ results ] = await conn.query(LOCK_SQL, [ lockWaitSeconds, outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ]) as any;
+    const [ , , , attempts, lookups ] = results as any[][];
     const owners = new Map<string, string>();
     const holders = new Map<string, string>();
     for (const row of lookups) {

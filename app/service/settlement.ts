@@ -109,7 +109,7 @@ async function settleBatch(app: Application, items: SettlementItem[]): Promise<N
     const outTradeNos = [ ...new Set(items.map(item => item.outTradeNo)) ];
     const transactionIds = [ ...new Set(items.map(claimedTransactionId).filter((id): id is string => !!id)) ];
     inTransaction = true;
-    const locked = await settlementStore.lock(conn, outTradeNos, transactionIds);
+    const locked = await settlementStore.lock(conn, outTradeNos, transactionIds, app.config.payment.settlementLockWaitSeconds);
     const now = new Date();
     const decider = new SettlementDecider(locked, app.config.wechat.apiKey, now);
     const outcomes = items.map(item => decider.decide(item));

@@ -180,6 +180,32 @@ describe('settlement batches', () => {
     assert.equal((await orderState(good.outTradeNo)).order.status, 'SUCCESS');
   });
 
+  it('a payment stuck behind another transaction\'s row lock does not hold back the rest of its batch', async () => {
+    mock(app.config.payment, 'settlementLockWaitSeconds', 1);
+    const { token } = await login();
+    const free = await paidAtWechat(token);
+    const blocked = await paidAtWechat(token);
+    const service = app.mockContext().service.settlement;
+    const holder = await app.model.transaction();
+    let outcomes: Array<PromiseSettledResult<any>>;
+    try {
+      await app.model.PaymentAttempt.findOne({ where: { outTradeNo: blocked.outTradeNo }, lock: holder.LOCK.UPDATE, transaction: holder });
+      outcomes = await Promise.allSettled([ service.applyNotification(received(free.fields)), service.applyNotification(received(blocked.fields)) ]);
+    } finally {
+      await holder.rollback();
+    }
+    assert.equal(outcomes[0].status, 'fulfilled');
+    assert.equal((outcomes[0] as PromiseFulfilledResult<any>).value.result, 'APPLIED');
+    assert.equal(outcomes[1].status, 'rejected');
+    assert.match((outcomes[1] as PromiseRejectedResult).reason.message, /Lock wait timeout/);
+    assert.equal((await orderState(free.outTradeNo)).order.status, 'SUCCESS');
+    assert.equal((await orderState(blocked.outTradeNo)).order.status, 'NOTPAY');
+
+    // WeChat's resend, once the lock is gone.
+    assert.equal((await service.applyNotification(received(blocked.fields))).result, 'APPLIED');
+    assert.deepEqual((await orderState(blocked.outTradeNo)).events, [ 'PAID' ]);
+  });
+
   it('logs each payment on the logger of the request that brought it, after the commit', async () => {
     const { token } = await login();
     const a = await paidAtWechat(token);
