@@ -58,8 +58,9 @@ const BATCHER = Symbol('settlementBatcher');
  * transaction as the change it describes.
  *
  * Payments arriving together in one worker share a transaction (MicroBatcher): two round trips
- * (lock and read; write and commit) and one commit per batch instead of per payment. If a batch fails, each of its payments is tried
- * again alone, so one that cannot be settled never holds back the others.
+ * (lock and read; write and commit) and one commit per batch instead of per payment. If a batch
+ * fails, each of its payments is tried again alone, so one that cannot be settled never holds
+ * back the others; unless the connection itself failed (MySQL away), when they all fail at once.
  */
 export default class PaymentSettlementService extends Service {
   /** Applies a payment learned from WeChat's order query. */
@@ -87,7 +88,8 @@ async function settleIsolated(app: Application, items: SettlementItem[]): Promis
   try {
     return await settleBatch(app, items);
   } catch (err) {
-    if (items.length === 1) return [ err as Error ];
+    // mysql2 marks connection failures fatal: alone, each payment would only meet it again.
+    if (items.length === 1 || (err as { fatal?: boolean }).fatal) return items.map(() => err as Error);
     app.logger.warn('[payment] a settlement batch of %d failed (%s); settling each alone', items.length, (err as Error).message);
     const outcomes: Array<NotificationSettlementOutcome | Error> = [];
     for (const item of items) {

@@ -147,6 +147,23 @@ describe('settlement batches', () => {
     }
   });
 
+  it('MySQL away (a fatal connection error): the batch fails as a whole, without a try per payment', async () => {
+    const { token } = await login();
+    const orders = [ await paidAtWechat(token), await paidAtWechat(token) ];
+    const calls: number[] = [];
+    mock(settlementStore, 'lock', async (...args: Parameters<typeof settlementStore.lock>) => {
+      calls.push(args[1].length);
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED', fatal: true });
+    });
+    const service = app.mockContext().service.settlement;
+
+    const outcomes = await Promise.allSettled(orders.map(o => service.applyNotification(received(o.fields))));
+
+    assert.deepEqual(outcomes.map(o => o.status), [ 'rejected', 'rejected' ]);
+    assert.deepEqual(calls, [ 2 ]);
+    for (const o of orders) assert.equal((await orderState(o.outTradeNo)).order.status, 'NOTPAY');
+  });
+
   it('a payment that cannot be settled alone fails alone, and leaves nothing half-written', async () => {
     const { token } = await login();
     const good = await paidAtWechat(token);
