@@ -25,7 +25,7 @@ export class MicroBatcher<T, R> {
     if (!(maxBatch >= 1)) throw new Error(`maxBatch must be at least 1, got ${maxBatch}`);
   }
 
-  /** Items queued or running. */
+  /** Items waiting for a batch (not those in the batch running). */
   get pending(): number {
     return this.queue.length;
   }

@@ -64,7 +64,8 @@ export default class PaymentNotifyService extends Service {
     try {
       outcome = await this.service.settlement.applyNotification({ outTradeNo, fields, rawBody, remoteIp });
     } catch (err) {
-      // Nothing was committed: keep a trace if the database still takes one, and let WeChat resend.
+      // Not known to be committed (if it was after all, the resend is answered as a repeat): keep a
+      // trace if the database still takes one, and let WeChat resend.
       await record('ERROR', `not settled: ${(err as Error).message}`).catch(() => undefined);
       throw err;
     }
