@@ -8,7 +8,7 @@
  *
  * Uses its own database (BENCH_MYSQL_DATABASE, default wxpay_bench, created and migrated here)
  * and Redis db (BENCH_REDIS_DB, default 15). Prints a table and writes bench/results/latest.json.
- * Settings: BENCH_WORKERS (cores), BENCH_CONNECTIONS (10), BENCH_NOTIFY_COUNT (3000),
+ * Settings: BENCH_WORKERS (cores), BENCH_CONNECTIONS (10,32: each level is measured), BENCH_NOTIFY_COUNT (3000),
  * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_ROUNDS (3), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
  * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
  */
@@ -29,7 +29,8 @@ const autocannon = require('autocannon');
 const root = path.join(__dirname, '..');
 const env = process.env;
 const WORKERS = Number(env.BENCH_WORKERS ?? os.cpus().length);
-const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 10);
+/** Concurrency levels, each measured in full: settlement batches grow with concurrency, the baseline does not batch. */
+const CONNECTION_LEVELS = (env.BENCH_CONNECTIONS ?? '10,32').split(',').map(Number);
 const NOTIFY_COUNT = Number(env.BENCH_NOTIFY_COUNT ?? 3000);
 const ORDER_COUNT = Number(env.BENCH_ORDER_COUNT ?? 1000);
 const WARMUP = Number(env.BENCH_WARMUP ?? 300);
@@ -129,7 +130,7 @@ function childPids(pid: number): number[] {
 }
 
 /** One autocannon run; `next` gives each request its body and headers. Peak RSS sampled every 100 ms. */
-async function load(target: Target, opts: { path: string; amount: number; next: (i: number) => { body: string; headers: Record<string, string> } }): Promise<LoadResult> {
+async function load(target: Target, opts: { path: string; amount: number; connections: number; next: (i: number) => { body: string; headers: Record<string, string> } }): Promise<LoadResult> {
   let i = 0;
   const pids = target.pids();
   let peak = rssMb(pids);
@@ -144,7 +145,7 @@ async function load(target: Target, opts: { path: string; amount: number; next: 
     const result: any = await new Promise((resolve, reject) => {
       const instance = autocannon({
         url: target.url,
-        connections: CONNECTIONS,
+        connections: opts.connections,
         amount: opts.amount,
         timeout: 10,
         requests: [{
@@ -181,7 +182,7 @@ async function load(target: Target, opts: { path: string; amount: number; next: 
 
 async function main() {
   const date = new Date().toISOString();
-  console.log(`bench: ${WORKERS} workers, ${CONNECTIONS} connections, ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}`);
+  console.log(`bench: ${WORKERS} workers, ${CONNECTION_LEVELS.join(' and ')} connections, ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}`);
   if (env.BENCH_SKIP_BUILD !== '1') run(process.execPath, [ 'scripts/build.js' ]);
 
   const dbEnv = { MYSQL_DATABASE: DATABASE, NODE_ENV: 'production' };
@@ -297,18 +298,18 @@ async function main() {
     const xml = (bodies: string[]) => (i: number) => ({ body: bodies[i % bodies.length], headers: { 'content-type': 'text/xml' } });
 
     type Scenario = 'distinctNotifications' | 'repeatedNotifications' | 'orderCreation';
-    const rounds: Array<Record<Scenario, Record<string, LoadResult>>> = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    const rounds: Array<{ connections: number; results: Record<Scenario, Record<string, LoadResult>> }> = [];
+    for (const connections of CONNECTION_LEVELS) for (let round = 0; round < ROUNDS; round++) {
       const results: Record<Scenario, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
-      rounds.push(results);
-      console.log(`bench: round ${round + 1} of ${ROUNDS}`);
+      rounds.push({ connections, results });
+      console.log(`bench: ${connections} connections, round ${round + 1} of ${ROUNDS}`);
       for (const target of round % 2 === 0 ? targets : [ ...targets ].reverse()) {
         if (SCENARIOS.has('notify')) {
           // 1. Distinct orders: each notification pays one order.
           const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
-          await load(target, { path: '/payment/notify', amount: WARMUP, next: xml(bodies) });
+          await load(target, { path: '/payment/notify', amount: WARMUP, connections, next: xml(bodies) });
           const measured = bodies.slice(WARMUP);
-          const distinct = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+          const distinct = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
           const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
           if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
           results.distinctNotifications[target.name] = distinct;
@@ -316,7 +317,7 @@ async function main() {
           if (SCENARIOS.has('repeat')) {
             // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
             const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
-            results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, next: xml(measured) });
+            results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
             if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
           }
         }
@@ -326,8 +327,8 @@ async function main() {
           const before = await count('SELECT COUNT(*) AS n FROM orders');
           const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
           const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
-          await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), next });
-          results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, next });
+          await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next });
+          results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next });
           const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
           if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
         }
@@ -349,9 +350,11 @@ async function main() {
       '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     const summary: Record<string, unknown> = {};
-    for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
-      const measured = rounds.filter(r => r[scenario].service && r[scenario].baseline).map(r => r[scenario]);
+    for (const connections of CONNECTION_LEVELS) for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
+      const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline)
+        .map(r => r.results[scenario]);
       if (!measured.length) continue;
+      const label = `${scenario} @${connections}`;
       const perTarget: Record<string, Record<string, number>> = {};
       for (const name of [ 'service', 'baseline' ]) {
         const runs = measured.map(m => m[name]);
@@ -361,13 +364,13 @@ async function main() {
           cpuDatabase: median(runs.map(r => r.cpuMsPerRequest.database)),
           non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0),
         };
-        rows.push(`| ${scenario} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
+        rows.push(`| ${label} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
           `${fmt(m.cpuTarget, 2)} + ${fmt(m.cpuDatabase, 2)} | ${m.non2xx} | ${m.errors} |`);
       }
       const ratios = measured.map(m => m.service.reqPerSec / m.baseline.reqPerSec);
-      rows.push(`| ${scenario} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
+      rows.push(`| ${label} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
         `${fmt(perTarget.service.peakRssMb / perTarget.baseline.peakRssMb, 2)} | | | |`);
-      summary[scenario] = { ...perTarget, ratio: median(ratios), ratios };
+      summary[label] = { ...perTarget, ratio: median(ratios), ratios };
     }
     if (core) {
       rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
@@ -380,7 +383,7 @@ async function main() {
     mkdirSync(path.join(__dirname, 'results'), { recursive: true });
     writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify({
       date, machine: { cpus: os.cpus().length, model: os.cpus()[0].model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-      settings: { workers: WORKERS, connections: CONNECTIONS, notifications: NOTIFY_COUNT, orders: ORDER_COUNT, warmup: WARMUP, rounds: ROUNDS },
+      settings: { workers: WORKERS, connections: CONNECTION_LEVELS, notifications: NOTIFY_COUNT, orders: ORDER_COUNT, warmup: WARMUP, rounds: ROUNDS },
       summary, rounds, core, report,
     }, null, 2)}\n`);
   } finally {
