@@ -223,6 +223,18 @@ describe('settlement batches', () => {
     assert.deepEqual((await orderState(blocked.outTradeNo)).events, [ 'PAID' ]);
   });
 
+  it('keeps a notification\'s non-ASCII text intact in its audit row', async () => {
+    const { token } = await login();
+    const a = await paidAtWechat(token);
+    const fields = resign({ ...a.fields, attach: '咖啡 ☕ 😀' });
+    const rawBody = `<xml><attach><![CDATA[${fields.attach}]]></attach></xml>`;
+    const outcome = await app.mockContext().service.settlement.applyNotification({ ...received(fields), rawBody });
+    assert.equal(outcome.result, 'APPLIED');
+    const row = (await app.model.PaymentNotification.findOne({ where: { outTradeNo: a.outTradeNo }, raw: true }))!;
+    assert.equal(row.rawBody, rawBody);
+    assert.equal(JSON.parse(row.parsed!).attach, '咖啡 ☕ 😀');
+  });
+
   it('logs each payment on the logger of the request that brought it, after the commit', async () => {
     const { token } = await login();
     const a = await paidAtWechat(token);
