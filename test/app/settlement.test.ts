@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
 import { app, mock } from 'egg-mock/bootstrap';
-import { sign, SignType } from '../../lib/wechatpay';
+import { MockApplication } from 'egg-mock';
+import { buildXml, sign, SignType } from '../../lib/wechatpay';
+import { startSecondApp } from '../support/secondApp';
 import { settlementStore } from '../../app/service/settlement';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
@@ -244,5 +249,62 @@ describe('settlement batches', () => {
     await ctx.service.settlement.applyNotification(received(a.fields));
     assert.equal(lines.length, 1);
     assert.match(lines[0], new RegExp(`^\\[payment\\] order %s paid.* ${a.outTradeNo} ${a.outTradeNo} ${a.fields.transaction_id} `));
+  });
+
+  describe('two app instances settling copies of the same payments at once', () => {
+    let app2: MockApplication;
+    let server2: http.Server;
+    before(async () => {
+      app2 = await startSecondApp({});
+      server2 = http.createServer(app2.callback()).listen(0, '127.0.0.1');
+      await once(server2, 'listening');
+    });
+    after(async () => {
+      server2?.close();
+      await app2?.close();
+    });
+
+    it('pays each order once, answers every copy SUCCESS and records each in the audit', async () => {
+      const { token } = await login();
+      const orders: Array<{ outTradeNo: string; transactionId: string }> = [];
+      for (let i = 0; i < 20; i++) {
+        const paid = await paidAtWechat(token);
+        orders.push({ outTradeNo: paid.outTradeNo, transactionId: paid.fields.transaction_id });
+      }
+      // Six copies of each, alternating between the two instances, interleaved across orders.
+      const urls = [ testEnv.appUrl, `http://127.0.0.1:${(server2.address() as AddressInfo).port}` ];
+      const deliveries: Array<{ url: string; xml: string }> = [];
+      for (let copy = 0; copy < 6; copy++) {
+        orders.forEach((o, i) => deliveries.push({ url: urls[(copy + i) % 2], xml: buildXml(testEnv.sim.buildNotification(o.outTradeNo)) }));
+      }
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 40 });
+      const post = (url: string, xml: string) => new Promise<string>((resolve, reject) => {
+        const target = new URL(`${url}/payment/notify`);
+        const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+          headers: { 'content-type': 'text/xml' } }, res => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', chunk => { text += chunk; });
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end(xml);
+      });
+      let replies: string[];
+      try {
+        replies = await Promise.all(deliveries.map(d => post(d.url, d.xml)));
+      } finally {
+        agent.destroy();
+      }
+
+      assert.ok(replies.every(r => r.includes('<return_code><![CDATA[SUCCESS]]></return_code>')), replies.find(r => !r.includes('SUCCESS')));
+      for (const o of orders) {
+        const state = await orderState(o.outTradeNo);
+        assert.equal(state.order.status, 'SUCCESS');
+        assert.equal(state.order.transactionId, o.transactionId);
+        assert.deepEqual(state.events, [ 'PAID' ]);
+        assert.deepEqual(state.audit.map(([ outcome ]) => outcome).sort(), [ 'APPLIED', 'DUPLICATE', 'DUPLICATE', 'DUPLICATE', 'DUPLICATE', 'DUPLICATE' ]);
+      }
+    });
   });
 });
