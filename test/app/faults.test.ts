@@ -9,6 +9,7 @@ import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 import { startSecondApp } from '../support/secondApp';
 import { TcpProxy } from '../support/tcpProxy';
+import { postXml } from '../support/postXml';
 import { settlementStore } from '../../app/service/settlement';
 
 // Faults of the service's own dependencies and process. (WeChat slow, SYSTEMERROR or dropping the
@@ -292,17 +293,7 @@ describe('faults', () => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
       const replies: string[] = new Array(deliveries.length);
       let next = 0;
-      const post = (xml: string) => new Promise<string>((resolve, reject) => {
-        const url = new URL(`${testEnv.appUrl}/payment/notify`);
-        const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'text/xml' } }, res => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', chunk => { text += chunk; });
-          res.on('end', () => resolve(text));
-        });
-        req.on('error', reject);
-        req.end(xml);
-      });
+      const post = (xml: string) => postXml(`${testEnv.appUrl}/payment/notify`, xml, agent);
       await Promise.all(Array.from({ length: 50 }, async () => {
         while (next < deliveries.length) {
           const i = next++;

@@ -5,6 +5,7 @@ import { AddressInfo } from 'node:net';
 import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { buildXml, sign, SignType } from '../../lib/wechatpay';
+import { postXml } from '../support/postXml';
 import { startSecondApp } from '../support/secondApp';
 import { settlementStore } from '../../app/service/settlement';
 import { testEnv } from '../support/env';
@@ -278,18 +279,7 @@ describe('settlement batches', () => {
         orders.forEach((o, i) => deliveries.push({ url: urls[(copy + i) % 2], xml: buildXml(testEnv.sim.buildNotification(o.outTradeNo)) }));
       }
       const agent = new http.Agent({ keepAlive: true, maxSockets: 40 });
-      const post = (url: string, xml: string) => new Promise<string>((resolve, reject) => {
-        const target = new URL(`${url}/payment/notify`);
-        const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-          headers: { 'content-type': 'text/xml' } }, res => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', chunk => { text += chunk; });
-          res.on('end', () => resolve(text));
-        });
-        req.on('error', reject);
-        req.end(xml);
-      });
+      const post = (url: string, xml: string) => postXml(`${url}/payment/notify`, xml, agent);
       let replies: string[];
       try {
         replies = await Promise.all(deliveries.map(d => post(d.url, d.xml)));
