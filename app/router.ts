@@ -1,4 +1,5 @@
 import { Application } from 'egg';
+import { WECHAT_CALLBACK_PATHS } from './controller/notify';
 import { registerDevRoutes } from './lib/devRoutes';
 
 export default (app: Application) => {
@@ -20,8 +21,8 @@ export default (app: Application) => {
   router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
-  router.post('/payment/notify', controller.notify.payment);
-  router.post('/payment/refund-notify', controller.notify.refund);
+  router.post(WECHAT_CALLBACK_PATHS.payment, controller.notify.payment);
+  router.post(WECHAT_CALLBACK_PATHS.refund, controller.notify.refund);
 
   // Admin API: ADMIN_TOKEN only, never a user's session (README "Refunds").
   const adminAuth = middleware.adminAuth();

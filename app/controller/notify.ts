@@ -3,6 +3,9 @@ import { notifyReply } from '../../lib/wechatpay';
 import { BodyTooLargeError, readRawBody } from '../lib/rawBody';
 import { NotifyResult } from '../service/paymentNotify';
 
+/** Where WeChat's servers POST each notification: the routes (app/router.ts) and the fast lane to them (app/middleware/wechatCallbacks.ts). */
+export const WECHAT_CALLBACK_PATHS = { payment: '/payment/notify', refund: '/payment/refund-notify' } as const;
+
 /** WeChat's servers call these; they always get WeChat's XML, never JSON. */
 export default class NotifyController extends Controller {
   /** POST /payment/notify */
@@ -32,7 +35,8 @@ export default class NotifyController extends Controller {
       const result = await handle(raw);
       ctx.body = notifyReply(result.acknowledged, result.acknowledged ? 'OK' : 'refused');
     } catch (err) {
-      // Nothing was committed (database down, deadlock): FAIL, and WeChat resends.
+      // Not known to be committed (database down, deadlock): FAIL, and WeChat resends; a resend of
+      // one that did commit is answered as a repeat.
       ctx.logger.error('%s could not record notification: %s', tag, (err as Error).message);
       ctx.status = 500;
       ctx.body = notifyReply(false, 'try again');

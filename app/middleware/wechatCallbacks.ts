@@ -1,4 +1,8 @@
 import { Context } from 'egg';
+import { WECHAT_CALLBACK_PATHS } from '../controller/notify';
+
+type CallbackAction = keyof typeof WECHAT_CALLBACK_PATHS;
+const ACTION_BY_PATH = new Map<string, CallbackAction>(Object.entries(WECHAT_CALLBACK_PATHS).map(([ action, path ]) => [ path, action as CallbackAction ]));
 
 /**
  * WeChat's server-to-server callbacks (payment and refund notifications) are answered here, ahead
@@ -9,10 +13,8 @@ import { Context } from 'egg';
  * answers every failure itself in WeChat's XML, so nothing it throws needs the layers skipped.
  */
 export default () => async function wechatCallbacks(ctx: Context, next: () => Promise<any>) {
-  if (ctx.method === 'POST') {
-    const controller = ctx.app.controller.notify as Record<'payment' | 'refund', (this: Context, ctx: Context) => Promise<void>>;
-    if (ctx.path === '/payment/notify') return controller.payment.call(ctx, ctx);
-    if (ctx.path === '/payment/refund-notify') return controller.refund.call(ctx, ctx);
-  }
-  return next();
+  const action = ctx.method === 'POST' ? ACTION_BY_PATH.get(ctx.path) : undefined;
+  if (!action) return next();
+  const controller = ctx.app.controller.notify as Record<CallbackAction, (this: Context, ctx: Context) => Promise<void>>;
+  return controller[action].call(ctx, ctx);
 };

@@ -128,7 +128,7 @@ export default class OrderService extends Service {
         timeEnd: reply.time_end,
         bankType: reply.bank_type,
         openid: reply.openid,
-      }, 'query');
+      });
       if (outcome.result === 'REJECTED') {
         this.ctx.logger.error('[payment] order %s: order query result refused: %s', order.outTradeNo, outcome.reason);
       }

@@ -64,7 +64,7 @@ const BATCHER = Symbol('settlementBatcher');
  */
 export default class PaymentSettlementService extends Service {
   /** Applies a payment learned from WeChat's order query. */
-  async applyPaid(facts: PaidFacts, _source: 'query' = 'query'): Promise<SettlementOutcome> {
+  async applyPaid(facts: PaidFacts): Promise<SettlementOutcome> {
     return await batcher(this.app).submit({ kind: 'query', outTradeNo: facts.outTradeNo, facts, logger: this.ctx.logger }) as SettlementOutcome;
   }
 
@@ -194,7 +194,6 @@ class SettlementDecider {
     }
     const totalFee = /^[1-9][0-9]{0,9}$/.test(fields.total_fee ?? '') ? Number(fields.total_fee) : NaN;
     if (!Number.isSafeInteger(totalFee)) return reject(`total_fee ${JSON.stringify(fields.total_fee ?? null)} is not a positive integer`, attempt.orderId);
-    if (!fields.transaction_id || !TRANSACTION_ID.test(fields.transaction_id)) return reject('transaction_id is missing or malformed', attempt.orderId);
     return this.applyPaid({
       outTradeNo: n.outTradeNo, transactionId: fields.transaction_id, totalFee,
       timeEnd: fields.time_end, bankType: fields.bank_type, openid: fields.openid,
@@ -205,6 +204,7 @@ class SettlementDecider {
     const attempt = this.attempts.get(facts.outTradeNo);
     if (!attempt) return reject('unknown out_trade_no');
     const orderId = attempt.orderId;
+    if (typeof facts.transactionId !== 'string' || !TRANSACTION_ID.test(facts.transactionId)) return reject('transaction_id is missing or malformed', orderId);
     if (facts.totalFee !== attempt.attemptFee || attempt.attemptFee !== attempt.orderFee) {
       return reject(`total_fee ${facts.totalFee} differs from the order's ${attempt.orderFee}`, orderId);
     }
@@ -216,7 +216,6 @@ class SettlementDecider {
       const owner = this.locked.owners.get(facts.outTradeNo);
       if (!owner || owner !== facts.openid) return reject('openid is not the order owner\'s', orderId);
     }
-    if (typeof facts.transactionId !== 'string' || !TRANSACTION_ID.test(facts.transactionId)) return reject('transaction_id is missing or malformed', orderId);
     const holder = this.locked.holders.get(facts.transactionId);
     if (holder !== undefined && holder !== facts.outTradeNo) return reject('transaction_id already belongs to another payment', orderId);
 
