@@ -10,8 +10,14 @@ export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE' |
 
 /** WeChat's final results, as a notification or a refund query reports them. */
 export type RefundResult = 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
+export const REFUND_RESULTS: readonly RefundResult[] = [ 'SUCCESS', 'CHANGE', 'REFUNDCLOSE' ];
 
 export const REFUND_RESERVING_STATUSES: RefundStatus[] = [ 'PROCESSING', 'SUCCESS', 'CHANGE' ];
+
+/** Fen a payment's refunds hold: refunded, or in progress, or stuck in CHANGE. Pass one payment's refunds. */
+export function reservedFee(refunds: ReadonlyArray<{ status: RefundStatus; amount: number }>): number {
+  return refunds.filter(r => REFUND_RESERVING_STATUSES.includes(r.status)).reduce((sum, r) => sum + r.amount, 0);
+}
 
 export default (app: Application) => {
   class Refund extends Model<InferAttributes<Refund>, InferCreationAttributes<Refund>> {

@@ -2,7 +2,8 @@ import { Service } from 'egg';
 import { Op, Transaction, UniqueConstraintError } from 'sequelize';
 import { merchantNumber, WechatApiError, WechatError, WechatTransportError } from '../../lib/wechatpay';
 import { ConflictError, NotFoundError, ServiceUnavailableError, UpstreamRejectedError, ValidationError } from '../lib/errors';
-import { REFUND_RESERVING_STATUSES, RefundResult } from '../model/refund';
+import { reservedFee } from '../model/refund';
+import { refundFactsFrom } from './refundSettlement';
 import { JobRun } from './jobLock';
 
 type RefundRow = any;
@@ -124,12 +125,10 @@ export default class RefundService extends Service {
       PaymentAttempt.findAll({ where: { orderId: order.id, status: 'PAID' }, order: [[ 'id', 'ASC' ]] }),
     ]);
     const payments = paid.filter(a => a.transactionId).map(a => {
-      const reservedFee = refunds
-        .filter(r => r.attemptId === a.id && REFUND_RESERVING_STATUSES.includes(r.status))
-        .reduce((sum, r) => sum + r.amount, 0);
+      const reserved = reservedFee(refunds.filter(r => r.attemptId === a.id));
       return {
-        outTradeNo: a.outTradeNo, transactionId: a.transactionId!, totalFee: a.totalFee, reservedFee,
-        refundableFee: Math.max(0, a.totalFee - reservedFee), extra: a.id !== order.paidAttemptId,
+        outTradeNo: a.outTradeNo, transactionId: a.transactionId!, totalFee: a.totalFee, reservedFee: reserved,
+        refundableFee: Math.max(0, a.totalFee - reserved), extra: a.id !== order.paidAttemptId,
       };
     });
     return {
@@ -208,19 +207,12 @@ export default class RefundService extends Service {
       if (!refund.refundId && refundId) await this.app.model.Refund.update({ refundId }, { where: { id: refund.id, refundId: null } });
       return 'PROCESSING';
     }
-    if (status !== 'SUCCESS' && status !== 'CHANGE' && status !== 'REFUNDCLOSE') {
-      throw new Error(`refund query for ${refund.outRefundNo} answered refund_status ${JSON.stringify(status)}`);
-    }
-    const outcome = await this.service.refundSettlement.applyResult({
-      outRefundNo: refund.outRefundNo,
-      outTradeNo: reply.out_trade_no,
-      transactionId: reply.transaction_id,
-      refundId,
-      refundFee: Number(reply[`refund_fee_${n}`]),
-      totalFee: reply.total_fee !== undefined ? Number(reply.total_fee) : undefined,
-      status: status as RefundResult,
-      successTime: reply[`refund_success_time_${n}`],
-    }, 'query');
+    const facts = refundFactsFrom({
+      outRefundNo: refund.outRefundNo, outTradeNo: reply.out_trade_no, transactionId: reply.transaction_id, refundId,
+      refundFee: reply[`refund_fee_${n}`], totalFee: reply.total_fee, status, successTime: reply[`refund_success_time_${n}`],
+    });
+    if ('refused' in facts) throw new Error(`refund query for ${refund.outRefundNo} refused: ${facts.refused}`);
+    const outcome = await this.service.refundSettlement.applyResult(facts, 'query');
     if (outcome.result === 'REJECTED') throw new Error(`refund query result refused: ${outcome.reason}`);
     return 'FINISHED';
   }
@@ -241,10 +233,10 @@ export default class RefundService extends Service {
       if (held.length >= MAX_REFUNDS_PER_PAYMENT) {
         throw new ConflictError('REFUND_LIMIT_REACHED', `WeChat allows at most ${MAX_REFUNDS_PER_PAYMENT} refunds of one payment`);
       }
-      const reservedFee = held.filter(r => REFUND_RESERVING_STATUSES.includes(r.status)).reduce((sum, r) => sum + r.amount, 0);
-      const left = attempt.totalFee - reservedFee;
+      const reserved = reservedFee(held);
+      const left = attempt.totalFee - reserved;
       if (cmd.amount > left) {
-        throw new ConflictError('REFUND_EXCEEDS_PAID', `at most ${left} fen of this payment can still be refunded (paid ${attempt.totalFee}, refunded or in progress ${reservedFee})`);
+        throw new ConflictError('REFUND_EXCEEDS_PAID', `at most ${left} fen of this payment can still be refunded (paid ${attempt.totalFee}, refunded or in progress ${reserved})`);
       }
       const refund = await Refund.create({
         orderId, attemptId: attempt.id, outTradeNo: attempt.outTradeNo, transactionId: attempt.transactionId!,

@@ -1,11 +1,9 @@
 import { Service } from 'egg';
 import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
-import { RefundResult } from '../model/refund';
 import { NotifyResult } from './paymentNotify';
+import { refundFactsFrom } from './refundSettlement';
 
 const FIELD_LIMIT = 32;
-const RESULTS: RefundResult[] = [ 'SUCCESS', 'CHANGE', 'REFUNDCLOSE' ];
-const FEN = /^[1-9][0-9]{0,9}$/;
 
 /**
  * Handles WeChat's refund result notification: stores it raw (kind 'refund'), checks merchant and
@@ -55,22 +53,13 @@ export default class RefundNotifyService extends Service {
     });
 
     if (!outRefundNo || !OUT_REFUND_NO_PATTERN.test(outRefundNo)) return reject('out_refund_no is missing or malformed');
-    if (!info.out_trade_no) return reject('out_trade_no is missing', outRefundNo);
-    if (!info.refund_id || !/^[0-9A-Za-z]{1,32}$/.test(info.refund_id)) return reject('refund_id is missing or malformed', outRefundNo);
-    if (!FEN.test(info.refund_fee ?? '')) return reject(`refund_fee ${JSON.stringify(info.refund_fee ?? null)} is not a positive integer`, outRefundNo);
-    if (info.total_fee !== undefined && !FEN.test(info.total_fee)) return reject('total_fee is not a positive integer', outRefundNo);
-    if (!RESULTS.includes(info.refund_status as RefundResult)) return reject(`refund_status ${JSON.stringify(info.refund_status ?? null)} is not a final status`, outRefundNo);
+    const facts = refundFactsFrom({
+      outRefundNo, outTradeNo: info.out_trade_no, transactionId: info.transaction_id, refundId: info.refund_id,
+      refundFee: info.refund_fee, totalFee: info.total_fee, status: info.refund_status, successTime: info.success_time,
+    });
+    if ('refused' in facts) return reject(facts.refused, outRefundNo);
 
-    const outcome = await this.service.refundSettlement.applyResult({
-      outRefundNo,
-      outTradeNo: info.out_trade_no,
-      transactionId: info.transaction_id,
-      refundId: info.refund_id,
-      refundFee: Number(info.refund_fee),
-      totalFee: info.total_fee !== undefined ? Number(info.total_fee) : undefined,
-      status: info.refund_status as RefundResult,
-      successTime: info.success_time,
-    }, 'notify');
+    const outcome = await this.service.refundSettlement.applyResult(facts, 'notify');
     if (outcome.result === 'REJECTED') return reject(outcome.reason, outRefundNo);
     await record.update({ outcome: outcome.result === 'DUPLICATE' ? 'DUPLICATE' : 'APPLIED', reason: `refund ${outRefundNo} ${info.refund_status}`.slice(0, 255) });
     return { acknowledged: true, message: 'OK' };
