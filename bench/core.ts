@@ -29,12 +29,14 @@ function opsPerSecond(op: () => void, durationMs: number): number {
   return ops / seconds;
 }
 
-export function sampleNotification(apiKey: string): string {
+/** A signed payment notification as WeChat sends it; `overrides` name the order, payment and payer. */
+export function sampleNotification(apiKey: string, overrides: Record<string, string> = {}): string {
   const fields: Record<string, string> = {
     return_code: 'SUCCESS', appid: 'wxbench00000000001', mch_id: '1900009999', nonce_str: 'Qm9vZ2xlIGlzIG5vdCBhIG5vbmNlIQ',
     result_code: 'SUCCESS', openid: 'oBench000000000000000000001', is_subscribe: 'N', trade_type: 'JSAPI', bank_type: 'OTHERS',
     total_fee: '1200', fee_type: 'CNY', cash_fee: '1200', transaction_id: '4200000000202611230000000001',
     out_trade_no: 'P20261123091500ab12cd34ef56ab78', time_end: '20261123171500',
+    ...overrides,
   };
   fields.sign = sign(fields, apiKey, 'HMAC-SHA256');
   return buildXml(fields);

@@ -19,14 +19,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
-import { buildXml, sign } from '../lib/wechatpay';
-import { runCore } from './core';
+import { runCore, sampleNotification } from './core';
 
 // autocannon ships no types; the little used here is described below.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const autocannon = require('autocannon');
 
 const root = path.join(__dirname, '..');
+/** Inside the project, so the compiled baseline still finds node_modules; dist/ is the service's. */
+const BASELINE_BUILD = path.join(root, 'dist', '.bench-baseline');
 const env = process.env;
 const WORKERS = Number(env.BENCH_WORKERS ?? os.cpus().length);
 /** Concurrency levels, each measured in full: settlement batches grow with concurrency, the baseline does not batch. */
@@ -233,10 +234,11 @@ async function main() {
       ...(env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean).map(flag => flag.replace(/^--/, '--node-options--')),
       './dist' ], serviceEnv);
 
-    // Compiled like the service (no ts-node in the measured processes), next to the service's build.
-    run(bin('tsc'), [ '--outDir', 'dist', '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2021', '--esModuleInterop',
+    // Compiled like the service (no ts-node in the measured processes), into its own folder: the
+    // service's build under dist/ (with its source maps) stays as scripts/build.js made it.
+    run(bin('tsc'), [ '--outDir', BASELINE_BUILD, '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2021', '--esModuleInterop',
       '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts' ]);
-    const baseline = fork(path.join(root, 'dist', 'bench', 'baseline.js'), [], {
+    const baseline = fork(path.join(BASELINE_BUILD, 'bench', 'baseline.js'), [], {
       cwd: root, execArgv: [],
       env: { ...env, ...serviceEnv, PORT: String(baselinePort), BENCH_WORKERS: String(WORKERS) },
     });
@@ -282,13 +284,10 @@ async function main() {
           'SELECT id, out_trade_no, total_fee, sign_type, \'PREPAID\', \'20261123000000\', \'20261123235959\', CONCAT(\'wx\', out_trade_no), expires_at, created_at, updated_at FROM orders WHERE out_trade_no IN (?)',
           [ batch.map(b => b.outTradeNo) ]);
         for (const { outTradeNo, user } of batch) {
-          const fields: Record<string, string> = {
-            return_code: 'SUCCESS', appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${outTradeNo}`,
-            result_code: 'SUCCESS', openid: user.openid, is_subscribe: 'N', trade_type: 'JSAPI', bank_type: 'OTHERS', total_fee: '1200',
-            fee_type: 'CNY', cash_fee: '1200', transaction_id: `42000${String(++txn).padStart(23, '0')}`, out_trade_no: outTradeNo, time_end: '20261123171500',
-          };
-          fields.sign = sign(fields, CREDENTIALS.WECHAT_API_KEY, 'HMAC-SHA256');
-          bodies.push(buildXml(fields));
+          bodies.push(sampleNotification(CREDENTIALS.WECHAT_API_KEY, {
+            appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${outTradeNo}`, openid: user.openid,
+            transaction_id: `42000${String(++txn).padStart(23, '0')}`, out_trade_no: outTradeNo,
+          }));
         }
       }
       await db.query('UPDATE orders o JOIN payment_attempts a ON a.order_id = o.id SET o.current_attempt_id = a.id');
