@@ -12,8 +12,10 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const argv = process.argv.slice(2);
-const useDist = argv.includes('--dist') || process.env.NODE_ENV === 'production' || process.env.EGG_SERVER_ENV === 'prod';
+const args = process.argv.slice(2);
+// --dist is this script's own flag: the command (app/lib/reconcileCommand.ts) gets the rest.
+const argv = args.filter(arg => arg !== '--dist');
+const useDist = args.includes('--dist') || process.env.NODE_ENV === 'production' || process.env.EGG_SERVER_ENV === 'prod';
 const baseDir = useDist ? path.join(root, 'dist') : root;
 
 async function main() {

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { beijingDay, buildXml, fromBeijing, toBeijingCompact } from '../lib/wechatpay';
+import { beijingDay, buildXml, fenToYuan, fromBeijing, toBeijingCompact } from '../lib/wechatpay';
 import { Credentials } from './credentials';
 import { openPayRequest } from './envelope';
 import { SimRequest, SimResponse, xmlResponse } from './http';
@@ -65,8 +65,8 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
     paid += o.totalFee;
     fees += fee;
     rows.push({ at: o.paidAt!, cells: [
-      ...orderCells(o, o.paidAt!), 'SUCCESS', o.bankType ?? '', 'CNY', yuan(o.totalFee), '0.00', '0', '0', '0.00', '0.00', '', '',
-      o.params.body ?? '', o.attach ?? '', yuan(fee), rate(), yuan(o.totalFee), yuan(o.totalFee), '0.00', '',
+      ...orderCells(o, o.paidAt!), 'SUCCESS', o.bankType ?? '', 'CNY', fenToYuan(o.totalFee), '0.00', '0', '0', '0.00', '0.00', '', '',
+      o.params.body ?? '', o.attach ?? '', fenToYuan(fee), rate(), fenToYuan(o.totalFee), fenToYuan(o.totalFee), '0.00', '',
     ] });
   }
   for (const { order: o, refund: r } of refunds) {
@@ -74,9 +74,9 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
     refunded += r.refundFee;
     fees += fee;
     rows.push({ at: r.createdAt, cells: [
-      ...orderCells(o, r.createdAt), 'REFUND', o.bankType ?? '', 'CNY', yuan(o.totalFee), '0.00', r.refundId, r.outRefundNo,
-      yuan(r.refundFee), '0.00', 'ORIGINAL', r.status, o.params.body ?? '', o.attach ?? '', yuan(fee), rate(),
-      '0.00', yuan(o.totalFee), yuan(r.refundFee), '',
+      ...orderCells(o, r.createdAt), 'REFUND', o.bankType ?? '', 'CNY', fenToYuan(o.totalFee), '0.00', r.refundId, r.outRefundNo,
+      fenToYuan(r.refundFee), '0.00', 'ORIGINAL', r.status, o.params.body ?? '', o.attach ?? '', fenToYuan(fee), rate(),
+      '0.00', fenToYuan(o.totalFee), fenToYuan(r.refundFee), '',
     ] });
   }
   rows.sort((a, b) => a.at.getTime() - b.at.getTime());
@@ -84,7 +84,8 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
     COLUMNS.join(','),
     ...rows.map(row => row.cells.map(cell => `\`${cell}`).join(',')),
     SUMMARY_COLUMNS.join(','),
-    [ rows.length, yuan(paid), yuan(refunded), '0.00', yuan(fees), yuan(paid), yuan(refunded) ].map(cell => `\`${cell}`).join(','),
+    [ rows.length, fenToYuan(paid), fenToYuan(refunded), '0.00', fenToYuan(fees), fenToYuan(paid), fenToYuan(refunded) ]
+      .map(cell => `\`${cell}`).join(','),
   ];
   return `${lines.join('\r\n')}\r\n`;
 }
@@ -100,11 +101,6 @@ function feeOf(fen: number): number {
 
 function rate(): string {
   return `${(FEE_RATE * 100).toFixed(2)}%`;
-}
-
-function yuan(fen: number): string {
-  const sign = fen < 0 ? '-' : '';
-  return `${sign}${(Math.abs(fen) / 100).toFixed(2)}`;
 }
 
 /** Bill errors are unsigned XML with an error_code, never a bill. */

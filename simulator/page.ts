@@ -1,3 +1,4 @@
+import { fenToYuan } from '../lib/wechatpay';
 import { DeliveryAttempt, SimOrder } from './types';
 
 export interface PageData {
@@ -16,12 +17,12 @@ export function renderPage({ orders, deliveries, now }: PageData): string {
 
   const pendingRows = pending.map(o => `<tr>
   <td><a href="orders/${esc(encodeURIComponent(o.outTradeNo))}">${esc(o.outTradeNo)}</a></td><td>${esc(o.params.body ?? '')}</td>
-  <td class="num">${yuan(o.totalFee)}</td><td>${esc(o.openid)}</td><td>${esc(o.tradeState)}</td><td>${esc(o.prepayExpiresAt.toISOString())}</td>
+  <td class="num">${fenToYuan(o.totalFee)}</td><td>${esc(o.openid)}</td><td>${esc(o.tradeState)}</td><td>${esc(o.prepayExpiresAt.toISOString())}</td>
   <td><button data-action="pay" data-order="${esc(o.outTradeNo)}">Pay</button>
       <button data-action="fail" data-order="${esc(o.outTradeNo)}">Fail</button></td>
 </tr>`).join('\n');
   const orderRows = recentOrders.map(o => `<tr>
-  <td><a href="orders/${esc(encodeURIComponent(o.outTradeNo))}">${esc(o.outTradeNo)}</a></td><td class="num">${yuan(o.totalFee)}</td>
+  <td><a href="orders/${esc(encodeURIComponent(o.outTradeNo))}">${esc(o.outTradeNo)}</a></td><td class="num">${fenToYuan(o.totalFee)}</td>
   <td>${esc(o.tradeState)}</td><td>${esc(o.transactionId ?? '')}</td><td>${esc(o.signType)}</td><td>${esc(o.createdAt.toISOString())}</td>
 </tr>`).join('\n');
   const deliveryRows = recentDeliveries.map(d => `<tr>
@@ -82,10 +83,6 @@ document.addEventListener('click', async event => {
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
-}
-
-function yuan(fen: number): string {
-  return (fen / 100).toFixed(2);
 }
 
 function truncate(text: string, max: number): string {

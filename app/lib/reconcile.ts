@@ -1,4 +1,5 @@
-import { Bill, BillRow } from '../../lib/wechatpay';
+import { Bill, BillRow, fenToYuan } from '../../lib/wechatpay';
+import { isPaidStatus } from '../model/order';
 
 /**
  * The comparison of one day of WeChat's bill with our own records, as a pure function: the
@@ -83,27 +84,33 @@ export interface Comparison {
   local: Totals;
 }
 
-/** Order states in which an order's own payment is consistent with WeChat's SUCCESS. */
-const PAID_ORDER_STATES = [ 'SUCCESS', 'REFUND' ];
-
 /** A bill line is a refund when its trade state says so; anything else is a payment line. */
 export const isRefundRow = (row: BillRow) => row.tradeState === 'REFUND';
 
+/** The bill's lines split once into payment lines and refund lines (by isRefundRow), in bill order. */
+export function splitBillRows(rows: BillRow[]): { payments: BillRow[]; refunds: BillRow[] } {
+  const payments: BillRow[] = [];
+  const refunds: BillRow[] = [];
+  for (const row of rows) (isRefundRow(row) ? refunds : payments).push(row);
+  return { payments, refunds };
+}
+
 export function compareWithBill(bill: Bill | null, local: LocalRecords): Comparison {
   const rows = bill?.rows ?? [];
+  const { payments, refunds } = splitBillRows(rows);
   const discrepancies = [
-    ...comparePayments(rows.filter(row => !isRefundRow(row)), local),
-    ...compareRefunds(rows.filter(isRefundRow), local.refunds),
+    ...comparePayments(payments, local),
+    ...compareRefunds(refunds, local.refunds),
   ];
   const dayPayments = local.payments.filter(p => p.inDay);
   const dayRefunds = local.refunds.filter(r => r.inDay);
   return {
     discrepancies,
     bill: bill && {
-      paymentCount: rows.filter(row => !isRefundRow(row)).length,
-      paymentTotal: sum(rows.filter(row => !isRefundRow(row)).map(row => row.totalFee)),
-      refundCount: rows.filter(isRefundRow).length,
-      refundTotal: sum(rows.filter(isRefundRow).map(row => row.refundFee)),
+      paymentCount: payments.length,
+      paymentTotal: sum(payments.map(row => row.totalFee)),
+      refundCount: refunds.length,
+      refundTotal: sum(refunds.map(row => row.refundFee)),
       feeTotal: sum(rows.map(row => row.fee)),
     },
     local: {
@@ -133,7 +140,7 @@ function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
         : attempt.transactionId && attempt.transactionId !== row.transactionId
           ? `our attempt has another transaction_id (${attempt.transactionId})`
           : `our attempt is ${attempt.status} and its order ${attempt.orderStatus}: the payment was never applied here`;
-      out.push({ ...base, kind: 'MISSING_LOCAL', message: `WeChat took ${yuan(row.totalFee)} yuan for ${row.outTradeNo} (line ${row.line}); ${why}` });
+      out.push({ ...base, kind: 'MISSING_LOCAL', message: `WeChat took ${fenToYuan(row.totalFee)} yuan for ${row.outTradeNo} (line ${row.line}); ${why}` });
       continue;
     }
     matched.add(ours);
@@ -143,7 +150,7 @@ function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
     if (amountOff !== undefined) {
       out.push({
         ...base, kind: 'AMOUNT_MISMATCH', ours: { ...oursView, amount: amountOff },
-        message: `${row.outTradeNo}: WeChat took ${yuan(row.totalFee)} yuan, we recorded ${yuan(amountOff)} yuan` +
+        message: `${row.outTradeNo}: WeChat took ${fenToYuan(row.totalFee)} yuan, we recorded ${fenToYuan(amountOff)} yuan` +
           (amountOff === ours.amount ? '' : ` (order ${ours.orderOutTradeNo} total_fee)`),
       });
     }
@@ -156,7 +163,7 @@ function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
     out.push({
       kind: 'MISSING_AT_WECHAT', subject: 'PAYMENT', outTradeNo: p.outTradeNo, transactionId: p.transactionId,
       ours: { amount: p.amount, state: stateOf(p), time: p.paidAt ? p.paidAt.toISOString() : null },
-      message: `we recorded ${p.outTradeNo} paid (${yuan(p.amount)} yuan, transaction_id ${p.transactionId ?? 'none'}); WeChat's bill does not have it`,
+      message: `we recorded ${p.outTradeNo} paid (${fenToYuan(p.amount)} yuan, transaction_id ${p.transactionId ?? 'none'}); WeChat's bill does not have it`,
     });
   }
   return out;
@@ -166,7 +173,7 @@ function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
 function paymentStatusProblem(row: BillRow, ours: LocalPayment): string | undefined {
   if (row.tradeState !== 'SUCCESS') return `WeChat's state is ${row.tradeState}, we recorded it paid (${stateOf(ours)})`;
   if (ours.attemptStatus !== null && ours.attemptStatus !== 'PAID') return `WeChat took the payment, our attempt is ${ours.attemptStatus}`;
-  if (ours.paysOrder && !PAID_ORDER_STATES.includes(ours.orderStatus)) {
+  if (ours.paysOrder && !isPaidStatus(ours.orderStatus)) {
     return `WeChat took the payment, our order ${ours.orderOutTradeNo} is ${ours.orderStatus}`;
   }
   if (!ours.paysOrder && !ours.refundRequired) {
@@ -194,7 +201,7 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
     if (!ours) {
       out.push({
         ...base, kind: 'MISSING_LOCAL',
-        message: `WeChat refunded ${yuan(row.refundFee)} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
+        message: `WeChat refunded ${fenToYuan(row.refundFee)} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
       });
       continue;
     }
@@ -203,7 +210,7 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
     if (ours.amount !== row.refundFee) {
       out.push({
         ...base, kind: 'AMOUNT_MISMATCH', ours: oursView,
-        message: `refund ${row.outRefundNo}: WeChat refunded ${yuan(row.refundFee)} yuan, we recorded ${yuan(ours.amount)} yuan`,
+        message: `refund ${row.outRefundNo}: WeChat refunded ${fenToYuan(row.refundFee)} yuan, we recorded ${fenToYuan(ours.amount)} yuan`,
       });
     }
     if (ours.status !== row.refundStatus) {
@@ -220,7 +227,7 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
       kind: 'MISSING_AT_WECHAT', subject: 'REFUND', outTradeNo: r.outTradeNo, transactionId: r.transactionId,
       outRefundNo: r.outRefundNo, refundId: r.refundId,
       ours: { amount: r.amount, state: r.status, time: r.createdAt.toISOString() },
-      message: `we recorded refund ${r.outRefundNo} of ${r.outTradeNo} (${yuan(r.amount)} yuan, ${r.status}); WeChat's bill does not have it`,
+      message: `we recorded refund ${r.outRefundNo} of ${r.outTradeNo} (${fenToYuan(r.amount)} yuan, ${r.status}); WeChat's bill does not have it`,
     });
   }
   return out;
@@ -228,10 +235,4 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
 
 function sum(values: number[]): number {
   return values.reduce((total, v) => total + v, 0);
-}
-
-/** Fen as yuan with two decimals, by integer arithmetic. */
-export function yuan(fen: number): string {
-  const abs = Math.abs(fen);
-  return `${fen < 0 ? '-' : ''}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }

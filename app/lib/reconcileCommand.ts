@@ -19,7 +19,6 @@ export function parseArgs(argv: string[]): { date: string } | { error: string } 
     const arg = argv[i];
     if (arg === '--date') date = argv[++i];
     else if (arg.startsWith('--date=')) date = arg.slice('--date='.length);
-    else if (arg === '--dist') continue; // read by scripts/reconcile.js
     else return { error: `unknown argument ${arg}` };
   }
   if (!date) return { error: '--date is required' };

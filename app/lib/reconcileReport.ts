@@ -1,5 +1,5 @@
 import type { ReconciliationReport } from '../service/reconciliation';
-import { yuan } from './reconcile';
+import { fenToYuan } from '../../lib/wechatpay';
 
 /** The reconciliation result as text for people: totals side by side, then one line per discrepancy. */
 export function formatReport(report: ReconciliationReport): string {
@@ -14,13 +14,13 @@ export function formatReport(report: ReconciliationReport): string {
   }
   const bill = report.bill;
   const cell = (count: number | undefined, total: number | undefined) =>
-    (count === undefined ? 'no bill' : `${count} / ${yuan(total!)}`).padEnd(22);
+    (count === undefined ? 'no bill' : `${count} / ${fenToYuan(total!)}`).padEnd(22);
   lines.push(
     `  ${''.padEnd(12)}${'WeChat (count / yuan)'.padEnd(22)}ours (count / yuan)`,
     `  ${'payments'.padEnd(12)}${cell(bill?.paymentCount, bill?.paymentTotal)}${cell(report.local.paymentCount, report.local.paymentTotal).trimEnd()}`,
     `  ${'refunds'.padEnd(12)}${cell(bill?.refundCount, bill?.refundTotal)}${cell(report.local.refundCount, report.local.refundTotal).trimEnd()}`,
   );
-  if (bill) lines.push(`  ${'fees'.padEnd(12)}${yuan(bill.feeTotal)}`);
+  if (bill) lines.push(`  ${'fees'.padEnd(12)}${fenToYuan(bill.feeTotal)}`);
   if (report.discrepancies.length === 0) {
     lines.push('  every payment and refund matches.');
   } else {

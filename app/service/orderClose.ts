@@ -2,6 +2,7 @@ import { Service } from 'egg';
 import { Op, Transaction } from 'sequelize';
 import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
 import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../lib/errors';
+import { isPaidStatus } from '../model/order';
 import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
 
@@ -122,7 +123,7 @@ export default class OrderCloseService extends Service {
 }
 
 function assertNotPaid(order: OrderRow): void {
-  if (order.status === 'SUCCESS' || order.status === 'REFUND') throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
+  if (isPaidStatus(order.status)) throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
 }
 
 /** An attempt as we closed it: the same number with a later prepay_id is live again at WeChat. */

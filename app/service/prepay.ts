@@ -4,6 +4,7 @@ import {
   WechatApiError, WechatError, WechatSignatureError, WechatTransportError, WechatXmlError,
 } from '../../lib/wechatpay';
 import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../lib/errors';
+import { isPaidStatus } from '../model/order';
 
 const PREPAY_VALIDITY_MS = 2 * 3600 * 1000;
 /** WeChat wants time_expire at least a minute after the unified order call; keep some margin. */
@@ -46,7 +47,7 @@ export default class PrepayService extends Service {
   }
 
   private assertPayable(order: OrderRow) {
-    if (order.status === 'SUCCESS' || order.status === 'REFUND') throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
+    if (isPaidStatus(order.status)) throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
     if (order.status === 'CLOSED') throw new ConflictError('ORDER_CLOSED', 'this order is closed');
     if (order.expiresAt.getTime() - Date.now() < MIN_PAYABLE_MS) throw new ConflictError('ORDER_EXPIRED', 'this order has expired, place a new one');
   }

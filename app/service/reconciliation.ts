@@ -1,7 +1,7 @@
 import { Service } from 'egg';
-import { Op, QueryTypes } from 'sequelize';
+import { Op } from 'sequelize';
 import { Bill, beijingDay, fromBeijing, parseBill, WechatApiError, WechatError } from '../../lib/wechatpay';
-import { compareWithBill, Comparison, Discrepancy, isRefundRow, LocalAttempt, LocalPayment, LocalRecords, LocalRefund, Totals } from '../lib/reconcile';
+import { compareWithBill, Comparison, Discrepancy, LocalAttempt, LocalPayment, LocalRecords, LocalRefund, splitBillRows, Totals } from '../lib/reconcile';
 import { ValidationError } from '../lib/errors';
 import { ReconciliationStatus } from '../model/reconciliation';
 import { JobRun } from './jobLock';
@@ -127,11 +127,10 @@ export default class ReconciliationService extends Service {
   /** Our payments and refunds of the day, and those the bill names whatever their day. */
   private async loadLocalRecords(start: Date, end: Date, bill: Bill | null): Promise<LocalRecords> {
     const { Order, PaymentAttempt } = this.app.model;
-    const rows = bill?.rows ?? [];
-    const paymentRows = rows.filter(row => !isRefundRow(row));
+    const { payments: paymentRows, refunds: refundRows } = splitBillRows(bill?.rows ?? []);
     const transactionIds = unique(paymentRows.map(row => row.transactionId));
     const outTradeNos = unique(paymentRows.map(row => row.outTradeNo));
-    const outRefundNos = unique(rows.filter(isRefundRow).map(row => row.outRefundNo));
+    const outRefundNos = unique(refundRows.map(row => row.outRefundNo));
     const inDay = (at: Date | null | undefined) => !!at && at >= start && at < end;
 
     type OrderRow = InstanceType<typeof Order>;
@@ -192,25 +191,20 @@ export default class ReconciliationService extends Service {
    * its books), and those the bill names whatever their day.
    */
   private async loadRefunds(start: Date, end: Date, outRefundNos: string[]): Promise<LocalRefund[]> {
-    const columns = 'out_refund_no, refund_id, out_trade_no, transaction_id, amount, status, created_at';
-    type RefundRow = { out_refund_no: string; refund_id: string | null; out_trade_no: string; transaction_id: string | null;
-      amount: number; status: string; created_at: Date | string };
+    const { Refund } = this.app.model;
+    const attributes: Array<keyof LocalRefund & keyof InstanceType<typeof Refund>> =
+      [ 'outRefundNo', 'refundId', 'outTradeNo', 'transactionId', 'amount', 'status', 'createdAt' ];
     const found = new Map<string, LocalRefund>();
-    const add = (list: RefundRow[], day: boolean) => list.forEach(r => {
-      const createdAt = new Date(r.created_at);
-      found.set(r.out_refund_no, {
-        outRefundNo: r.out_refund_no, refundId: r.refund_id, outTradeNo: r.out_trade_no, transactionId: r.transaction_id,
-        amount: Number(r.amount), status: r.status, createdAt, inDay: day || (found.get(r.out_refund_no)?.inDay ?? false),
+    const add = (list: Array<InstanceType<typeof Refund>>, day: boolean) => list.forEach(r => {
+      found.set(r.outRefundNo, {
+        outRefundNo: r.outRefundNo, refundId: r.refundId, outTradeNo: r.outTradeNo, transactionId: r.transactionId,
+        amount: r.amount, status: r.status, createdAt: r.createdAt, inDay: day,
       });
     });
-    add(await this.app.model.query<RefundRow>(
-      `SELECT ${columns} FROM refunds WHERE created_at >= ? AND created_at < ? AND status <> 'FAILED'`,
-      { replacements: [ start, end ], type: QueryTypes.SELECT },
-    ), true);
+    add(await Refund.findAll({ attributes, where: { createdAt: { [Op.gte]: start, [Op.lt]: end }, status: { [Op.ne]: 'FAILED' } } }), true);
+    // Numbers already found are the day's: the bill only adds refunds filed under another day.
     for (const nos of chunks(outRefundNos.filter(no => !found.has(no)))) {
-      add(await this.app.model.query<RefundRow>(`SELECT ${columns} FROM refunds WHERE out_refund_no IN (?)`, {
-        replacements: [ nos ], type: QueryTypes.SELECT,
-      }), false);
+      add(await Refund.findAll({ attributes, where: { outRefundNo: nos } }), false);
     }
     return [ ...found.values() ];
   }

@@ -2,6 +2,7 @@ import { Service } from 'egg';
 import { Op, Transaction, UniqueConstraintError } from 'sequelize';
 import { merchantNumber, WechatApiError, WechatError, WechatTransportError } from '../../lib/wechatpay';
 import { ConflictError, NotFoundError, ServiceUnavailableError, UpstreamRejectedError, ValidationError } from '../lib/errors';
+import { isPaidStatus } from '../model/order';
 import { reservedFee } from '../model/refund';
 import { refundFactsFrom } from './refundSettlement';
 import { JobRun } from './jobLock';
@@ -267,12 +268,12 @@ export default class RefundService extends Service {
       if (named.id !== order.paidAttemptId && !order.refundRequired) {
         throw new ConflictError('ORDER_NOT_REFUNDABLE', 'this payment is not refundable');
       }
-      if (named.id === order.paidAttemptId && order.status !== 'SUCCESS' && order.status !== 'REFUND') {
+      if (named.id === order.paidAttemptId && !isPaidStatus(order.status)) {
         throw new ConflictError('ORDER_NOT_REFUNDABLE', `an order in status ${order.status} cannot be refunded`);
       }
       return named;
     }
-    if (order.status === 'SUCCESS' || order.status === 'REFUND') {
+    if (isPaidStatus(order.status)) {
       const own = paid.find(a => a.id === order.paidAttemptId);
       if (own) return own;
     }

@@ -109,6 +109,12 @@ export function yuanToFen(text: string): number {
   return sign && fen !== 0 ? -fen : fen;
 }
 
+/** Integer fen as yuan with two decimals ("12.00", "0.01", "-0.07"), by integer arithmetic: yuanToFen's inverse. */
+export function fenToYuan(fen: number): string {
+  const abs = Math.abs(fen);
+  return `${fen < 0 ? '-' : ''}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
 /** Parses a bill's text (already gunzipped); throws WechatBillError on any line it cannot read. */
 export function parseBill(text: string): Bill {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
