@@ -18,6 +18,7 @@ const DEMO_ASSETS: Record<string, DemoAsset> = {
   'demo.css': { file: 'examples/browser-demo/demo.css', type: 'text/css' },
   'api.js': { file: 'examples/miniprogram/lib/api.js', type: 'application/javascript', module: 'api' },
   'checkout.js': { file: 'examples/miniprogram/lib/checkout.js', type: 'application/javascript', module: 'checkout' },
+  'devLogin.js': { file: 'examples/miniprogram/lib/devLogin.js', type: 'application/javascript', module: 'devLogin' },
 };
 
 /**

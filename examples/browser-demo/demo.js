@@ -1,19 +1,22 @@
 /*
- * The browser demo: plays the mini-program with the example's own modules (window.miniprogram.api
- * and .checkout, served unchanged from examples/miniprogram/lib) and a `wx` made of browser parts:
- * request() is fetch, login() takes a code from the WeChat simulator, requestPayment() opens a
- * payment sheet whose buttons act as the payer in the simulator (through /demo/pay, so the page
- * needs no CORS from the simulator's port).
+ * The browser demo: plays the mini-program with the example's own modules (window.miniprogram.api,
+ * .checkout and .devLogin, served unchanged from examples/miniprogram/lib by /demo/assets) and a
+ * `wx` made of browser parts: request() is fetch, storage is sessionStorage, login() takes a code
+ * from the WeChat simulator (through /demo/login-code), requestPayment() opens a payment sheet
+ * whose buttons act as the payer in the simulator (through /demo/pay, so the page needs no CORS
+ * from the simulator's port).
  */
 (function () {
   'use strict';
 
   const { createApi } = window.miniprogram.api;
-  const { createCheckout, newIdempotencyKey, describeOutcome, RESULT } = window.miniprogram.checkout;
+  const {
+    createCheckout, newIdempotencyKey, describeOutcome, resultOf, outcomeOfRefusal, RESULT, NEW_ORDER_CODES,
+  } = window.miniprogram.checkout;
+  const { devOpenid } = window.miniprogram.devLogin;
   const $ = id => document.getElementById(id);
 
   const LIVE_WATCH_MS = 1000;
-  const NEW_ORDER_CODES = [ 'ORDER_EXPIRED', 'ORDER_CLOSED', 'IDEMPOTENCY_KEY_REUSED' ];
 
   const state = {
     products: [],
@@ -69,18 +72,10 @@
 
   // ---- wx, as far as the example uses it -----------------------------------------------------
 
-  function demoOpenid() {
-    let openid = sessionStorage.getItem('demo.openid');
-    if (!openid) {
-      openid = `odemo${Math.random().toString(36).slice(2, 12)}`;
-      sessionStorage.setItem('demo.openid', openid);
-    }
-    return openid;
-  }
-
   const wx = {
+    /** The simulated user is the mini-program's dev user (lib/devLogin.js): one per browser tab. */
     login({ success, fail }) {
-      demoPost('/demo/login-code', { openid: demoOpenid() }).then(
+      demoPost('/demo/login-code', { openid: devOpenid(wx) }).then(
         data => success({ code: data.code, errMsg: 'login:ok' }),
         err => fail({ errMsg: `login:fail ${err.message}` }));
     },
@@ -286,7 +281,7 @@
       $('out-trade-no').textContent = detail.outTradeNo;
       showStatus('NOTPAY');
       // The api logs in by itself (wx.login(), POST /api/login) when it has no token yet.
-      if (!sessionStorage.getItem('wxpay.token')) $('session').textContent = 'Not logged in.';
+      if (!api.token) $('session').textContent = 'Not logged in.';
       else if ($('session').textContent === 'Not logged in.') {
         $('session').textContent = 'Logged in automatically on the first call.';
         $('login').textContent = 'Log in again';
@@ -312,10 +307,14 @@
 
   /** The service's own message; what can be done next depends on its code. */
   function showError(err) {
-    if (err.code === 'ORDER_ALREADY_PAID') {
-      showOutcome({ result: RESULT.PAID, order: { status: 'SUCCESS' } });
+    const outcome = outcomeOfRefusal(err);
+    if (outcome) {
+      showOutcome(outcome);
+      // The badge shows the order's own status (SUCCESS, or REFUND once refunded), not a guess.
+      if (state.outTradeNo) checkout.getOrder(state.outTradeNo).then(order => showStatus(order.status), () => {});
       return;
     }
+    // The same order cannot be paid any more: the next Pay places a new one.
     if (NEW_ORDER_CODES.indexOf(err.code) >= 0) state.idempotencyKey = newIdempotencyKey();
     const hint = err.retryable ? ' Press Pay to try again (same order).' : '';
     showMessage('error', `${err.message} (${err.code})${hint}`, 'error');
@@ -344,8 +343,7 @@
   }));
   $('check').addEventListener('click', () => withBusy(async () => {
     const order = await checkout.pollOrder(state.outTradeNo, (o, poll) => onStep('polled', { order: o, poll }));
-    const result = order.status === 'SUCCESS' ? RESULT.PAID : order.status === 'CLOSED' ? RESULT.CLOSED : RESULT.PENDING;
-    showOutcome({ result, order });
+    showOutcome({ result: resultOf(order), order });
   }));
   $('back').addEventListener('click', () => {
     $('order').hidden = true;

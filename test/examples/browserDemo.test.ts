@@ -75,6 +75,8 @@ describe('browser demo (/demo) in headless Chromium, against the running service
     await page.click('#login');
     await page.locator('#session', { hasText: 'Logged in as ' }).waitFor();
     const openid = /Logged in as (\S+)/.exec((await page.textContent('#session'))!)![1];
+    // The simulated user is the mini-program's dev user (lib/devLogin.js), kept in the tab's storage.
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('wxpay.devOpenid')), openid);
 
     await buy(PRODUCTS.coffee.id, 2);
     assert.equal(await page.textContent('#order-total'), '¥24.00');
@@ -122,6 +124,26 @@ describe('browser demo (/demo) in headless Chromium, against the running service
     assert.equal(await page.textContent('#status'), 'SUCCESS');
     assert.ok(await page.locator('#sheet').isHidden());
     assert.equal((await orderRow(outTradeNo)).status, 'SUCCESS');
+  });
+
+  it('Check again shows a refunded (REFUND) order as paid, as the mini-program does (checkout.resultOf)', async () => {
+    await openDemo();
+    await buy(PRODUCTS.coffee.id, 1);
+    const outTradeNo = await payAndOpenSheet();
+    await page.click('#sheet-pay');
+    await page.locator('#result.PAID').waitFor();
+    await app.model.Order.update({ status: 'REFUND' }, { where: { outTradeNo } });
+
+    // The button a PENDING outcome shows; the result is cleared so only the new one can show.
+    await page.evaluate(() => {
+      document.getElementById('check')!.hidden = false;
+      Object.assign(document.getElementById('result')!, { hidden: true, className: 'result', textContent: '' });
+    });
+    await page.click('#check');
+    await page.locator('#result:not([hidden])').waitFor();
+    assert.equal(await page.getAttribute('#result', 'class'), 'result PAID');
+    assert.equal(await page.textContent('#result'), 'Payment successful.');
+    assert.equal(await page.textContent('#status'), 'REFUND');
   });
 
   it('a failed payment is shown as such, the order stays NOTPAY, and Pay again pays the same order', async () => {

@@ -11,14 +11,18 @@ interface ApiErrorShape extends Error { status: number; code: string; field?: st
 interface Outcome { result: string; outTradeNo: string; order?: any; errMsg?: string }
 interface Checkout {
   pay(input: { items: Array<{ productId: number; quantity: number }>; idempotencyKey?: string; onStep?: (step: string, detail?: any) => void }): Promise<Outcome>;
+  pollOrder(outTradeNo: string, onPoll?: (order: any, poll: number) => void): Promise<any>;
 }
 const { createApi, ApiError } = require('../../examples/miniprogram/lib/api') as {
   createApi(options: { wx: unknown; baseUrl: string; getLoginCode?: () => Promise<string> }): Api;
   ApiError: new (...args: any[]) => ApiErrorShape;
 };
-const { createCheckout, describeOutcome } = require('../../examples/miniprogram/lib/checkout') as {
+const { createCheckout, describeOutcome, resultOf, outcomeOfRefusal, NEW_ORDER_CODES } = require('../../examples/miniprogram/lib/checkout') as {
   createCheckout(options: { wx: unknown; api: Api; maxPolls?: number; pollIntervalMs?: number; sleep?: (ms: number) => Promise<void> }): Checkout;
   describeOutcome(outcome: Outcome): string;
+  resultOf(order: { status: string }): string;
+  outcomeOfRefusal(err: unknown): { result: string } | null;
+  NEW_ORDER_CODES: string[];
 };
 
 /** Resolves the ApiError a promise rejects with (and fails when it resolves). */
@@ -271,6 +275,31 @@ describe('examples/miniprogram lib/checkout.js against the running service and t
     assert.equal(err.status, 409);
     assert.equal(err.code, 'ORDER_ALREADY_PAID');
     assert.equal(err.message, 'this order is already paid');
+    // What both order pages (mini-program and browser demo) make of it: the checkout is paid.
+    assert.deepEqual(outcomeOfRefusal(err), { result: 'PAID' });
+    assert.equal(NEW_ORDER_CODES.includes(err.code), false, 'a paid order needs no new order');
+  });
+
+  it('resultOf, which both order pages use to show a polled order: a refunded (REFUND) order is still paid', async () => {
+    const { checkout } = setup({ payment: 'pay' });
+    const paid = await checkout.pay({ items: [{ productId: 1, quantity: 1 }] });
+    assert.equal(paid.result, 'PAID');
+    await app.model.Order.update({ status: 'REFUND' }, { where: { outTradeNo: paid.outTradeNo } });
+
+    const order = await checkout.pollOrder(paid.outTradeNo);
+    assert.equal(order.status, 'REFUND');
+    assert.equal(resultOf(order), 'PAID');
+    assert.equal(describeOutcome({ result: resultOf(order), outTradeNo: paid.outTradeNo, order }), 'Payment successful.');
+    assert.equal(resultOf({ status: 'SUCCESS' }), 'PAID');
+    assert.equal(resultOf({ status: 'CLOSED' }), 'CLOSED');
+    assert.equal(resultOf({ status: 'NOTPAY' }), 'PENDING');
+  });
+
+  it('a refusal that is just an error has no outcome of its own', async () => {
+    const { checkout } = setup({ payment: 'pay' });
+    const err = await apiError(checkout.pay({ items: [{ productId: PRODUCTS.retired.id, quantity: 1 }] }));
+    assert.equal(outcomeOfRefusal(err), null);
+    assert.deepEqual(NEW_ORDER_CODES, [ 'ORDER_EXPIRED', 'ORDER_CLOSED', 'IDEMPOTENCY_KEY_REUSED' ]);
   });
 
   it('a session that expired before checkout: one fresh login, then the payment goes through', async () => {

@@ -24,7 +24,27 @@ const RESULT = {
   CLOSED: 'CLOSED',
 };
 
+/** An order stays paid when (partly or wholly) refunded: REFUND is PAID too. */
 const RESULT_BY_STATUS = { SUCCESS: RESULT.PAID, REFUND: RESULT.PAID, CLOSED: RESULT.CLOSED };
+
+/**
+ * Error codes after which the same order can no longer be paid: the next attempt must place a new
+ * order, with a new Idempotency-Key.
+ */
+const NEW_ORDER_CODES = [ 'ORDER_EXPIRED', 'ORDER_CLOSED', 'IDEMPOTENCY_KEY_REUSED' ];
+
+/** What an order the service returned means for the checkout: PAID, CLOSED, or PENDING (NOTPAY). */
+function resultOf(order) {
+  return RESULT_BY_STATUS[order.status] || RESULT.PENDING;
+}
+
+/**
+ * The outcome a refused checkout still has: { result: PAID } when the service refused because the
+ * order is already paid (ORDER_ALREADY_PAID), null when the refusal is just an error.
+ */
+function outcomeOfRefusal(err) {
+  return err && err.code === 'ORDER_ALREADY_PAID' ? { result: RESULT.PAID } : null;
+}
 
 /** A key for one checkout: retrying the same checkout with it answers the same order. */
 function newIdempotencyKey() {
@@ -115,14 +135,15 @@ function createCheckout(options) {
     if (payment.ok) {
       onStep('confirming', { outTradeNo });
       const order = await pollOrder(outTradeNo, (o, poll) => onStep('polled', { outTradeNo, order: o, poll }));
-      outcome = { result: RESULT_BY_STATUS[order.status] || RESULT.PENDING, outTradeNo, order };
+      outcome = { result: resultOf(order), outTradeNo, order };
     } else if (payment.cancelled) {
       outcome = { result: RESULT.CANCELLED, outTradeNo, errMsg: payment.errMsg };
     } else {
       // A failure on the client is not always a failure at WeChat: the service has the last word.
       const order = await getOrder(outTradeNo);
-      outcome = RESULT_BY_STATUS[order.status]
-        ? { result: RESULT_BY_STATUS[order.status], outTradeNo, order }
+      const result = resultOf(order);
+      outcome = result !== RESULT.PENDING
+        ? { result, outTradeNo, order }
         : { result: RESULT.FAILED, outTradeNo, order, errMsg: payment.errMsg };
     }
     onStep('done', outcome);
@@ -144,4 +165,6 @@ function describeOutcome(outcome) {
   }
 }
 
-module.exports = { createCheckout, requestPayment, newIdempotencyKey, describeOutcome, RESULT };
+module.exports = {
+  createCheckout, requestPayment, newIdempotencyKey, describeOutcome, resultOf, outcomeOfRefusal, RESULT, NEW_ORDER_CODES,
+};

@@ -6,12 +6,18 @@
  */
 const OPENID_STORAGE_KEY = 'wxpay.devOpenid';
 
-function simulatorLoginCode(wx, simulatorUrl) {
+/** The simulated user's openid: made up once, then read back from storage. */
+function devOpenid(wx) {
   let openid = wx.getStorageSync(OPENID_STORAGE_KEY);
   if (!openid) {
     openid = `odev${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     wx.setStorageSync(OPENID_STORAGE_KEY, openid);
   }
+  return openid;
+}
+
+function simulatorLoginCode(wx, simulatorUrl) {
+  const openid = devOpenid(wx);
   return new Promise((resolve, reject) => {
     wx.request({
       url: `${simulatorUrl.replace(/\/+$/, '')}/simulator/login-code`,
@@ -26,4 +32,4 @@ function simulatorLoginCode(wx, simulatorUrl) {
   });
 }
 
-module.exports = { simulatorLoginCode };
+module.exports = { simulatorLoginCode, devOpenid };

@@ -1,7 +1,9 @@
 'use strict';
 // Order page: places the order, opens WeChat's payment sheet, then shows the status the service
 // confirms. The steps themselves live in lib/checkout.js.
-const { createCheckout, newIdempotencyKey, describeOutcome, RESULT } = require('../../lib/checkout');
+const {
+  createCheckout, newIdempotencyKey, describeOutcome, resultOf, outcomeOfRefusal, RESULT, NEW_ORDER_CODES,
+} = require('../../lib/checkout');
 
 const app = getApp();
 
@@ -10,9 +12,6 @@ const STEP_LABELS = {
   paying: 'Waiting for the payment…',
   confirming: 'Confirming the payment with the server…',
 };
-
-// Errors after which the same order cannot be paid: the next tap must place a new order.
-const NEW_ORDER_CODES = [ 'ORDER_EXPIRED', 'ORDER_CLOSED', 'IDEMPOTENCY_KEY_REUSED' ];
 
 Page({
   data: {
@@ -56,8 +55,7 @@ Page({
     this.setData({ paying: true, error: '' });
     try {
       const order = await this.checkout.pollOrder(this.data.outTradeNo, o => this.showStep('polled', { order: o }));
-      const result = order.status === 'SUCCESS' ? RESULT.PAID : order.status === 'CLOSED' ? RESULT.CLOSED : RESULT.PENDING;
-      this.showOutcome({ result, outTradeNo: order.outTradeNo, order });
+      this.showOutcome({ result: resultOf(order), outTradeNo: order.outTradeNo, order });
     } catch (err) {
       this.showError(err);
     }
@@ -81,10 +79,12 @@ Page({
 
   /** The service's message, as it sent it; what the user can do next depends on the code. */
   showError(err) {
-    if (err.code === 'ORDER_ALREADY_PAID') {
-      this.setData({ paying: false, step: '', result: RESULT.PAID, message: describeOutcome({ result: RESULT.PAID }), finished: true });
+    const outcome = outcomeOfRefusal(err);
+    if (outcome) {
+      this.showOutcome(outcome);
       return;
     }
+    // The same order cannot be paid any more: the next tap places a new one.
     if (NEW_ORDER_CODES.indexOf(err.code) >= 0) this.idempotencyKey = newIdempotencyKey();
     const hint = err.retryable ? ' Tap Pay to try again.' : '';
     this.setData({ paying: false, step: '', error: `${err.message}${hint}` });
