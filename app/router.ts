@@ -13,7 +13,7 @@ export default (app: Application) => {
 
   router.get('/health', controller.home.health);
 
-  router.post('/api/login', json, loginPerIp, controller.auth.login);
+  router.post('/api/login', loginPerIp, json, controller.auth.login);
   router.get('/api/products', controller.product.list);
 
   router.post('/payment/order', json, auth, orderPerUser, controller.payment.create);

@@ -72,3 +72,8 @@ export class ServiceUnavailableError extends AppError {
     super(503, code, message);
   }
 }
+
+/** Redis (sessions, rate-limit counters) could not answer: the client may retry. */
+export function sessionStoreUnavailable(): ServiceUnavailableError {
+  return new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
+}

@@ -1,7 +1,7 @@
 import { Service } from 'egg';
 import { withTimeout } from '../lib/withTimeout';
 import { RateLimitConfig } from '../../config/config.default';
-import { RateLimitedError, ServiceUnavailableError } from '../lib/errors';
+import { RateLimitedError, sessionStoreUnavailable } from '../lib/errors';
 
 export type RateLimitRuleName = keyof RateLimitConfig;
 
@@ -29,12 +29,9 @@ export default class RateLimitService extends Service {
     try {
       count = await this.increment(key, windowSeconds);
     } catch (err) {
-      if (whenCounterDown === 'allow') {
-        this.ctx.logger.warn('[rate-limit] %s not counted, request allowed: %s', rule, (err as Error).message);
-        return;
-      }
-      this.ctx.logger.warn('[rate-limit] %s not counted, request refused: %s', rule, (err as Error).message);
-      throw new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
+      this.ctx.logger.warn('[rate-limit] %s not counted, request %s: %s', rule, whenCounterDown === 'allow' ? 'allowed' : 'refused', (err as Error).message);
+      if (whenCounterDown === 'allow') return;
+      throw sessionStoreUnavailable();
     }
     if (count > limit) {
       const retryAfter = Math.max(1, Math.ceil((window + 1) * windowSeconds - nowSeconds));

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Service } from 'egg';
-import { ServiceUnavailableError } from '../lib/errors';
+import { sessionStoreUnavailable } from '../lib/errors';
 import { withTimeout } from '../lib/withTimeout';
 
 export interface SessionUser {
@@ -42,7 +42,7 @@ export default class SessionService extends Service {
       return await withTimeout(fn(), this.config.session.commandTimeoutMs, 'redis');
     } catch (err) {
       this.ctx.logger.warn('[session] redis unavailable: %s', (err as Error).message);
-      throw new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
+      throw sessionStoreUnavailable();
     }
   }
 }
