@@ -1,5 +1,5 @@
 import { Service } from 'egg';
-import { parseXml, WechatXmlError } from '../../lib/wechatpay';
+import { readNotification } from '../../lib/wechatpay';
 import { NotificationOutcome } from '../model/paymentNotification';
 
 export interface NotifyResult {
@@ -46,23 +46,21 @@ export default class PaymentNotifyService extends Service {
       return refused(reason, outTradeNo);
     };
 
+    let read;
     try {
-      fields = parseXml(raw, { maxBytes: this.config.payment.maxNotifyBytes });
+      read = readNotification(raw, { appId: this.config.wechat.appId, mchId: this.config.wechat.mchId, maxBytes: this.config.payment.maxNotifyBytes });
     } catch (err) {
-      if (err instanceof WechatXmlError) return reject(`unreadable XML: ${err.message}`);
       await record('RECEIVED', null);
       throw err;
     }
-    const outTradeNo = fields.out_trade_no;
-    if (fields.return_code !== 'SUCCESS') return reject(`return_code is ${fields.return_code ?? 'missing'}`, outTradeNo);
+    fields = read.fields;
+    if (read.refused !== undefined) return reject(read.refused, fields?.out_trade_no);
+    const outTradeNo = read.fields.out_trade_no;
     if (!outTradeNo) return reject('out_trade_no is missing');
-    const wechat = this.config.wechat;
-    if (fields.appid !== wechat.appId) return reject('appid is not ours', outTradeNo);
-    if (fields.mch_id !== wechat.mchId) return reject('mch_id is not ours', outTradeNo);
 
     let outcome;
     try {
-      outcome = await this.service.settlement.applyNotification({ outTradeNo, fields, rawBody, remoteIp });
+      outcome = await this.service.settlement.applyNotification({ outTradeNo, fields: read.fields, rawBody, remoteIp });
     } catch (err) {
       // Not known to be committed (if it was after all, the resend is answered as a repeat): keep a
       // trace if the database still takes one, and let WeChat resend.

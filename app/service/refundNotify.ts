@@ -1,5 +1,5 @@
 import { Service } from 'egg';
-import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
+import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, readNotification, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
 import { NotifyResult } from './paymentNotify';
 import { refundFactsFrom } from './refundSettlement';
 
@@ -14,6 +14,7 @@ const FIELD_LIMIT = 32;
 export default class RefundNotifyService extends Service {
   async handle(raw: Buffer, remoteIp: string): Promise<NotifyResult> {
     const { PaymentNotification } = this.app.model;
+    const wechat = this.config.wechat;
     // Stored first, forged and broken ones too; if the database is down this throws and WeChat resends.
     const record = await PaymentNotification.create({
       kind: 'refund', outTradeNo: null, transactionId: null, rawBody: raw.toString('utf8'), parsed: null, remoteIp,
@@ -24,18 +25,10 @@ export default class RefundNotifyService extends Service {
       return { acknowledged: false, message: reason };
     };
 
-    let fields: Record<string, string>;
-    try {
-      fields = parseXml(raw, { maxBytes: this.config.payment.maxNotifyBytes });
-    } catch (err) {
-      if (err instanceof WechatXmlError) return reject(`unreadable XML: ${err.message}`);
-      throw err;
-    }
-    await record.update({ parsed: JSON.stringify(fields) });
-    if (fields.return_code !== 'SUCCESS') return reject(`return_code is ${fields.return_code ?? 'missing'}`);
-    const wechat = this.config.wechat;
-    if (fields.appid !== wechat.appId) return reject('appid is not ours');
-    if (fields.mch_id !== wechat.mchId) return reject('mch_id is not ours');
+    const read = readNotification(raw, { appId: wechat.appId, mchId: wechat.mchId, maxBytes: this.config.payment.maxNotifyBytes });
+    if (read.fields) await record.update({ parsed: JSON.stringify(read.fields) });
+    if (read.refused !== undefined) return reject(read.refused);
+    const { fields } = read;
     if (!fields.req_info) return reject('req_info is missing');
 
     let info: Record<string, string>;

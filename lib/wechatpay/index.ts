@@ -9,6 +9,7 @@ export * from './payClient';
 export * from './loginClient';
 export * from './refundCrypto';
 export * from './bill';
+export * from './notification';
 
 /** The reply WeChat expects from a notification handler. */
 export function notifyReply(ok: boolean, message = ok ? 'OK' : 'FAIL'): string {
