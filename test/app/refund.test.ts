@@ -5,7 +5,7 @@ import { DEV_CREDENTIALS } from '../../simulator';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 import {
-  adminHeader, listRefunds, ManualRefundSimulator, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund,
+  adminHeader, listRefunds, useManualRefunds, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund,
 } from '../support/refunds';
 
 /** Waits for WeChat's refund notification of this refund to be acknowledged by the app. */
@@ -356,16 +356,9 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
 });
 
 describe('refunds: the overdue-refund job (refundquery)', () => {
-  const manual = new ManualRefundSimulator();
+  const { manual, user } = useManualRefunds();
   let token: string;
-  before(() => manual.start());
-  after(() => manual.stop());
-  beforeEach(async () => {
-    await resetWorld();
-    manual.sim.reset();
-    manual.use();
-    ({ token } = await login());
-  });
+  beforeEach(() => { token = user.token; });
 
   /** Makes the refund look untouched for ten minutes: its notification is overdue. */
   async function age(outRefundNo: string) {

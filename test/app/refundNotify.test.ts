@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { app } from 'egg-mock/bootstrap';
 import { buildXml, decryptRefundInfo, encryptRefundInfo, fromBeijing, nonceStr, parseXml, WechatPayClient } from '../../lib/wechatpay';
 import { DEV_CREDENTIALS } from '../../simulator';
-import { login, resetWorld } from '../support/fixtures';
-import { listRefunds, ManualRefundSimulator, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund } from '../support/refunds';
+import { listRefunds, useManualRefunds, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund } from '../support/refunds';
 
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 const FAIL_XML = '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[refused]]></return_msg></xml>';
@@ -23,16 +22,9 @@ function notification(info: Record<string, string | number>, options: { key?: st
 }
 
 describe('POST /payment/refund-notify', () => {
-  const manual = new ManualRefundSimulator();
+  const { manual, user } = useManualRefunds();
   let token: string;
-  before(() => manual.start());
-  after(() => manual.stop());
-  beforeEach(async () => {
-    await resetWorld();
-    manual.sim.reset();
-    manual.use();
-    ({ token } = await login());
-  });
+  beforeEach(() => { token = user.token; });
 
   /** A paid order of 1200 fen with one PROCESSING refund of `amount`, accepted by WeChat. */
   async function processingRefund(amount = 500) {

@@ -188,3 +188,25 @@ export function deliveryEnd(sim: WechatSimulator, outTradeNo: string, kind: Deli
     sim.on('deliveryEnd', listener);
   });
 }
+
+/**
+ * For a describe block: starts `sim` (and its HTTPS side with `https`) and a MerchantServer, stops
+ * both after the block, and empties both before each test. `world.merchant` is set once started.
+ */
+export function useSimulatorWithMerchant(sim: WechatSimulator, options: { https?: boolean } = {}): { merchant: MerchantServer } {
+  const world = {} as { merchant: MerchantServer };
+  before(async () => {
+    await sim.start();
+    if (options.https) await sim.startHttps();
+    world.merchant = await MerchantServer.start();
+  });
+  after(async () => {
+    await sim.stop();
+    await world.merchant?.stop();
+  });
+  beforeEach(() => {
+    sim.reset();
+    world.merchant.clear();
+  });
+  return world;
+}

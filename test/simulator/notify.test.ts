@@ -2,25 +2,15 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { parseXml, toBeijingCompact, verifySign } from '../../lib/wechatpay';
 import { DeliveryAttempt, NOTIFY_RETRY_DELAYS_MS, WechatSimulator } from '../../simulator';
-import { ACK, deliveryEnd, DEV, MerchantServer, NACK, OPENID, orderRequest, payClient } from './helpers';
+import { ACK, deliveryEnd, DEV, MerchantServer, useSimulatorWithMerchant, NACK, OPENID, orderRequest, payClient } from './helpers';
 
 const SCALE = 0.001;
 
 describe('simulator: payment notifications', () => {
   const sim = new WechatSimulator({ retryScale: SCALE, notifyTimeoutMs: 500 });
+  const world = useSimulatorWithMerchant(sim);
   let merchant: MerchantServer;
-  before(async () => {
-    await sim.start();
-    merchant = await MerchantServer.start();
-  });
-  after(async () => {
-    await sim.stop();
-    await merchant.stop();
-  });
-  beforeEach(() => {
-    sim.reset();
-    merchant.clear();
-  });
+  before(() => { merchant = world.merchant; });
 
   async function placeOrder(signType: 'MD5' | 'HMAC-SHA256' = 'HMAC-SHA256', overrides: Record<string, unknown> = {}) {
     const req = orderRequest(merchant.url, overrides);

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { httpRequest, toBeijingCompact } from '../../lib/wechatpay';
 import { DEV_CREDENTIALS, PREPAY_TTL_MS, WechatSimulator } from '../../simulator';
-import { jsonCall, loginClient, MerchantServer, orderRequest, payClient, TestClock } from './helpers';
+import { jsonCall, loginClient, MerchantServer, useSimulatorWithMerchant, orderRequest, payClient, TestClock } from './helpers';
 
 describe('simulator: payer endpoints and console', () => {
   const clock = new TestClock();
   const sim = new WechatSimulator({ now: clock.now, retryScale: 0.001, notifyTimeoutMs: 500 });
+  const world = useSimulatorWithMerchant(sim);
   let merchant: MerchantServer;
-  before(async () => {
-    await sim.start();
-    merchant = await MerchantServer.start();
-  });
-  after(async () => {
-    await sim.stop();
-    await merchant.stop();
-  });
-  beforeEach(() => {
-    sim.reset();
-    merchant.clear();
-  });
+  before(() => { merchant = world.merchant; });
 
   async function placeOrder(overrides: Record<string, unknown> = {}) {
     const req = orderRequest(merchant.url, overrides);

@@ -6,7 +6,7 @@ import {
   beijingDay, decryptRefundInfo, httpRequest, parseXml, verifySign, WechatApiError, WechatPayClient, WechatTransportError,
 } from '../../lib/wechatpay';
 import { WechatSimulator } from '../../simulator';
-import { deliveryEnd, DEV, MerchantServer, orderRequest, payClient, rawCall, signedXml, TestClock } from './helpers';
+import { deliveryEnd, DEV, MerchantServer, orderRequest, useSimulatorWithMerchant, payClient, rawCall, signedXml, TestClock } from './helpers';
 
 const OTHER_MCH = { mchId: '1900000002', apiKey: 'otherkey000000000000000000000002' };
 
@@ -27,22 +27,13 @@ describe('simulator: refunds, refund query, bills', () => {
       { ...OTHER_MCH, appIds: [ DEV.appId ] },
     ],
   });
+  const world = useSimulatorWithMerchant(sim, { https: true });
   let merchant: MerchantServer;
   /** HTTPS with the merchant's certificate: what refunds need. */
   let secure: WechatPayClient;
-  before(async () => {
-    await sim.start();
-    await sim.startHttps();
-    merchant = await MerchantServer.start();
+  before(() => {
+    merchant = world.merchant;
     secure = payClient(sim, { baseUrl: sim.httpsUrl, tls: sim.merchantTls(DEV.mchId) });
-  });
-  after(async () => {
-    await sim.stop();
-    await merchant.stop();
-  });
-  beforeEach(() => {
-    sim.reset();
-    merchant.clear();
   });
 
   async function paidOrder(totalFee = 1000): Promise<{ outTradeNo: string; transactionId: string }> {

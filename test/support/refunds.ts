@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
 import { WechatSimulator } from '../../simulator';
 import { testEnv } from './env';
-import { createOrder } from './fixtures';
+import { createOrder, login, resetWorld } from './fixtures';
 
 export const adminHeader = () => ({ Authorization: `Bearer ${app.config.adminToken}` });
 
@@ -61,6 +61,24 @@ export class ManualRefundSimulator {
     await this.sim.stop();
     if (this.certDir) rmSync(this.certDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * For a describe block against a ManualRefundSimulator: starts it for the block, and before each
+ * test empties the world and the simulator, points the app at it and logs a user in (`user.token`).
+ */
+export function useManualRefunds(): { manual: ManualRefundSimulator; user: { token: string } } {
+  const manual = new ManualRefundSimulator();
+  const user = { token: '' };
+  before(() => manual.start());
+  after(() => manual.stop());
+  beforeEach(async () => {
+    await resetWorld();
+    manual.sim.reset();
+    manual.use();
+    user.token = (await login()).token;
+  });
+  return { manual, user };
 }
 
 export async function storedRefund(outRefundNo: string) {
