@@ -12,7 +12,7 @@
  * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_ROUNDS (3), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
  * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
  */
-import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -220,13 +220,13 @@ async function main() {
   process.on('SIGINT', () => { stopAll(); process.exit(130); });
 
   try {
-    const sim = spawn(process.execPath, [ '-r', 'ts-node/register/transpile-only', 'simulator/main.ts' ], {
-      cwd: root, stdio: [ 'ignore', 'pipe', 'inherit' ],
+    const sim = fork(path.join(root, 'simulator', 'main.ts'), [], {
+      cwd: root, execArgv: [ '-r', 'ts-node/register/transpile-only' ], stdio: [ 'ignore', 'ignore', 'inherit', 'ipc' ],
       env: { ...env, SIM_PORT: String(simPort), SIM_APPID: CREDENTIALS.WECHAT_APPID, SIM_APP_SECRET: CREDENTIALS.WECHAT_APP_SECRET,
         SIM_MCH_ID: CREDENTIALS.WECHAT_MCH_ID, SIM_API_KEY: CREDENTIALS.WECHAT_API_KEY, SIM_RETRY_SCALE: '1' },
     });
     children.push(sim);
-    await once(sim.stdout!, 'data');
+    await once(sim, 'message');
 
     run(bin('egg-scripts'), [ 'start', '--daemon', `--title=${SERVICE_TITLE}`, `--workers=${WORKERS}`, `--port=${servicePort}`,
       `--stdout=${logDir}/master-stdout.log`, `--stderr=${logDir}/master-stderr.log`,

@@ -2,8 +2,7 @@
 'use strict';
 // `npm run dev`: prepares the development database, starts the WeChat simulator and the service
 // wired to it, and stops both on Ctrl-C.
-const { spawn, spawnSync } = require('child_process');
-const fs = require('fs');
+const { fork, spawn, spawnSync } = require('child_process');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
@@ -27,13 +26,13 @@ spawnSync(bin('ets'), [ 'clean' ], { cwd: root, stdio: 'ignore' });
 const simUrl = `http://127.0.0.1:${simPort}`;
 const appUrl = `http://127.0.0.1:${appPort}`;
 const children = [];
-function start(name, cmd, args, env) {
-  const child = spawn(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+function watch(name, child) {
   child.on('exit', code => {
     console.log(`[dev] ${name} exited (${code})`);
     shutdown(code || 0);
   });
   children.push(child);
+  return child;
 }
 let stopping = false;
 function shutdown(code) {
@@ -46,33 +45,31 @@ process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
 // Refunds need mutual TLS: the simulator also serves HTTPS and writes a throwaway CA and the
-// merchant's client certificate and key to tlsDir, which the service is pointed at.
+// merchant's client certificate and key to tlsDir, which the service is pointed at. It says when
+// all of that is done (simulator/main.ts), and the service, which checks the certificate as it
+// starts, is started then.
 const simHttpsPort = process.env.SIM_HTTPS_PORT || '9998';
 const tlsDir = path.join(root, 'run', 'simulator-tls');
-const tlsFiles = [ 'ca.pem', 'apiclient_cert.pem', 'apiclient_key.pem' ].map(name => path.join(tlsDir, name));
-for (const file of tlsFiles) fs.rmSync(file, { force: true });
-start('simulator', process.execPath, [ '-r', 'ts-node/register/transpile-only', 'simulator/main.ts' ],
-  { SIM_PORT: simPort, SIM_HTTPS_PORT: simHttpsPort, SIM_TLS_DIR: tlsDir });
-
-// The service checks the certificate as it starts: wait for the simulator to have written it.
-const waitedSince = Date.now();
-const waitForCerts = setInterval(() => {
-  const ready = tlsFiles.every(file => fs.existsSync(file));
-  if (!ready && Date.now() - waitedSince < 20000) return;
-  clearInterval(waitForCerts);
+const simulator = watch('simulator', fork(path.join(root, 'simulator', 'main.ts'), [], {
+  cwd: root, execArgv: [ '-r', 'ts-node/register/transpile-only' ], stdio: 'inherit',
+  env: { ...process.env, SIM_PORT: simPort, SIM_HTTPS_PORT: simHttpsPort, SIM_TLS_DIR: tlsDir },
+}));
+simulator.once('message', ready => {
   if (stopping) return;
-  if (!ready) console.log('[dev] the simulator wrote no client certificate: refunds are off');
-  start('service', bin('egg-bin'), [ 'dev', '--port', appPort ], {
-    WECHAT_PAY_BASE_URL: simUrl,
-    WECHAT_LOGIN_BASE_URL: simUrl,
-    WECHAT_NOTIFY_URL: `${appUrl}/payment/notify`,
-    WECHAT_REFUND_NOTIFY_URL: `${appUrl}/payment/refund-notify`,
-    ...(ready ? {
-      WECHAT_SECAPI_BASE_URL: `https://127.0.0.1:${simHttpsPort}`,
-      WECHAT_CA_PATH: tlsFiles[0],
-      WECHAT_CERT_PEM_PATH: tlsFiles[1],
-      WECHAT_KEY_PEM_PATH: tlsFiles[2],
-    } : {}),
-  });
-  console.log(`[dev] service ${appUrl}  simulator ${simUrl}/simulator/ (refunds over https://127.0.0.1:${simHttpsPort})`);
-}, 200);
+  const cert = name => path.join(ready.dir, name);
+  watch('service', spawn(bin('egg-bin'), [ 'dev', '--port', appPort ], {
+    cwd: root, stdio: 'inherit',
+    env: {
+      ...process.env,
+      WECHAT_PAY_BASE_URL: simUrl,
+      WECHAT_LOGIN_BASE_URL: simUrl,
+      WECHAT_NOTIFY_URL: `${appUrl}/payment/notify`,
+      WECHAT_REFUND_NOTIFY_URL: `${appUrl}/payment/refund-notify`,
+      WECHAT_SECAPI_BASE_URL: ready.httpsUrl,
+      WECHAT_CA_PATH: cert('ca.pem'),
+      WECHAT_CERT_PEM_PATH: cert('apiclient_cert.pem'),
+      WECHAT_KEY_PEM_PATH: cert('apiclient_key.pem'),
+    },
+  }));
+  console.log(`[dev] service ${appUrl}  simulator ${simUrl}/simulator/ (refunds over ${ready.httpsUrl})`);
+});

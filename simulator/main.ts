@@ -4,7 +4,8 @@
  * when unset), SIM_RETRY_SCALE (1 = WeChat's real notification retry delays), SIM_REFUND_NOTIFY_URL
  * (refund notifications when a refund names none). SIM_HTTPS_PORT, when set, also serves HTTPS
  * (refunds need it) and writes the CA and the merchant's client certificate and key as PEM files
- * to SIM_TLS_DIR (run/simulator-tls).
+ * to SIM_TLS_DIR (run/simulator-tls). Forked, it sends its parent { ready, url, httpsUrl, dir }
+ * once everything is listening and written.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -48,15 +49,17 @@ async function main() {
   console.log(`WeChat simulator listening on ${url} (payer console: ${url}/simulator/)`);
 
   const httpsPort = portEnv('SIM_HTTPS_PORT');
+  let tls: { httpsUrl: string; dir: string } | undefined;
   if (httpsPort !== undefined) {
     const httpsUrl = await sim.startHttps(httpsPort, host);
     const dir = path.resolve(env('SIM_TLS_DIR', 'run/simulator-tls'));
     mkdirSync(dir, { recursive: true });
-    const tls = sim.merchantTls(mchId);
-    writeFileSync(path.join(dir, 'ca.pem'), tls.ca);
-    writeFileSync(path.join(dir, 'apiclient_cert.pem'), tls.cert);
-    writeFileSync(path.join(dir, 'apiclient_key.pem'), tls.key, { mode: 0o600 });
+    const material = sim.merchantTls(mchId);
+    writeFileSync(path.join(dir, 'ca.pem'), material.ca);
+    writeFileSync(path.join(dir, 'apiclient_cert.pem'), material.cert);
+    writeFileSync(path.join(dir, 'apiclient_key.pem'), material.key, { mode: 0o600 });
     console.log(`HTTPS (refunds) on ${httpsUrl}; CA and client certificate in ${dir}`);
+    tls = { httpsUrl, dir };
   }
   sim.on('delivery', a => console.log(`[notify ${a.kind}] ${a.outTradeNo} ${a.source} #${a.attempt} -> ${a.status ?? a.error} ${a.acknowledged ? 'acknowledged' : 'not acknowledged'}`));
 
@@ -65,6 +68,8 @@ async function main() {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  // Started with fork (npm run dev, npm run bench): tell the parent it is listening, with its files written.
+  process.send?.({ ready: true, url, ...tls });
 }
 
 main().catch(err => {
