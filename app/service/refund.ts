@@ -150,18 +150,16 @@ export default class RefundService extends Service {
       const { batchSize, refundQueryAfterSeconds } = this.config.payment.jobs;
       const cutoff = new Date(Date.now() - refundQueryAfterSeconds * 1000);
       const result: QueryOverdueRefundsResult = { queried: 0, finished: 0, resent: 0, failed: 0 };
-      const seen = new Set<number>();
-      // Each refund looked at has its updated_at moved to now, so the scan never meets it twice
-      // in a run and a backlog is walked oldest first, tick after tick.
+      // Each refund looked at has its updated_at moved to now, past the cutoff, so the scan never
+      // meets it twice in a run and a backlog is walked oldest first, tick after tick.
       while (Date.now() < deadline) {
         const page = await Refund.findAll({
-          where: { status: 'PROCESSING', updatedAt: { [Op.lte]: cutoff }, id: { [Op.notIn]: [ 0, ...seen ] } },
+          where: { status: 'PROCESSING', updatedAt: { [Op.lte]: cutoff } },
           order: [[ 'updatedAt', 'ASC' ], [ 'id', 'ASC' ]],
           limit: batchSize,
         });
         for (const refund of page) {
           if (Date.now() >= deadline) break;
-          seen.add(refund.id);
           result.queried++;
           try {
             const outcome = await this.refreshFromWechat(refund);
