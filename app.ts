@@ -1,6 +1,7 @@
 import { Application, IBoot } from 'egg';
 import { InFlightRequests } from './app/lib/inFlight';
 import { checkMerchantCertificateAtStart } from './app/lib/merchantCert';
+import { withWechatCallbacks } from './app/lib/wechatCallbacks';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
@@ -8,12 +9,15 @@ export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {
     // Emitted by egg-cluster's worker (not under egg-mock) with the server it listens on.
     app.once('server', server => { this.inFlight = new InFlightRequests(server); });
+    // WeChat's callbacks are answered ahead of Koa (app/lib/wechatCallbacks.ts); egg-cluster's
+    // server and the tests' servers all take their request listener from app.callback().
+    const koaCallback = app.callback.bind(app);
+    app.callback = () => withWechatCallbacks(app, koaCallback()) as ReturnType<typeof koaCallback>;
   }
 
   configWillLoad() {
-    // Outermost, so body-parser failures (malformed JSON, too large) get the JSON error shape too;
-    // then WeChat's callbacks, which skip the rest of the core stack (app/middleware/wechatCallbacks.ts).
-    this.app.config.coreMiddleware.unshift('errorHandler', 'wechatCallbacks');
+    // Outermost, so body-parser failures (malformed JSON, too large) get the JSON error shape too.
+    this.app.config.coreMiddleware.unshift('errorHandler');
   }
 
   /**

@@ -1,5 +1,4 @@
 import { Application } from 'egg';
-import { WECHAT_CALLBACK_PATHS } from './controller/notify';
 import { registerDevRoutes } from './lib/devRoutes';
 
 export default (app: Application) => {
@@ -21,8 +20,7 @@ export default (app: Application) => {
   router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
-  router.post(WECHAT_CALLBACK_PATHS.payment, controller.notify.payment);
-  router.post(WECHAT_CALLBACK_PATHS.refund, controller.notify.refund);
+  // WeChat's notifications (/payment/notify, /payment/refund-notify) are answered before Koa: app/lib/wechatCallbacks.ts.
 
   // Admin API: ADMIN_TOKEN only, never a user's session (README "Refunds").
   const adminAuth = middleware.adminAuth();

@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, readNotification, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
-import { NotifyResult } from './paymentNotify';
+import { NotifyResult } from '../lib/paymentNotify';
 import { refundFactsFrom } from './refundSettlement';
 
 const FIELD_LIMIT = 32;

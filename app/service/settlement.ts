@@ -35,14 +35,15 @@ export interface ReceivedNotification {
 }
 
 /** Where a payment's log lines go: the logger of the request or job that brought it. */
-interface ItemLogger {
+export interface CallbackLogger {
   info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
   error(message: string, ...args: unknown[]): void;
 }
 
 type SettlementItem =
-  | { kind: 'notify'; outTradeNo: string; notification: ReceivedNotification; logger: ItemLogger }
-  | { kind: 'query'; outTradeNo: string; facts: PaidFacts; logger: ItemLogger };
+  | { kind: 'notify'; outTradeNo: string; notification: ReceivedNotification; logger: CallbackLogger }
+  | { kind: 'query'; outTradeNo: string; facts: PaidFacts; logger: CallbackLogger };
 
 const FIELD_LIMIT = 32;
 const TRANSACTION_ID = /^[0-9A-Za-z]{1,32}$/;
@@ -74,8 +75,13 @@ export default class PaymentSettlementService extends Service {
    * that transaction could not be committed: nothing was recorded.
    */
   async applyNotification(notification: ReceivedNotification): Promise<NotificationSettlementOutcome> {
-    return await batcher(this.app).submit({ kind: 'notify', outTradeNo: notification.outTradeNo, notification, logger: this.ctx.logger });
+    return await settleNotification(this.app, notification, this.ctx.logger);
   }
+}
+
+/** PaymentSettlementService.applyNotification without a request context: WeChat's callbacks come through the lane (app/lib/wechatCallbacks.ts). */
+export function settleNotification(app: Application, notification: ReceivedNotification, logger: CallbackLogger): Promise<NotificationSettlementOutcome> {
+  return batcher(app).submit({ kind: 'notify', outTradeNo: notification.outTradeNo, notification, logger });
 }
 
 function batcher(app: Application): MicroBatcher<SettlementItem, NotificationSettlementOutcome> {
@@ -175,7 +181,7 @@ class SettlementDecider {
     return outcome;
   }
 
-  private decideNotification(n: ReceivedNotification, logger: ItemLogger): NotificationSettlementOutcome {
+  private decideNotification(n: ReceivedNotification, logger: CallbackLogger): NotificationSettlementOutcome {
     const { fields } = n;
     const attempt = this.attempts.get(n.outTradeNo);
     if (!attempt) return reject('unknown out_trade_no');
@@ -200,7 +206,7 @@ class SettlementDecider {
     }, 'notify', logger);
   }
 
-  private applyPaid(facts: PaidFacts, source: PaymentSource, logger: ItemLogger): SettlementOutcome {
+  private applyPaid(facts: PaidFacts, source: PaymentSource, logger: CallbackLogger): SettlementOutcome {
     const attempt = this.attempts.get(facts.outTradeNo);
     if (!attempt) return reject('unknown out_trade_no');
     const orderId = attempt.orderId;

@@ -7,16 +7,16 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { start } from 'egg';
+import { settlementStore } from '../../app/service/settlement';
 
 async function main() {
   const app: any = await (start as any)({ baseDir: process.cwd(), env: 'unittest' });
-  const Settlement = app.serviceClasses.settlement;
-  const applyNotification = Settlement.prototype.applyNotification;
-  Settlement.prototype.applyNotification = async function(...args: unknown[]) {
-    const outcome = await applyNotification.apply(this, args);
-    // Committed: die now, as a power cut or the OOM killer would, with no chance to answer.
-    if (outcome.result === 'APPLIED') process.kill(process.pid, 'SIGKILL');
-    return outcome;
+  const write = settlementStore.write;
+  settlementStore.write = async function(this: unknown, ...args: Parameters<typeof write>) {
+    const mismatches = await write.apply(this, args);
+    // A payment committed: die now, as a power cut or the OOM killer would, with no chance to answer.
+    if (args[3].commit && args[1].ordersPaid.length) process.kill(process.pid, 'SIGKILL');
+    return mismatches;
   };
   const server = http.createServer(app.callback());
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));

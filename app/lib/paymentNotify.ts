@@ -1,6 +1,7 @@
-import { Service } from 'egg';
+import { Application } from 'egg';
 import { readNotification } from '../../lib/wechatpay';
 import { NotificationOutcome } from '../model/paymentNotification';
+import { CallbackLogger, settleNotification } from '../service/settlement';
 
 export interface NotifyResult {
   /** true: answer SUCCESS (recorded, or already recorded); false: answer FAIL so WeChat resends. */
@@ -21,13 +22,19 @@ const FIELD_LIMIT = 32;
  * other is recorded by the settlement transaction that applies it, with its outcome, atomically
  * with the change. One that meets a database failure gets FAIL instead, and an ERROR row if the
  * database still takes one; WeChat resends it, and the resend is recorded.
+ *
+ * One per app, not per request: it is called from the callback lane (app/lib/wechatCallbacks.ts),
+ * which answers WeChat without building a request context, and reads config on each call (tests
+ * change it).
  */
-export default class PaymentNotifyService extends Service {
-  async handle(raw: Buffer, remoteIp: string): Promise<NotifyResult> {
-    const { PaymentNotification } = this.app.model;
+export class PaymentNotifyService {
+  constructor(private readonly app: Application) {}
+
+  async handle(raw: Buffer, remoteIp: string, logger: CallbackLogger): Promise<NotifyResult> {
+    const { app } = this;
     const rawBody = raw.toString('utf8');
     let fields: Record<string, string> | undefined;
-    const record = (outcome: NotificationOutcome, reason: string | null) => PaymentNotification.create({
+    const record = (outcome: NotificationOutcome, reason: string | null) => app.model.PaymentNotification.create({
       kind: 'pay',
       rawBody,
       parsed: fields ? JSON.stringify(fields) : null,
@@ -38,7 +45,7 @@ export default class PaymentNotifyService extends Service {
       reason: reason === null ? null : reason.slice(0, 255),
     });
     const refused = (reason: string, outTradeNo?: string): NotifyResult => {
-      this.ctx.logger.error('[notify] refused notification%s: %s', outTradeNo ? ` for order ${outTradeNo}` : '', reason);
+      logger.error('[notify] refused notification%s: %s', outTradeNo ? ` for order ${outTradeNo}` : '', reason);
       return { acknowledged: false, message: reason };
     };
     const reject = async (reason: string, outTradeNo?: string): Promise<NotifyResult> => {
@@ -48,7 +55,7 @@ export default class PaymentNotifyService extends Service {
 
     let read;
     try {
-      read = readNotification(raw, { appId: this.config.wechat.appId, mchId: this.config.wechat.mchId, maxBytes: this.config.payment.maxNotifyBytes });
+      read = readNotification(raw, { appId: app.config.wechat.appId, mchId: app.config.wechat.mchId, maxBytes: app.config.payment.maxNotifyBytes });
     } catch (err) {
       await record('RECEIVED', null);
       throw err;
@@ -60,7 +67,7 @@ export default class PaymentNotifyService extends Service {
 
     let outcome;
     try {
-      outcome = await this.service.settlement.applyNotification({ outTradeNo, fields: read.fields, rawBody, remoteIp });
+      outcome = await settleNotification(app, { outTradeNo, fields: read.fields, rawBody, remoteIp }, logger);
     } catch (err) {
       // Not known to be committed (if it was after all, the resend is answered as a repeat): keep a
       // trace if the database still takes one, and let WeChat resend.
