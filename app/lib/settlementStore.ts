@@ -67,9 +67,10 @@ export function emptyWrites(): SettlementWrites {
 // READ COMMITTED: the locking read takes record locks only, no gap locks. A short lock wait: a
 // worker settles one batch at a time, so a batch stuck behind another transaction's lock fails
 // soon and is settled again payment by payment, rather than holding every payment behind it.
+// Both are session settings of the pool's own connections, sent with a connection's first batch
+// (and again when the configured wait changes), not with every batch.
+const SESSION_SQL = [ 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', 'SET SESSION innodb_lock_wait_timeout = ?' ];
 const LOCK_SQL = [
-  'SET SESSION innodb_lock_wait_timeout = ?',
-  'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
   'START TRANSACTION',
   // Attempts in out_trade_no order, each with its order: every batch locks in the same order.
   'SELECT a.id AS attemptId, a.order_id AS orderId, a.out_trade_no AS outTradeNo, a.total_fee AS attemptFee, ' +
@@ -81,14 +82,22 @@ const LOCK_SQL = [
   'SELECT \'owner\' AS kind, a.out_trade_no AS outTradeNo, u.openid AS value FROM payment_attempts a ' +
     'JOIN orders o ON o.id = a.order_id JOIN users u ON u.id = o.user_id WHERE a.out_trade_no IN (?) ' +
     'UNION ALL SELECT \'holder\', out_trade_no, transaction_id FROM payment_attempts WHERE transaction_id IN (?)',
-].join(';\n');
+];
 
 export class SettlementStore {
+  /** The lock wait each pool connection's session has (by the driver's connection, which outlives its pool wrappers). */
+  private readonly sessionLockWait = new WeakMap<object, number>();
+
   /** Starts the transaction and locks the attempts (and their orders) of these out_trade_nos. */
   async lock(conn: mysql.PoolConnection, outTradeNos: string[], transactionIds: string[], lockWaitSeconds: number): Promise<LockedRows> {
+    const session = (conn as unknown as { connection?: object }).connection ?? conn;
+    const setUp = this.sessionLockWait.get(session) !== lockWaitSeconds;
+    const statements = setUp ? [ ...SESSION_SQL, ...LOCK_SQL ] : LOCK_SQL;
     // IN () is not valid SQL; '' matches nothing (both columns hold non-empty values or NULL).
-    const [ results ] = await conn.query(LOCK_SQL, [ lockWaitSeconds, outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ]) as any;
-    const [ , , , attempts, lookups ] = results as any[][];
+    const values = [ outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ];
+    const [ results ] = await conn.query(statements.join(';\n'), setUp ? [ lockWaitSeconds, ...values ] : values) as any;
+    if (setUp) this.sessionLockWait.set(session, lockWaitSeconds);
+    const [ attempts, lookups ] = (results as any[][]).slice(-2);
     const owners = new Map<string, string>();
     const holders = new Map<string, string>();
     for (const row of lookups) {
