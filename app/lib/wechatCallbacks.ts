@@ -38,7 +38,11 @@ export function withWechatCallbacks(app: Application, next: RequestListener): Re
   return (req, res) => {
     const handler = req.method === 'POST' ? handlers.get(pathOf(req.url)) : undefined;
     if (!handler) return next(req, res);
-    return answer(app, req, res, handler.tag, handler.handle);
+    return answer(app, req, res, handler.tag, handler.handle).catch(err => {
+      // Only writing the reply is left outside answer()'s own handling: the connection is gone or broken.
+      app.logger.error('%s could not send the reply: %s', handler.tag, (err as Error).message);
+      res.destroy();
+    });
   };
 }
 
