@@ -52,22 +52,28 @@ export default {
     return cachedClient(app, LOGIN_CLIENT, settings, () => new WechatLoginClient(settings));
   },
 
-  /** The MySQL pool of payment settlement (app/service/settlement.ts), on the same database as app.model. */
+  /**
+   * The MySQL pool of payment settlement (app/service/settlement.ts), on the same database as
+   * app.model: opened on first use, once (a pool is not rebuilt on a config change, which would
+   * leave the old one's connections open), and asked for on every settlement batch.
+   */
   get settlementPool(): Pool {
     const app = this as any;
-    const c = app.config.sequelize;
-    const settings = {
-      host: c.host, port: c.port, username: c.username, password: c.password, database: c.database,
-      poolSize: app.config.payment.settlementPoolSize,
-    };
-    return cachedClient(app, SETTLEMENT_POOL, settings, () => createSettlementPool(settings));
+    if (!app[SETTLEMENT_POOL]) {
+      const c = app.config.sequelize;
+      app[SETTLEMENT_POOL] = createSettlementPool({
+        host: c.host, port: c.port, username: c.username, password: c.password, database: c.database,
+        poolSize: app.config.payment.settlementPoolSize,
+      });
+    }
+    return app[SETTLEMENT_POOL];
   },
 
   /** Closes the settlement pool if one was opened (app.ts, on shutdown). */
   async closeSettlementPool(): Promise<void> {
     const app = this as any;
-    const entry: { client: Pool } | undefined = app[SETTLEMENT_POOL];
+    const pool: Pool | undefined = app[SETTLEMENT_POOL];
     app[SETTLEMENT_POOL] = undefined;
-    await entry?.client.end();
+    await pool?.end();
   },
 };

@@ -1,5 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Application } from 'egg';
+import { Application, Context } from 'egg';
 import { notifyReply } from '../../lib/wechatpay';
 import type { CallbackLogger } from '../service/settlement';
 import { NotifyResult, PaymentNotifyService } from './paymentNotify';
@@ -9,7 +9,7 @@ import { BodyTooLargeError, readRawBody } from './rawBody';
 export const WECHAT_CALLBACK_PATHS = { payment: '/payment/notify', refund: '/payment/refund-notify' } as const;
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
-type CallbackHandler = (raw: Buffer, remoteIp: string, logger: CallbackLogger, req: IncomingMessage, res: ServerResponse) => Promise<NotifyResult>;
+type CallbackHandler = (raw: Buffer, ctx: Context, logger: CallbackLogger) => Promise<NotifyResult>;
 
 /**
  * The callback lane: WeChat's server-to-server notifications are answered on the HTTP server's
@@ -21,19 +21,17 @@ type CallbackHandler = (raw: Buffer, remoteIp: string, logger: CallbackLogger, r
  * exactly the baseline's work behind both (BENCHMARKS.md), Egg's request pipeline (request
  * context, async-local storage, middleware chain, Koa's response handling) cost the worker about
  * as much CPU as the work itself; none of it (sessions, CSRF, body parsers, security headers)
- * applies to a signed XML body from WeChat. What the lane does itself: the body size limit, the
- * client IP as Egg computes it (trusted proxy headers only when `config.proxy`), log lines in
+ * applies to a signed XML body from WeChat. Each callback gets a bare request context (no
+ * middleware runs) for what Egg knows of the request, such as the client IP (trusted proxy
+ * headers only when `config.proxy`); the lane itself keeps the body size limit, log lines in
  * Egg's request format, and an XML answer for every outcome, failures included, never a hang.
  */
 export function withWechatCallbacks(app: Application, next: RequestListener): RequestListener {
   const payments = new PaymentNotifyService(app);
   const handlers = new Map<string, { tag: string; handle: CallbackHandler }>([
-    [ WECHAT_CALLBACK_PATHS.payment, { tag: '[notify]', handle: (raw, ip, logger) => payments.handle(raw, ip, logger) } ],
-    [ WECHAT_CALLBACK_PATHS.refund, {
-      tag: '[refund-notify]',
-      // Rare and not on the hot path: the refund rules are an Egg service, so it gets a context (no middleware runs).
-      handle: (raw, ip, _logger, req, res) => app.createContext(req, res).service.refundNotify.handle(raw, ip),
-    } ],
+    [ WECHAT_CALLBACK_PATHS.payment, { tag: '[notify]', handle: (raw, ctx, logger) => payments.handle(raw, ctx.ip, logger) } ],
+    // Rare and not on the hot path: the refund rules are an Egg service, reached through the context.
+    [ WECHAT_CALLBACK_PATHS.refund, { tag: '[refund-notify]', handle: (raw, ctx) => ctx.service.refundNotify.handle(raw, ctx.ip) } ],
   ]);
   return (req, res) => {
     const handler = req.method === 'POST' ? handlers.get(pathOf(req.url)) : undefined;
@@ -54,9 +52,9 @@ function pathOf(url: string | undefined): string {
 
 /** Reads the raw body within the size limit, hands it over, and answers SUCCESS or FAIL XML. */
 async function answer(app: Application, req: IncomingMessage, res: ServerResponse, tag: string, handle: CallbackHandler): Promise<void> {
-  const startedAt = Date.now();
-  const ip = clientIp(req, app.config);
-  const logger = requestLogger(app, req, ip, startedAt);
+  // Egg's createContext is typed as Koa's; what it builds is Egg's context.
+  const ctx = app.createContext(req, res) as unknown as Context;
+  const logger = requestLogger(app, ctx);
   let status = 200;
   let body: string;
   try {
@@ -68,7 +66,7 @@ async function answer(app: Application, req: IncomingMessage, res: ServerRespons
     if (!raw) {
       body = notifyReply(false, 'body refused');
     } else {
-      const result = await handle(raw, ip, logger, req, res);
+      const result = await handle(raw, ctx, logger);
       body = notifyReply(result.acknowledged, result.acknowledged ? 'OK' : 'refused');
     }
   } catch (err) {
@@ -83,32 +81,11 @@ async function answer(app: Application, req: IncomingMessage, res: ServerRespons
   res.end(body);
 }
 
-/** The client's IP as Egg's request.ip gives it: proxy headers only when the proxy is trusted. */
-export function clientIp(req: IncomingMessage, config: { proxy?: boolean; ipHeaders?: string; maxIpsCount?: number; maxProxyCount?: number }): string {
-  let ips: string[] = [];
-  if (config.proxy) {
-    let value = '';
-    for (const name of (config.ipHeaders ?? '').split(/\s*,\s*/)) {
-      const header = name && req.headers[name.toLowerCase()];
-      if (header) {
-        value = Array.isArray(header) ? header.join(',') : header;
-        break;
-      }
-    }
-    ips = value ? value.split(/\s*,\s*/) : [];
-    let maxIpsCount = config.maxIpsCount ?? 0;
-    if (!maxIpsCount && config.maxProxyCount) maxIpsCount = config.maxProxyCount + 1;
-    if (maxIpsCount > 0) ips = ips.slice(-maxIpsCount);
-  }
-  const ip = ips[0] || req.socket.remoteAddress || '';
-  return ip.includes('::ffff:') ? ip.substring(7) : ip;
-}
-
 /** Log lines on the app's logger with the prefix Egg gives a request's lines: [user/ip/trace/time method url]. */
-function requestLogger(app: Application, req: IncomingMessage, ip: string, startedAt: number): CallbackLogger {
+function requestLogger(app: Application, ctx: Context): CallbackLogger {
   const log = (level: 'info' | 'warn' | 'error') => (message: string, ...args: unknown[]) => {
     // The prefix goes into the format string: a % in the URL must not be taken for a placeholder.
-    const prefix = `[-/${ip}/-/${Date.now() - startedAt}ms ${req.method} ${req.url}] `.replace(/%/g, '%%');
+    const prefix = `[-/${ctx.ip}/-/${Date.now() - ctx.starttime}ms ${ctx.method} ${ctx.url}] `.replace(/%/g, '%%');
     app.logger[level](prefix + message, ...args);
   };
   return { info: log('info'), warn: log('warn'), error: log('error') };

@@ -68,18 +68,14 @@ export default class PaymentSettlementService extends Service {
   async applyPaid(facts: PaidFacts): Promise<SettlementOutcome> {
     return await batcher(this.app).submit({ kind: 'query', outTradeNo: facts.outTradeNo, facts, logger: this.ctx.logger }) as SettlementOutcome;
   }
-
-  /**
-   * Verifies a notification against its order (signature with the order's sign type, amount,
-   * owner, transaction_id), applies it and records it in the audit, in one transaction. Throws if
-   * that transaction could not be committed: nothing was recorded.
-   */
-  async applyNotification(notification: ReceivedNotification): Promise<NotificationSettlementOutcome> {
-    return await settleNotification(this.app, notification, this.ctx.logger);
-  }
 }
 
-/** PaymentSettlementService.applyNotification without a request context: WeChat's callbacks come through the lane (app/lib/wechatCallbacks.ts). */
+/**
+ * Verifies a notification against its order (signature with the order's sign type, amount,
+ * owner, transaction_id), applies it and records it in the audit, in one transaction. Throws if
+ * that transaction could not be committed: nothing was recorded. Needs no request context: WeChat's
+ * callbacks come through the lane (app/lib/wechatCallbacks.ts); `logger` is the request's.
+ */
 export function settleNotification(app: Application, notification: ReceivedNotification, logger: CallbackLogger): Promise<NotificationSettlementOutcome> {
   return batcher(app).submit({ kind: 'notify', outTradeNo: notification.outTradeNo, notification, logger });
 }

@@ -7,7 +7,7 @@ import { MockApplication } from 'egg-mock';
 import { buildXml, sign, SignType } from '../../lib/wechatpay';
 import { postXml } from '../support/postXml';
 import { startSecondApp } from '../support/secondApp';
-import { settlementStore } from '../../app/service/settlement';
+import { CallbackLogger, settleNotification, settlementStore } from '../../app/service/settlement';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -30,6 +30,10 @@ function resign(fields: Record<string, string>): Record<string, string> {
 
 function received(fields: Record<string, string>) {
   return { outTradeNo: fields.out_trade_no, fields, rawBody: `<xml>${fields.out_trade_no}</xml>`, remoteIp: '127.0.0.1' };
+}
+
+function settle(notification: ReturnType<typeof received>, logger: CallbackLogger = app.logger) {
+  return settleNotification(app, notification, logger);
 }
 
 /** Counts the batches (lock round trips) and their sizes. */
@@ -64,15 +68,14 @@ describe('settlement batches', () => {
     const forged = await paidAtWechat(token);
     const failed = await paidAtWechat(token, 'FAIL');
     const sizes = countBatches();
-    const service = app.mockContext().service.settlement;
 
     const outcomes = await Promise.all([
-      service.applyNotification(received(a.fields)),
-      service.applyNotification(received(b.fields)),
-      service.applyNotification(received({ ...a.fields, nonce_str: 'copy' + a.fields.nonce_str })),
-      service.applyNotification(received({ ...forged.fields, total_fee: '1' })),
-      service.applyNotification(received(failed.fields)),
-      service.applyNotification(received(resign({ ...a.fields, out_trade_no: 'NOSUCHORDER0001' }))),
+      settle(received(a.fields)),
+      settle(received(b.fields)),
+      settle(received({ ...a.fields, nonce_str: 'copy' + a.fields.nonce_str })),
+      settle(received({ ...forged.fields, total_fee: '1' })),
+      settle(received(failed.fields)),
+      settle(received(resign({ ...a.fields, out_trade_no: 'NOSUCHORDER0001' }))),
     ]);
 
     assert.deepEqual(sizes, [ 5 ], 'one batch, locking the five distinct out_trade_nos');
@@ -104,9 +107,8 @@ describe('settlement batches', () => {
     const a = await paidAtWechat(token);
     const copy = testEnv.sim.buildNotification(a.outTradeNo);
     const sizes = countBatches();
-    const service = app.mockContext().service.settlement;
 
-    const outcomes = await Promise.all([ service.applyNotification(received(a.fields)), service.applyNotification(received(copy)) ]);
+    const outcomes = await Promise.all([ settle(received(a.fields)), settle(received(copy)) ]);
 
     assert.deepEqual(sizes, [ 1 ]);
     assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'DUPLICATE' ]);
@@ -121,7 +123,7 @@ describe('settlement batches', () => {
     const service = app.mockContext().service.settlement;
     const outcomes = await Promise.all([
       service.applyPaid({ outTradeNo: a.outTradeNo, transactionId: a.fields.transaction_id, totalFee: Number(a.fields.total_fee), openid: a.fields.openid }),
-      service.applyNotification(received(a.fields)),
+      settle(received(a.fields)),
     ]);
     assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'DUPLICATE' ]);
     const state = await orderState(a.outTradeNo);
@@ -139,9 +141,8 @@ describe('settlement batches', () => {
       if (args[1].notifications.length > 1) throw new Error('Deadlock found when trying to get lock');
       return write(...args);
     });
-    const service = app.mockContext().service.settlement;
 
-    const outcomes = await Promise.all(orders.map(o => service.applyNotification(received(o.fields))));
+    const outcomes = await Promise.all(orders.map(o => settle(received(o.fields))));
 
     assert.deepEqual(outcomes.map(o => o.result), [ 'APPLIED', 'APPLIED', 'APPLIED' ]);
     assert.deepEqual(sizes, [ 3, 1, 1, 1 ]);
@@ -161,9 +162,8 @@ describe('settlement batches', () => {
       calls.push(args[1].length);
       throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED', fatal: true });
     });
-    const service = app.mockContext().service.settlement;
 
-    const outcomes = await Promise.allSettled(orders.map(o => service.applyNotification(received(o.fields))));
+    const outcomes = await Promise.allSettled(orders.map(o => settle(received(o.fields))));
 
     assert.deepEqual(outcomes.map(o => o.status), [ 'rejected', 'rejected' ]);
     assert.deepEqual(calls, [ 2 ]);
@@ -183,10 +183,9 @@ describe('settlement batches', () => {
       }
       return write(...args);
     });
-    const service = app.mockContext().service.settlement;
 
     const [ goodOutcome, badOutcome ] = await Promise.allSettled([
-      service.applyNotification(received(good.fields)), service.applyNotification(received(bad.fields)),
+      settle(received(good.fields)), settle(received(bad.fields)),
     ]);
 
     assert.equal(goodOutcome.status, 'fulfilled');
@@ -208,12 +207,11 @@ describe('settlement batches', () => {
     const { token } = await login();
     const free = await paidAtWechat(token);
     const blocked = await paidAtWechat(token);
-    const service = app.mockContext().service.settlement;
     const holder = await app.model.transaction();
     let outcomes: Array<PromiseSettledResult<any>>;
     try {
       await app.model.PaymentAttempt.findOne({ where: { outTradeNo: blocked.outTradeNo }, lock: holder.LOCK.UPDATE, transaction: holder });
-      outcomes = await Promise.allSettled([ service.applyNotification(received(free.fields)), service.applyNotification(received(blocked.fields)) ]);
+      outcomes = await Promise.allSettled([ settle(received(free.fields)), settle(received(blocked.fields)) ]);
     } finally {
       await holder.rollback();
     }
@@ -225,7 +223,7 @@ describe('settlement batches', () => {
     assert.equal((await orderState(blocked.outTradeNo)).order.status, 'NOTPAY');
 
     // WeChat's resend, once the lock is gone.
-    assert.equal((await service.applyNotification(received(blocked.fields))).result, 'APPLIED');
+    assert.equal((await settle(received(blocked.fields))).result, 'APPLIED');
     assert.deepEqual((await orderState(blocked.outTradeNo)).events, [ 'PAID' ]);
   });
 
@@ -234,7 +232,7 @@ describe('settlement batches', () => {
     const a = await paidAtWechat(token);
     const fields = resign({ ...a.fields, attach: '咖啡 ☕ 😀' });
     const rawBody = `<xml><attach><![CDATA[${fields.attach}]]></attach></xml>`;
-    const outcome = await app.mockContext().service.settlement.applyNotification({ ...received(fields), rawBody });
+    const outcome = await settle({ ...received(fields), rawBody });
     assert.equal(outcome.result, 'APPLIED');
     const row = (await app.model.PaymentNotification.findOne({ where: { outTradeNo: a.outTradeNo }, raw: true }))!;
     assert.equal(row.rawBody, rawBody);
@@ -244,10 +242,9 @@ describe('settlement batches', () => {
   it('logs each payment on the logger of the request that brought it, after the commit', async () => {
     const { token } = await login();
     const a = await paidAtWechat(token);
-    const ctx = app.mockContext();
     const lines: string[] = [];
-    mock(ctx.logger, 'info', (message: string, ...args: unknown[]) => { lines.push([ message, ...args ].join(' ')); });
-    await ctx.service.settlement.applyNotification(received(a.fields));
+    const requestLogger = { info: (message: string, ...args: unknown[]) => { lines.push([ message, ...args ].join(' ')); }, warn() {}, error() {} };
+    await settle(received(a.fields), requestLogger);
     assert.equal(lines.length, 1);
     assert.match(lines[0], new RegExp(`^\\[payment\\] order %s paid.* ${a.outTradeNo} ${a.outTradeNo} ${a.fields.transaction_id} `));
   });

@@ -5,6 +5,12 @@ import { createSettlementPool, SettlementStore } from '../../../app/lib/settleme
 
 // The settlement pool's session settings (READ COMMITTED, the lock wait) go with a connection's
 // first batch and again only when the configured wait changes.
+/** A settlement pool of one connection on the test database. */
+function onePool(): Pool {
+  const c = app.config.sequelize as any;
+  return createSettlementPool({ host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, poolSize: 1 });
+}
+
 describe('SettlementStore session settings', () => {
   let pool: Pool;
   let conn: PoolConnection;
@@ -12,8 +18,7 @@ describe('SettlementStore session settings', () => {
   const store = new SettlementStore();
 
   before(async () => {
-    const c = app.config.sequelize as any;
-    pool = createSettlementPool({ host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, poolSize: 1 });
+    pool = onePool();
     conn = await pool.getConnection();
     const query = conn.query.bind(conn) as (...args: unknown[]) => Promise<unknown>;
     (conn as any).query = (sql: string, ...rest: unknown[]) => {
@@ -53,8 +58,7 @@ describe('SettlementStore session settings', () => {
 
   it('sets up each connection of its own: another connection set up with the same wait does not count', async () => {
     await lockAndRollBack(4);
-    const c = app.config.sequelize as any;
-    const otherPool = createSettlementPool({ host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, poolSize: 1 });
+    const otherPool = onePool();
     const other = await otherPool.getConnection();
     try {
       await store.lock(other, [ 'NOSUCHORDER0001' ], [], 9);
