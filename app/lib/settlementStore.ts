@@ -72,40 +72,43 @@ export function emptyWrites(): SettlementWrites {
 const SESSION_SQL = [ 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', 'SET SESSION innodb_lock_wait_timeout = ?' ];
 const LOCK_SQL = [
   'START TRANSACTION',
-  // Attempts in out_trade_no order, each with its order: every batch locks in the same order.
+  // Attempts in out_trade_no order, each with its order: every batch locks in the same order. The
+  // owner's openid comes from a scalar subquery, which a locking read does not lock (a test holds
+  // MariaDB to that): owners never change, and a login must not wait on a payment.
   'SELECT a.id AS attemptId, a.order_id AS orderId, a.out_trade_no AS outTradeNo, a.total_fee AS attemptFee, ' +
     'a.sign_type AS signType, a.transaction_id AS attemptTransactionId, o.out_trade_no AS orderOutTradeNo, ' +
-    'o.status AS orderStatus, o.total_fee AS orderFee ' +
+    'o.status AS orderStatus, o.total_fee AS orderFee, (SELECT u.openid FROM users u WHERE u.id = o.user_id) AS ownerOpenid ' +
     'FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no IN (?) ORDER BY a.out_trade_no FOR UPDATE',
-  // Not locked: owners never change (and a login must not wait on a payment); a transaction_id
-  // taken meanwhile is still refused by its unique index. One statement for both lookups.
-  'SELECT \'owner\' AS kind, a.out_trade_no AS outTradeNo, u.openid AS value FROM payment_attempts a ' +
-    'JOIN orders o ON o.id = a.order_id JOIN users u ON u.id = o.user_id WHERE a.out_trade_no IN (?) ' +
-    'UNION ALL SELECT \'holder\', out_trade_no, transaction_id FROM payment_attempts WHERE transaction_id IN (?)',
 ];
+// Not locked: a transaction_id taken meanwhile is still refused by its unique index.
+const HOLDERS_SQL = 'SELECT out_trade_no AS outTradeNo, transaction_id AS transactionId FROM payment_attempts WHERE transaction_id IN (?)';
 
 export class SettlementStore {
   /** The lock wait each pool connection's session has (by the driver's connection, which outlives its pool wrappers). */
   private readonly sessionLockWait = new WeakMap<object, number>();
 
-  /** Starts the transaction and locks the attempts (and their orders) of these out_trade_nos. */
-  async lock(conn: mysql.PoolConnection, outTradeNos: string[], transactionIds: string[], lockWaitSeconds: number): Promise<LockedRows> {
+  /**
+   * Starts the transaction and locks the attempts (and their orders) of these out_trade_nos. With
+   * `holdersOf`, also reads which attempts already hold those transaction_ids; without, the
+   * holders answered are none, and a transaction_id held elsewhere is refused by its unique index
+   * when written (the caller settles again with holders).
+   */
+  async lock(conn: mysql.PoolConnection, outTradeNos: string[], holdersOf: string[] | null, lockWaitSeconds: number): Promise<LockedRows> {
     const session = (conn as unknown as { connection?: object }).connection ?? conn;
     const setUp = this.sessionLockWait.get(session) !== lockWaitSeconds;
-    const statements = setUp ? [ ...SESSION_SQL, ...LOCK_SQL ] : LOCK_SQL;
-    // IN () is not valid SQL; '' matches nothing (both columns hold non-empty values or NULL).
-    const values = [ outTradeNos, outTradeNos, transactionIds.length ? transactionIds : [ '' ] ];
-    const [ results ] = await conn.query(statements.join(';\n'), setUp ? [ lockWaitSeconds, ...values ] : values) as any;
+    const statements = [ ...(setUp ? SESSION_SQL : []), ...LOCK_SQL, ...(holdersOf ? [ HOLDERS_SQL ] : []) ];
+    // IN () is not valid SQL; '' matches nothing (transaction_id holds non-empty values or NULL).
+    const values = [ ...(setUp ? [ lockWaitSeconds ] : []), outTradeNos, ...(holdersOf ? [ holdersOf.length ? holdersOf : [ '' ] ] : []) ];
+    const [ results ] = await conn.query(statements.join(';\n'), values) as any;
     if (setUp) this.sessionLockWait.set(session, lockWaitSeconds);
-    const [ attempts, lookups ] = (results as any[][]).slice(-2);
+    const attemptsAt = (setUp ? SESSION_SQL.length : 0) + 1;
+    const attempts: any[] = results[attemptsAt];
     const owners = new Map<string, string>();
+    for (const row of attempts) if (row.ownerOpenid !== null) owners.set(row.outTradeNo, row.ownerOpenid);
     const holders = new Map<string, string>();
-    for (const row of lookups) {
-      if (row.kind === 'owner') owners.set(row.outTradeNo, row.value);
-      else holders.set(row.value, row.outTradeNo);
-    }
+    if (holdersOf) for (const row of results[attemptsAt + 1]) holders.set(row.transactionId, row.outTradeNo);
     return {
-      attempts: attempts.map((row: any) => ({ ...row, attemptId: Number(row.attemptId), orderId: Number(row.orderId) })),
+      attempts: attempts.map(({ ownerOpenid: _owner, ...row }) => ({ ...row, attemptId: Number(row.attemptId), orderId: Number(row.orderId) })),
       owners,
       holders,
     };

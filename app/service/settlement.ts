@@ -88,15 +88,20 @@ function batcher(app: Application): MicroBatcher<SettlementItem, NotificationSet
 
 async function settleIsolated(app: Application, items: SettlementItem[]): Promise<Array<NotificationSettlementOutcome | Error>> {
   try {
-    return await settleBatch(app, items);
+    return await settleBatch(app, items, { lookUpHolders: false });
   } catch (err) {
     // mysql2 marks connection failures fatal: alone, each payment would only meet it again.
-    if (items.length === 1 || (err as { fatal?: boolean }).fatal) return items.map(() => err as Error);
-    app.logger.warn('[payment] a settlement batch of %d failed (%s); settling each alone', items.length, (err as Error).message);
+    if ((err as { fatal?: boolean }).fatal) return items.map(() => err as Error);
+    // A transaction_id already held by another attempt is not looked up first (it takes a forged
+    // or broken notification with a valid signature): the unique index refuses the write, and
+    // settled alone with holders looked up, the payment is refused by the rules and recorded.
+    const held = (err as { code?: string }).code === 'ER_DUP_ENTRY';
+    if (items.length === 1 && !held) return [ err as Error ];
+    if (items.length > 1) app.logger.warn('[payment] a settlement batch of %d failed (%s); settling each alone', items.length, (err as Error).message);
     const outcomes: Array<NotificationSettlementOutcome | Error> = [];
     for (const item of items) {
       try {
-        outcomes.push((await settleBatch(app, [ item ]))[0]);
+        outcomes.push((await settleBatch(app, [ item ], { lookUpHolders: true }))[0]);
       } catch (itemErr) {
         outcomes.push(itemErr as Error);
       }
@@ -105,15 +110,15 @@ async function settleIsolated(app: Application, items: SettlementItem[]): Promis
   }
 }
 
-async function settleBatch(app: Application, items: SettlementItem[]): Promise<NotificationSettlementOutcome[]> {
+async function settleBatch(app: Application, items: SettlementItem[], options: { lookUpHolders: boolean }): Promise<NotificationSettlementOutcome[]> {
   const conn: PoolConnection = await app.settlementPool.getConnection();
   let inTransaction = false;
   let reusable = true;
   try {
     const outTradeNos = [ ...new Set(items.map(item => item.outTradeNo)) ];
-    const transactionIds = [ ...new Set(items.map(claimedTransactionId).filter((id): id is string => !!id)) ];
+    const holdersOf = options.lookUpHolders ? [ ...new Set(items.map(claimedTransactionId).filter((id): id is string => !!id)) ] : null;
     inTransaction = true;
-    const locked = await settlementStore.lock(conn, outTradeNos, transactionIds, app.config.payment.settlementLockWaitSeconds);
+    const locked = await settlementStore.lock(conn, outTradeNos, holdersOf, app.config.payment.settlementLockWaitSeconds);
     const now = new Date();
     const decider = new SettlementDecider(locked, app.config.wechat.apiKey, now);
     const outcomes = items.map(item => decider.decide(item));

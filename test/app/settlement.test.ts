@@ -117,6 +117,45 @@ describe('settlement batches', () => {
     assert.deepEqual(state.audit, [[ 'APPLIED', 'APPLIED' ], [ 'DUPLICATE', 'DUPLICATE' ]]);
   });
 
+  it('a transaction_id that already paid another order is refused and recorded, not retried forever; the rest of its batch is paid', async () => {
+    const { token } = await login();
+    const first = await paidAtWechat(token);
+    assert.equal((await settle(received(first.fields))).result, 'APPLIED');
+    const other = await paidAtWechat(token);
+    const fresh = await paidAtWechat(token);
+    // Validly signed, for another order, with the first order's transaction_id.
+    const reused = resign({ ...other.fields, transaction_id: first.fields.transaction_id });
+    const locks: Array<{ outTradeNos: string[]; holdersOf: string[] | null }> = [];
+    const lock = settlementStore.lock.bind(settlementStore);
+    mock(settlementStore, 'lock', async (...args: Parameters<typeof lock>) => {
+      locks.push({ outTradeNos: args[1], holdersOf: args[2] });
+      return lock(...args);
+    });
+
+    const outcomes = await Promise.all([ settle(received(reused)), settle(received(fresh.fields)) ]);
+
+    assert.deepEqual(outcomes.map(o => o.result), [ 'REJECTED', 'APPLIED' ]);
+    assert.equal((outcomes[0] as any).reason, 'transaction_id already belongs to another payment');
+    // Holders are looked up only once the unique index refused the batch, payment by payment.
+    assert.deepEqual(locks.map(l => l.holdersOf), [ null, [ first.fields.transaction_id ], [ fresh.fields.transaction_id ] ]);
+    const otherState = await orderState(other.outTradeNo);
+    assert.equal(otherState.order.status, 'NOTPAY');
+    assert.equal(otherState.order.transactionId, null);
+    assert.deepEqual(otherState.events, []);
+    assert.deepEqual(otherState.audit, [[ 'REJECTED', 'transaction_id already belongs to another payment' ]]);
+    const firstState = await orderState(first.outTradeNo);
+    assert.equal(firstState.order.transactionId, first.fields.transaction_id);
+    assert.deepEqual(firstState.events, [ 'PAID' ]);
+    assert.equal((await orderState(fresh.outTradeNo)).order.status, 'SUCCESS');
+
+    // Alone, it is refused the same way (a batch of one is settled again with holders too).
+    locks.length = 0;
+    const again = await settle(received(reused));
+    assert.equal(again.result, 'REJECTED');
+    assert.deepEqual(locks.map(l => l.holdersOf), [ null, [ first.fields.transaction_id ] ]);
+    assert.equal((await orderState(other.outTradeNo)).audit.length, 2);
+  });
+
   it('an order query and a notification of the same payment in one batch apply it once', async () => {
     const { token } = await login();
     const a = await paidAtWechat(token);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { app } from 'egg-mock/bootstrap';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { createSettlementPool, SettlementStore } from '../../../app/lib/settlementStore';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 // The settlement pool's session settings (READ COMMITTED, the lock wait) go with a connection's
 // first batch and again only when the configured wait changes.
@@ -11,7 +12,7 @@ function onePool(): Pool {
   return createSettlementPool({ host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, poolSize: 1 });
 }
 
-describe('SettlementStore session settings', () => {
+describe('SettlementStore', () => {
   let pool: Pool;
   let conn: PoolConnection;
   let sent: string[];
@@ -38,7 +39,7 @@ describe('SettlementStore session settings', () => {
   }
 
   async function lockAndRollBack(lockWait: number) {
-    await store.lock(conn, [ 'NOSUCHORDER0001' ], [], lockWait);
+    await store.lock(conn, [ 'NOSUCHORDER0001' ], [ 'NOSUCHTXN' ], lockWait);
     await store.rollback(conn);
   }
 
@@ -54,6 +55,27 @@ describe('SettlementStore session settings', () => {
       'START TRANSACTION',
       'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
     ]);
+  });
+
+  it('locks the attempt and its order but not the owner read beside them: a login is not held up by a payment', async () => {
+    await resetWorld();
+    const { token, userId } = await login();
+    const outTradeNo = (await createOrder(token).expect(200)).body.outTradeNo as string;
+    const other = await app.model.transaction();
+    try {
+      const locked = await store.lock(conn, [ outTradeNo ], null, 5);
+      assert.equal(locked.attempts.length, 1);
+      assert.equal(locked.owners.get(outTradeNo), (await app.model.User.findByPk(userId))!.openid);
+      assert.deepEqual([ ...locked.holders ], []);
+      await app.model.query('SET SESSION innodb_lock_wait_timeout = 1', { transaction: other });
+      // Another transaction writes the owner's row at once...
+      await app.model.User.update({ lastLoginAt: new Date() }, { where: { id: userId }, transaction: other });
+      // ...and waits in vain for the order's.
+      await assert.rejects(app.model.Order.update({ body: 'x' }, { where: { outTradeNo }, transaction: other }), /Lock wait timeout/);
+    } finally {
+      await other.rollback();
+      await store.rollback(conn);
+    }
   });
 
   it('sets up each connection of its own: another connection set up with the same wait does not count', async () => {
