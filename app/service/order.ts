@@ -36,6 +36,7 @@ export default class OrderService extends Service {
     }
     const priced = await this.service.catalog.price(cmd.items);
     let order;
+    let attempt;
     try {
       order = await this.app.model.transaction(async transaction => {
         const created = await Order.create({
@@ -49,7 +50,7 @@ export default class OrderService extends Service {
           expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
         }, { transaction });
         // The first attempt carries the order's own number.
-        const attempt = await PaymentAttempt.create(newAttemptFields(created, created.outTradeNo), { transaction });
+        attempt = await PaymentAttempt.create(newAttemptFields(created, created.outTradeNo), { transaction });
         created.currentAttemptId = attempt.id;
         await created.save({ transaction });
         return created;
@@ -63,7 +64,7 @@ export default class OrderService extends Service {
       throw err;
     }
     this.ctx.logger.info('[payment] order %s created: total_fee=%d user=%d', order.outTradeNo, order.totalFee, order.userId);
-    return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
+    return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp, attempt);
   }
 
   /** A retried create with a key already used: the same order, if the request is the same. */

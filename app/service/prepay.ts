@@ -24,13 +24,14 @@ export interface PaymentParams extends RequestPaymentParams {
  * old one is closed at WeChat, so the order can never be paid twice through two live numbers.
  */
 export default class PrepayService extends Service {
-  async paymentParams(order: OrderRow, openid: string, clientIp: string): Promise<PaymentParams> {
+  /** `current`: the order's current attempt when the caller has it in hand (it just created both). */
+  async paymentParams(order: OrderRow, openid: string, clientIp: string, current?: AttemptRow): Promise<PaymentParams> {
     this.assertPayable(order);
     const { PaymentAttempt } = this.app.model;
-    let attempt: AttemptRow = await PaymentAttempt.findByPk(order.currentAttemptId);
+    let attempt: AttemptRow = current?.id === order.currentAttemptId ? current : await PaymentAttempt.findByPk(order.currentAttemptId);
     if (!attempt) throw new Error(`order ${order.outTradeNo} has no current payment attempt`);
 
-    if (attempt.status === 'PREPAID' && this.prepayUsable(attempt)) return this.sign(order, attempt);
+    if (attempt.status === 'PREPAID' && this.prepayUsable(attempt)) return this.sign(order, attempt.prepayId, attempt.signType);
     if (attempt.status === 'PREPAID' || attempt.status === 'FAILED') {
       attempt = await this.replaceAttempt(order, attempt);
     }
@@ -94,15 +95,14 @@ export default class PrepayService extends Service {
       });
       throw new ConflictError('ORDER_CLOSED', 'this order is closed');
     }
-    await attempt.reload();
     this.ctx.logger.info('[payment] order %s prepaid: out_trade_no=%s', order.outTradeNo, attempt.outTradeNo);
-    return this.sign(order, attempt);
+    // The conditional update stored this prepay_id: no need to read the row back.
+    return this.sign(order, reply.prepay_id, attempt.signType);
   }
 
-  private sign(order: OrderRow, attempt: AttemptRow): PaymentParams {
+  private sign(order: OrderRow, prepayId: string, signType: string): PaymentParams {
     const params = requestPaymentParams({
-      appId: this.config.wechat.appId, prepayId: attempt.prepayId, apiKey: this.config.wechat.apiKey,
-      signType: attempt.signType as SignType,
+      appId: this.config.wechat.appId, prepayId, apiKey: this.config.wechat.apiKey, signType: signType as SignType,
     });
     return { ...params, outTradeNo: order.outTradeNo };
   }
