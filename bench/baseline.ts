@@ -14,6 +14,7 @@ import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import mysql from 'mysql2/promise';
+import { BASELINE_PAY_SQL } from './fixtures';
 import { merchantNumber, notifyReply, parseXml, requestPaymentParams, toBeijingCompact, verifySign, WechatPayClient } from '../lib/wechatpay';
 
 const env = process.env;
@@ -80,10 +81,7 @@ if (cluster.isPrimary) {
       fields.mch_id !== MCH_ID || !verifySign(fields, API_KEY, 'HMAC-SHA256')) {
       return send(res, 200, 'text/xml', notifyReply(false, 'refused'));
     }
-    const [ result ] = await pool.execute<mysql.ResultSetHeader>(
-      'UPDATE orders SET status = \'SUCCESS\', transaction_id = ?, paid_at = NOW(3), updated_at = NOW(3) ' +
-      'WHERE out_trade_no = ? AND total_fee = ? AND status = \'NOTPAY\'',
-      [ fields.transaction_id, fields.out_trade_no, Number(fields.total_fee) ]);
+    const [ result ] = await pool.execute<mysql.ResultSetHeader>(BASELINE_PAY_SQL, [ fields.transaction_id, fields.out_trade_no, Number(fields.total_fee) ]);
     if (result.affectedRows === 1) return send(res, 200, 'text/xml', notifyReply(true, 'OK'));
     const [ rows ] = await pool.execute<mysql.RowDataPacket[]>('SELECT transaction_id FROM orders WHERE out_trade_no = ?', [ fields.out_trade_no ]);
     const repeat = rows.length === 1 && rows[0].transaction_id === fields.transaction_id;

@@ -31,6 +31,11 @@ function opsPerSecond(op: () => void, durationMs: number): number {
 
 /** A signed payment notification as WeChat sends it; `overrides` name the order, payment and payer. */
 export function sampleNotification(apiKey: string, overrides: Record<string, string> = {}): string {
+  return buildXml(sampleNotificationFields(apiKey, overrides));
+}
+
+/** The fields of sampleNotification, sign included. */
+export function sampleNotificationFields(apiKey: string, overrides: Record<string, string> = {}): Record<string, string> {
   const fields: Record<string, string> = {
     return_code: 'SUCCESS', appid: 'wxbench00000000001', mch_id: '1900009999', nonce_str: 'Qm9vZ2xlIGlzIG5vdCBhIG5vbmNlIQ',
     result_code: 'SUCCESS', openid: 'oBench000000000000000000001', is_subscribe: 'N', trade_type: 'JSAPI', bank_type: 'OTHERS',
@@ -39,7 +44,7 @@ export function sampleNotification(apiKey: string, overrides: Record<string, str
     ...overrides,
   };
   fields.sign = sign(fields, apiKey, 'HMAC-SHA256');
-  return buildXml(fields);
+  return fields;
 }
 
 export function runCore(apiKey: string, durationMs: number): CoreResult {

@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
 import { runCore, sampleNotification } from './core';
+import { CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, pidsMatching, prepareBenchDatabase } from './fixtures';
 
 // autocannon ships no types; the little used here is described below.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -48,17 +49,7 @@ const USERS = 20;
 const SERVICE_TITLE = 'wxpay-bench-service';
 /** Which scenarios to run: any of notify, repeat, order, core (all by default). repeat needs notify. */
 const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core').split(',').map(s => s.trim()));
-const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in 1/100 s.
 
-// Production-like credentials (config.prod.ts refuses the development ones); the simulator gets the same.
-const CREDENTIALS = {
-  WECHAT_APPID: 'wxbench00000000001',
-  WECHAT_APP_SECRET: 'bench-app-secret-0123456789abcdef',
-  WECHAT_MCH_ID: '1900009999',
-  WECHAT_API_KEY: 'benchkey0123456789abcdef01234567',
-  ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
-  EGG_KEYS: 'bench-egg-keys-0123456789abcdef',
-};
 
 interface LoadResult {
   requests: number;
@@ -107,24 +98,6 @@ function rssMb(pids: number[]): number {
   return kb / 1024;
 }
 
-/** CPU time (user + system) of a set of processes, in ms. */
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* exited */ }
-  }
-  return ticks * 1000 / CLOCK_TICKS;
-}
-
-function pidsMatching(text: string): number[] {
-  const out = spawnSync('ps', [ '-eo', 'pid=,args=' ], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter(line => line.includes(text) && !line.includes('egg-scripts stop')).map(line => Number(line.trim().split(/\s+/)[0]));
-}
-
 function childPids(pid: number): number[] {
   const out = spawnSync('ps', [ '-o', 'pid=', '--ppid', String(pid) ], { encoding: 'utf8' }).stdout;
   return [ pid, ...out.split('\n').filter(Boolean).map(Number) ];
@@ -135,7 +108,7 @@ async function load(target: Target, opts: { path: string; amount: number; connec
   let i = 0;
   const pids = target.pids();
   let peak = rssMb(pids);
-  const dbPids = [ ...pidsMatching('mariadbd'), ...pidsMatching('mysqld') ];
+  const dbPids = databasePids();
   const cpuBefore = { target: cpuMs(pids), database: cpuMs(dbPids) };
   const sampler = setInterval(() => { peak = Math.max(peak, rssMb(pids)); }, 100);
   try {
@@ -186,10 +159,7 @@ async function main() {
   console.log(`bench: ${WORKERS} workers, ${CONNECTION_LEVELS.join(' and ')} connections, ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}`);
   if (env.BENCH_SKIP_BUILD !== '1') run(process.execPath, [ 'scripts/build.js' ]);
 
-  const dbEnv = { MYSQL_DATABASE: DATABASE, NODE_ENV: 'production' };
-  run(process.execPath, [ 'scripts/db-create.js', '--env', 'production' ], dbEnv);
-  run(bin('sequelize-cli'), [ 'db:migrate', '--env', 'production' ], dbEnv);
-  run(bin('sequelize-cli'), [ 'db:seed:all', '--env', 'production' ], dbEnv);
+  prepareBenchDatabase(root, DATABASE, { seed: true });
   const db = await mysql.createConnection({ host: '127.0.0.1', port: Number(env.MYSQL_PORT ?? 3306), user: env.MYSQL_USER ?? 'root', password: env.MYSQL_PASSWORD ?? '', database: DATABASE, timezone: '+00:00' });
 
   const [ simPort, servicePort, baselinePort ] = [ await freePort(), await freePort(), await freePort() ];
@@ -259,40 +229,12 @@ async function main() {
       users.push({ id: login.user.id, openid: login.user.openid, token: login.token });
     }
 
-    let txn = 0;
-    /** count unpaid orders (with their first attempt) inserted straight into the database, and their signed notifications. */
-    async function unpaidOrders(count: number, prefix: string): Promise<string[]> {
-      await db.query('DELETE FROM order_events');
-      await db.query('DELETE FROM payment_notifications');
-      await db.query('DELETE FROM payment_attempts');
-      await db.query('DELETE FROM orders');
-      const bodies: string[] = [];
-      const now = new Date();
-      const expires = new Date(Date.now() + 3600 * 1000);
-      for (let start = 0; start < count; start += 500) {
-        const orders: unknown[][] = [];
-        const batch: Array<{ outTradeNo: string; user: typeof users[0] }> = [];
-        for (let i = start; i < Math.min(count, start + 500); i++) {
-          const outTradeNo = `${prefix}${String(i).padStart(12, '0')}`;
-          const user = users[i % users.length];
-          batch.push({ outTradeNo, user });
-          orders.push([ outTradeNo, user.id, 1200, 'Coffee', '[{"productId":1,"name":"Coffee","unitPriceFen":1200,"quantity":1}]', 'NOTPAY', 'HMAC-SHA256', expires, now, now ]);
-        }
-        await db.query('INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) VALUES ?', [ orders ]);
-        await db.query(
-          'INSERT INTO payment_attempts (order_id, out_trade_no, total_fee, sign_type, status, time_start, time_expire, prepay_id, prepay_expires_at, created_at, updated_at) ' +
-          'SELECT id, out_trade_no, total_fee, sign_type, \'PREPAID\', \'20261123000000\', \'20261123235959\', CONCAT(\'wx\', out_trade_no), expires_at, created_at, updated_at FROM orders WHERE out_trade_no IN (?)',
-          [ batch.map(b => b.outTradeNo) ]);
-        for (const { outTradeNo, user } of batch) {
-          bodies.push(sampleNotification(CREDENTIALS.WECHAT_API_KEY, {
-            appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${outTradeNo}`, openid: user.openid,
-            transaction_id: `42000${String(++txn).padStart(23, '0')}`, out_trade_no: outTradeNo,
-          }));
-        }
-      }
-      await db.query('UPDATE orders o JOIN payment_attempts a ON a.order_id = o.id SET o.current_attempt_id = a.id');
-      return bodies;
-    }
+    /** count unpaid orders inserted straight into the database, and their signed notifications. */
+    const unpaidOrders = async (count: number, prefix: string) => (await insertUnpaidOrders(db, count, prefix, users)).map(o =>
+      sampleNotification(CREDENTIALS.WECHAT_API_KEY, {
+        appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${o.outTradeNo}`, openid: o.openid,
+        transaction_id: o.transactionId, out_trade_no: o.outTradeNo,
+      }));
     const count = async (sql: string) => Number(((await db.query(sql)) as any)[0][0].n);
     const xml = (bodies: string[]) => (i: number) => ({ body: bodies[i % bodies.length], headers: { 'content-type': 'text/xml' } });
 
@@ -338,11 +280,6 @@ async function main() {
     // 4. The core, with the servers stopped so it has the machine to itself.
     const core = SCENARIOS.has('core') ? runCore(CREDENTIALS.WECHAT_API_KEY, 3000) : undefined;
 
-    const median = (values: number[]) => {
-      const sorted = [ ...values ].sort((a, b) => a - b);
-      const mid = Math.floor(sorted.length / 2);
-      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    };
     const rows: string[] = [];
     const fmt = (n: number, d = 0) => n.toFixed(d);
     rows.push(`Medians over ${ROUNDS} rounds; the ratio is the median of each round's service / baseline.`, '',

@@ -14,13 +14,13 @@
  * Settings: BENCH_SQL_LEVELS (1,5,16), BENCH_SQL_PAYMENTS (2000 per run), BENCH_ROUNDS (3),
  * BENCH_MYSQL_DATABASE (wxpay_bench, created and migrated here).
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
-import { sign } from '../lib/wechatpay';
 import { createSettlementPool } from '../app/lib/settlementStore';
 import { settleNotification, settlementStore } from '../app/service/settlement';
+import { sampleNotificationFields } from './core';
+import { BASELINE_PAY_SQL, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, prepareBenchDatabase } from './fixtures';
+import { buildXml } from '../lib/wechatpay';
 
 const env = process.env;
 const root = path.join(__dirname, '..');
@@ -28,23 +28,9 @@ const LEVELS = (env.BENCH_SQL_LEVELS ?? '1,5,16').split(',').map(Number);
 const PAYMENTS = Number(env.BENCH_SQL_PAYMENTS ?? 2000);
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const DATABASE = env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
-const API_KEY = 'benchkey0123456789abcdef01234567';
-const CLOCK_TICKS = 100;
 const db = { host: env.MYSQL_HOST ?? '127.0.0.1', port: Number(env.MYSQL_PORT ?? 3306), user: env.MYSQL_USER ?? 'root', password: env.MYSQL_PASSWORD ?? '' };
 
 interface RunResult { perSecond: number; clientMs: number; databaseMs: number; meanBatch?: number }
-
-function mariadbCpuMs(): number {
-  let ticks = 0;
-  const out = spawnSync('ps', [ '-eo', 'pid=,comm=' ], { encoding: 'utf8' }).stdout;
-  for (const line of out.split('\n')) {
-    const [ pid, comm ] = line.trim().split(/\s+/);
-    if (comm !== 'mariadbd' && comm !== 'mysqld') continue;
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 1000 / CLOCK_TICKS;
-}
 
 const clientCpuMs = () => {
   const usage = process.cpuUsage();
@@ -57,27 +43,21 @@ async function measure(count: number, level: number, pay: (i: number) => Promise
   const client = async () => {
     while (next < count) await pay(next++);
   };
-  const [ database0, client0, t0 ] = [ mariadbCpuMs(), clientCpuMs(), process.hrtime.bigint() ];
+  const [ database0, client0, t0 ] = [ cpuMs(databasePids()), clientCpuMs(), process.hrtime.bigint() ];
   await Promise.all(Array.from({ length: level }, client));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { perSecond: count / seconds, clientMs: (clientCpuMs() - client0) / count, databaseMs: (mariadbCpuMs() - database0) / count };
+  return { perSecond: count / seconds, clientMs: (clientCpuMs() - client0) / count, databaseMs: (cpuMs(databasePids()) - database0) / count };
 }
 
-const median = (values: number[]) => [ ...values ].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 async function main() {
-  const dbEnv = { ...env, MYSQL_DATABASE: DATABASE, NODE_ENV: 'production' };
-  for (const args of [ [ process.execPath, 'scripts/db-create.js', '--env', 'production' ], [ path.join(root, 'node_modules', '.bin', 'sequelize-cli'), 'db:migrate', '--env', 'production' ] ]) {
-    const res = spawnSync(args[0], args.slice(1), { cwd: root, stdio: 'ignore', env: dbEnv });
-    if (res.status !== 0) throw new Error(`${args.join(' ')} failed`);
-  }
+  prepareBenchDatabase(root, DATABASE, { seed: false });
   const conn = await mysql.createConnection({ ...db, database: DATABASE, timezone: '+00:00' });
   const baselinePool = mysql.createPool({ ...db, database: DATABASE, connectionLimit: 10, timezone: '+00:00' });
   const settlementPool = createSettlementPool({ ...db, username: db.user, database: DATABASE, poolSize: 4 });
   // What settlement reads of the app: its pool, config and logger; ctxStorage for the batcher.
   const app = {
     settlementPool,
-    config: { payment: { settlementBatchMax: 32, settlementLockWaitSeconds: 5 }, wechat: { apiKey: API_KEY } },
+    config: { payment: { settlementBatchMax: 32, settlementLockWaitSeconds: 5 }, wechat: { apiKey: CREDENTIALS.WECHAT_API_KEY } },
     logger: { info() {}, warn: console.warn, error: console.error },
     ctxStorage: { exit: (fn: () => void) => fn() },
   } as any;
@@ -90,38 +70,19 @@ async function main() {
 
   await conn.query('INSERT IGNORE INTO users (openid, created_at, updated_at) VALUES (\'oBenchSql0000000000000000001\', NOW(3), NOW(3))');
   const [ [ user ] ] = await conn.query('SELECT id, openid FROM users WHERE openid = \'oBenchSql0000000000000000001\'') as any;
-  let txn = 0;
-  /** Fresh unpaid orders (each with its attempt) and, for each, the fields of its signed notification. */
-  async function unpaidOrders(prefix: string): Promise<Array<Record<string, string>>> {
-    for (const table of [ 'order_events', 'payment_notifications', 'payment_attempts', 'orders' ]) await conn.query(`DELETE FROM ${table}`);
-    const notifications: Array<Record<string, string>> = [];
-    for (let start = 0; start < PAYMENTS; start += 500) {
-      const rows: unknown[][] = [];
-      for (let i = start; i < Math.min(PAYMENTS, start + 500); i++) {
-        const outTradeNo = `${prefix}${String(i).padStart(12, '0')}`;
-        rows.push([ outTradeNo, user.id, 1200, 'Coffee', '[]', 'NOTPAY', 'HMAC-SHA256', new Date(Date.now() + 3600e3), new Date(), new Date() ]);
-        const fields: Record<string, string> = {
-          return_code: 'SUCCESS', appid: 'wxbench00000000001', mch_id: '1900009999', nonce_str: `n${outTradeNo}`, result_code: 'SUCCESS',
-          openid: user.openid, is_subscribe: 'N', trade_type: 'JSAPI', bank_type: 'OTHERS', total_fee: '1200', fee_type: 'CNY', cash_fee: '1200',
-          transaction_id: `42000${String(++txn).padStart(23, '0')}`, out_trade_no: outTradeNo, time_end: '20261123171500',
-        };
-        notifications.push({ ...fields, sign: sign(fields, API_KEY, 'HMAC-SHA256') });
-      }
-      await conn.query('INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) VALUES ?', [ rows ]);
-      await conn.query('INSERT INTO payment_attempts (order_id, out_trade_no, total_fee, sign_type, status, time_start, time_expire, created_at, updated_at) ' +
-        'SELECT id, out_trade_no, total_fee, sign_type, \'PREPAID\', \'20261123000000\', \'20261123235959\', created_at, updated_at FROM orders WHERE out_trade_no IN (?)',
-      [ rows.map(r => r[0]) ]);
-    }
-    await conn.query('UPDATE orders o JOIN payment_attempts a ON a.order_id = o.id SET o.current_attempt_id = a.id');
-    return notifications;
-  }
+  /** Fresh unpaid orders and, for each, the fields of its signed notification. */
+  const unpaidOrders = async (prefix: string) => (await insertUnpaidOrders(conn, PAYMENTS, prefix, [ user ])).map(o =>
+    sampleNotificationFields(CREDENTIALS.WECHAT_API_KEY, {
+      appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${o.outTradeNo}`, openid: o.openid,
+      transaction_id: o.transactionId, out_trade_no: o.outTradeNo,
+    }));
 
   const service = async (level: number): Promise<RunResult> => {
     const notifications = await unpaidOrders('Q');
     const batches0 = batches;
     const result = await measure(notifications.length, level, async i => {
       const fields = notifications[i];
-      const outcome = await settleNotification(app, { outTradeNo: fields.out_trade_no, fields, rawBody: `<xml>${JSON.stringify(fields)}</xml>`, remoteIp: '127.0.0.1' }, app.logger);
+      const outcome = await settleNotification(app, { outTradeNo: fields.out_trade_no, fields, rawBody: buildXml(fields), remoteIp: '127.0.0.1' }, app.logger);
       if (outcome.result !== 'APPLIED') throw new Error(`service: ${JSON.stringify(outcome)}`);
     });
     return { ...result, meanBatch: notifications.length / (batches - batches0) };
@@ -130,9 +91,7 @@ async function main() {
     const notifications = await unpaidOrders('R');
     return measure(notifications.length, level, async i => {
       const fields = notifications[i];
-      const [ result ] = await baselinePool.execute<mysql.ResultSetHeader>(
-        'UPDATE orders SET status = \'SUCCESS\', transaction_id = ?, paid_at = NOW(3), updated_at = NOW(3) ' +
-        'WHERE out_trade_no = ? AND total_fee = ? AND status = \'NOTPAY\'', [ fields.transaction_id, fields.out_trade_no, Number(fields.total_fee) ]);
+      const [ result ] = await baselinePool.execute<mysql.ResultSetHeader>(BASELINE_PAY_SQL, [ fields.transaction_id, fields.out_trade_no, Number(fields.total_fee) ]);
       if (result.affectedRows !== 1) throw new Error('baseline: no row paid');
     });
   };
