@@ -1,6 +1,6 @@
 import { Application } from 'egg';
 import { readNotification } from '../../lib/wechatpay';
-import { NotificationOutcome } from '../model/paymentNotification';
+import { auditKeys, NotificationOutcome } from '../model/paymentNotification';
 import { CallbackLogger, settleNotification } from '../service/settlement';
 
 export interface NotifyResult {
@@ -8,8 +8,6 @@ export interface NotifyResult {
   acknowledged: boolean;
   message: string;
 }
-
-const FIELD_LIMIT = 32;
 
 /**
  * Handles WeChat Pay's payment result notification: verifies it (signature over every field,
@@ -38,8 +36,7 @@ export class PaymentNotifyService {
       kind: 'pay',
       rawBody,
       parsed: fields ? JSON.stringify(fields) : null,
-      outTradeNo: typeof fields?.out_trade_no === 'string' ? fields.out_trade_no.slice(0, FIELD_LIMIT) : null,
-      transactionId: typeof fields?.transaction_id === 'string' ? fields.transaction_id.slice(0, FIELD_LIMIT) : null,
+      ...auditKeys(fields),
       remoteIp,
       outcome,
       reason: reason === null ? null : reason.slice(0, 255),

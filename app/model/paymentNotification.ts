@@ -3,6 +3,18 @@ import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, 
 
 export type NotificationOutcome = 'RECEIVED' | 'APPLIED' | 'DUPLICATE' | 'REJECTED' | 'ERROR';
 
+const KEY_LIMIT = 32;
+
+/**
+ * The order numbers a notification's fields name, as its audit row keeps them: cut to their
+ * columns, since an overlong value in a forged or broken notification must not fail the INSERT
+ * that records it.
+ */
+export function auditKeys(fields: Record<string, unknown> | undefined): { outTradeNo: string | null; transactionId: string | null } {
+  const cut = (value: unknown) => (typeof value === 'string' ? value.slice(0, KEY_LIMIT) : null);
+  return { outTradeNo: cut(fields?.out_trade_no), transactionId: cut(fields?.transaction_id) };
+}
+
 export default (app: Application) => {
   class PaymentNotification extends Model<InferAttributes<PaymentNotification>, InferCreationAttributes<PaymentNotification>> {
     declare id: CreationOptional<number>;
@@ -20,8 +32,8 @@ export default (app: Application) => {
   PaymentNotification.init({
     id: { type: DataTypes.INTEGER.UNSIGNED, primaryKey: true, autoIncrement: true },
     kind: { type: DataTypes.STRING(8), allowNull: false },
-    outTradeNo: { type: DataTypes.STRING(32), allowNull: true },
-    transactionId: { type: DataTypes.STRING(32), allowNull: true },
+    outTradeNo: { type: DataTypes.STRING(KEY_LIMIT), allowNull: true },
+    transactionId: { type: DataTypes.STRING(KEY_LIMIT), allowNull: true },
     rawBody: { type: DataTypes.TEXT, allowNull: false },
     parsed: { type: DataTypes.TEXT, allowNull: true },
     outcome: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'RECEIVED' },

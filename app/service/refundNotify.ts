@@ -1,9 +1,8 @@
 import { Service } from 'egg';
 import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, readNotification, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
 import { NotifyResult } from '../lib/paymentNotify';
+import { auditKeys } from '../model/paymentNotification';
 import { refundFactsFrom } from './refundSettlement';
-
-const FIELD_LIMIT = 32;
 
 /**
  * Handles WeChat's refund result notification: stores it raw (kind 'refund'), checks merchant and
@@ -41,8 +40,7 @@ export default class RefundNotifyService extends Service {
     const outRefundNo = info.out_refund_no;
     await record.update({
       parsed: JSON.stringify({ ...fields, req_info: info }),
-      outTradeNo: typeof info.out_trade_no === 'string' ? info.out_trade_no.slice(0, FIELD_LIMIT) : null,
-      transactionId: typeof info.transaction_id === 'string' ? info.transaction_id.slice(0, FIELD_LIMIT) : null,
+      ...auditKeys(info),
     });
 
     if (!outRefundNo || !OUT_REFUND_NO_PATTERN.test(outRefundNo)) return reject('out_refund_no is missing or malformed');

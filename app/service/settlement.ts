@@ -2,6 +2,7 @@ import { Application, Service } from 'egg';
 import { PoolConnection } from 'mysql2/promise';
 import { fromBeijing, isSignType, verifySign } from '../../lib/wechatpay';
 import { MicroBatcher } from '../lib/microBatcher';
+import { auditKeys } from '../model/paymentNotification';
 import { emptyWrites, LockedAttempt, LockedRows, SettlementStore, SettlementWrites } from '../lib/settlementStore';
 
 /** What WeChat told us about a successful payment, from a notification or an order query. */
@@ -45,7 +46,6 @@ type SettlementItem =
   | { kind: 'notify'; outTradeNo: string; notification: ReceivedNotification; logger: CallbackLogger }
   | { kind: 'query'; outTradeNo: string; facts: PaidFacts; logger: CallbackLogger };
 
-const FIELD_LIMIT = 32;
 const TRANSACTION_ID = /^[0-9A-Za-z]{1,32}$/;
 
 export const settlementStore = new SettlementStore();
@@ -171,8 +171,7 @@ class SettlementDecider {
         : outcome.result === 'PAYMENT_FAILED' ? [ 'APPLIED', `payment failed: ${outcome.errCode}` ]
           : [ 'APPLIED', outcome.result ];
     this.writes.notifications.push({
-      outTradeNo: item.outTradeNo.slice(0, FIELD_LIMIT),
-      transactionId: typeof fields.transaction_id === 'string' ? fields.transaction_id.slice(0, FIELD_LIMIT) : null,
+      ...auditKeys(fields),
       rawBody: item.notification.rawBody,
       parsed: JSON.stringify(fields),
       outcome: auditOutcome,
