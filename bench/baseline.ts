@@ -14,7 +14,7 @@ import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import mysql from 'mysql2/promise';
-import { BASELINE_PAY_SQL } from './fixtures';
+import { BASELINE_PAY_SQL, MYSQL_SERVER } from './fixtures';
 import { merchantNumber, notifyReply, parseXml, requestPaymentParams, toBeijingCompact, verifySign, WechatPayClient } from '../lib/wechatpay';
 
 const env = process.env;
@@ -42,8 +42,7 @@ if (cluster.isPrimary) {
   });
 } else {
   const pool = mysql.createPool({
-    host: env.MYSQL_HOST ?? '127.0.0.1', port: Number(env.MYSQL_PORT ?? 3306), user: env.MYSQL_USER ?? 'root',
-    password: env.MYSQL_PASSWORD ?? '', database: env.MYSQL_DATABASE, connectionLimit: Number(env.MYSQL_POOL_MAX ?? 10),
+    ...MYSQL_SERVER, database: env.MYSQL_DATABASE, connectionLimit: Number(env.MYSQL_POOL_MAX ?? 10),
     timezone: '+00:00',
   });
   // egg-redis depends on ioredis; the baseline uses the same client.

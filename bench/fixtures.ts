@@ -1,6 +1,6 @@
 /**
  * What the HTTP bench (bench/run.ts) and the SQL bench (bench/settlementSql.ts) share: the
- * bench's credentials, the bench database, the baseline's payment UPDATE, unpaid orders inserted straight into the
+ * bench's credentials, the MariaDB server and bench database, the baseline's payment UPDATE, unpaid orders inserted straight into the
  * bench database, and CPU time read from /proc.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,15 @@ export const CREDENTIALS = {
   ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
   EGG_KEYS: 'bench-egg-keys-0123456789abcdef',
 };
+
+/** MariaDB, from the variables the service's config reads (MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD). */
+export const MYSQL_SERVER = {
+  host: process.env.MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.MYSQL_PORT ?? 3306),
+  user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '',
+};
+
+/** The benches' own database (created and migrated by them): never the development or test one. */
+export const BENCH_DATABASE = process.env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
 
 /** The baseline's whole database work for a payment (bench/baseline.ts): one conditional UPDATE. */
 export const BASELINE_PAY_SQL = 'UPDATE orders SET status = \'SUCCESS\', transaction_id = ?, paid_at = NOW(3), updated_at = NOW(3) ' +

@@ -19,7 +19,7 @@ import mysql from 'mysql2/promise';
 import { createSettlementPool } from '../app/lib/settlementStore';
 import { settleNotification, settlementStore } from '../app/service/settlement';
 import { sampleNotificationFields } from './core';
-import { BASELINE_PAY_SQL, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, prepareBenchDatabase } from './fixtures';
+import { BASELINE_PAY_SQL, BENCH_DATABASE, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, MYSQL_SERVER, prepareBenchDatabase } from './fixtures';
 import { buildXml } from '../lib/wechatpay';
 
 const env = process.env;
@@ -27,8 +27,6 @@ const root = path.join(__dirname, '..');
 const LEVELS = (env.BENCH_SQL_LEVELS ?? '1,5,16').split(',').map(Number);
 const PAYMENTS = Number(env.BENCH_SQL_PAYMENTS ?? 2000);
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
-const DATABASE = env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
-const db = { host: env.MYSQL_HOST ?? '127.0.0.1', port: Number(env.MYSQL_PORT ?? 3306), user: env.MYSQL_USER ?? 'root', password: env.MYSQL_PASSWORD ?? '' };
 
 interface RunResult { perSecond: number; clientMs: number; databaseMs: number; meanBatch?: number }
 
@@ -50,10 +48,10 @@ async function measure(count: number, level: number, pay: (i: number) => Promise
 }
 
 async function main() {
-  prepareBenchDatabase(root, DATABASE, { seed: false });
-  const conn = await mysql.createConnection({ ...db, database: DATABASE, timezone: '+00:00' });
-  const baselinePool = mysql.createPool({ ...db, database: DATABASE, connectionLimit: 10, timezone: '+00:00' });
-  const settlementPool = createSettlementPool({ ...db, username: db.user, database: DATABASE, poolSize: 4 });
+  prepareBenchDatabase(root, BENCH_DATABASE, { seed: false });
+  const conn = await mysql.createConnection({ ...MYSQL_SERVER, database: BENCH_DATABASE, timezone: '+00:00' });
+  const baselinePool = mysql.createPool({ ...MYSQL_SERVER, database: BENCH_DATABASE, connectionLimit: 10, timezone: '+00:00' });
+  const settlementPool = createSettlementPool({ ...MYSQL_SERVER, username: MYSQL_SERVER.user, database: BENCH_DATABASE, poolSize: 4 });
   // What settlement reads of the app: its pool, config and logger; ctxStorage for the batcher.
   const app = {
     settlementPool,
