@@ -1,7 +1,6 @@
 import { Application, IBoot } from 'egg';
-import { InFlightRequests } from './app/lib/inFlight';
-import { checkMerchantCertificateAtStart } from './app/lib/merchantCert';
-import { withWechatCallbacks } from './app/lib/wechatCallbacks';
+import { InFlightRequests } from './app/infra/inFlight';
+import { checkMerchantCertificateAtStart } from './app/infra/merchantCert';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
@@ -9,10 +8,6 @@ export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {
     // Emitted by egg-cluster's worker (not under egg-mock) with the server it listens on.
     app.once('server', server => { this.inFlight = new InFlightRequests(server); });
-    // WeChat's callbacks are answered ahead of Koa (app/lib/wechatCallbacks.ts); egg-cluster's
-    // server and the tests' servers all take their request listener from app.callback().
-    const koaCallback = app.callback.bind(app);
-    app.callback = () => withWechatCallbacks(app, koaCallback()) as ReturnType<typeof koaCallback>;
   }
 
   configWillLoad() {
@@ -37,7 +32,6 @@ export default class AppBoot implements IBoot {
    */
   async beforeClose() {
     await this.drainRequests();
-    await this.app.closeSettlementPool();
   }
 
   private async drainRequests() {

@@ -1,32 +1,45 @@
 import { Application } from 'egg';
-import { registerDevRoutes } from './lib/devRoutes';
 
+/** Where the browser demo and the API description are served: development and tests, never production. */
+export const DEV_TOOL_ENVS: readonly string[] = [ 'local', 'unittest' ];
+
+/** Every route the service answers. */
 export default (app: Application) => {
   const { controller, router, middleware } = app;
   const auth = middleware.auth();
   // Login fails closed when Redis cannot count (it needs Redis for the session anyway); order
-  // creation fails open. README "Rate limits".
+  // creation fails open. docs/operations.md "Rate limits".
   const loginPerIp = middleware.rateLimit({ rule: 'loginPerIp', per: 'ip', whenCounterDown: 'refuse' });
   const orderPerUser = middleware.rateLimit({ rule: 'orderPerUser', per: 'user', whenCounterDown: 'allow' });
   const json = middleware.jsonBody();
+  const rawXml = middleware.rawXmlBody();
 
   router.get('/health', controller.home.health);
 
   router.post('/api/login', loginPerIp, json, controller.auth.login);
   router.get('/api/products', controller.product.list);
 
-  router.post('/payment/order', json, auth, orderPerUser, controller.payment.create);
-  router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.payment.pay);
-  router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
-  router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
+  router.post('/payment/order', json, auth, orderPerUser, controller.order.create);
+  router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.order.pay);
+  router.get('/payment/orders/:outTradeNo', auth, controller.order.show);
+  router.post('/payment/orders/:outTradeNo/close', auth, controller.order.close);
 
-  // WeChat's notifications (/payment/notify, /payment/refund-notify) are answered before Koa: app/lib/wechatCallbacks.ts.
+  // WeChat's server-to-server notifications: raw XML in, XML out.
+  router.post('/payment/notify', rawXml, controller.notify.payment);
+  router.post('/payment/refund-notify', rawXml, controller.notify.refund);
 
-  // Admin API: ADMIN_TOKEN only, never a user's session (README "Refunds").
+  // Admin API: ADMIN_TOKEN only, never a user's session (docs/refunds.md).
   const adminAuth = middleware.adminAuth();
   router.post('/admin/orders/:outTradeNo/refunds', adminAuth, json, controller.adminRefund.create);
   router.get('/admin/orders/:outTradeNo/refunds', adminAuth, controller.adminRefund.list);
 
-  // Local development and tests only: the browser demo (/demo) and /openapi.json.
-  registerDevRoutes(app);
+  // Local development and tests only: the API description and the browser demo.
+  if (DEV_TOOL_ENVS.includes(app.config.env)) {
+    router.get('/openapi.json', controller.devtools.openapi);
+    router.get('/demo', controller.devtools.demoPage);
+    router.get('/demo/assets/:file', controller.devtools.demoAsset);
+    router.get('/demo/config', controller.devtools.demoConfig);
+    router.post('/demo/login-code', controller.devtools.loginCode);
+    router.post('/demo/pay', controller.devtools.pay);
+  }
 };

@@ -53,14 +53,6 @@ export interface PaymentConfig {
   maxTotalFee: number;
   /** Largest notification body accepted. */
   maxNotifyBytes: number;
-  /**
-   * Settlement (app/service/settlement.ts) runs payments that arrive together in one transaction:
-   * at most this many per batch, over a pool of this many MySQL connections per worker.
-   */
-  settlementBatchMax: number;
-  settlementPoolSize: number;
-  /** How long a settlement batch waits for a row lock another transaction holds before it is split up. */
-  settlementLockWaitSeconds: number;
   /** Scheduled jobs (app/schedule): closing expired orders, querying orders whose notification is overdue. */
   jobs: PaymentJobsConfig;
 }
@@ -182,6 +174,13 @@ export default (appInfo: EggAppInfo): BizConfig => {
     pool: { max: intFromEnv('MYSQL_POOL_MAX', 10), min: 0, acquire: 5000, idle: 10000 },
     dialectOptions: { connectTimeout: 3000, dateStrings: false },
     define: { underscored: true, freezeTableName: false },
+    hooks: {
+      // Every transaction runs READ COMMITTED: locking reads take record locks only, no gap locks,
+      // so only the rows named are held (docs/decisions/0002-lock-order.md). Set once per connection.
+      afterConnect: (connection: any) => new Promise<void>((resolve, reject) => {
+        connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err: Error | null) => (err ? reject(err) : resolve()));
+      }),
+    },
   } as any;
 
   config.redis = {
@@ -206,7 +205,9 @@ export default (appInfo: EggAppInfo): BizConfig => {
       appSecret: fromEnv('WECHAT_APP_SECRET', DEV_WECHAT.appSecret) as string,
       mchId: fromEnv('WECHAT_MCH_ID', DEV_WECHAT.mchId) as string,
       apiKey: fromEnv('WECHAT_API_KEY', DEV_WECHAT.apiKey) as string,
-      signType: (fromEnv('WECHAT_SIGN_TYPE', 'HMAC-SHA256') as SignType),
+      // MD5 by default, as WeChat's v2 APIs default; HMAC-SHA256 is one setting away and recommended
+      // (docs/operations.md). Each order keeps the sign type it was created with for every later call.
+      signType: (fromEnv('WECHAT_SIGN_TYPE', 'MD5') as SignType),
       payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'http://127.0.0.1:9999') as string,
       loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'http://127.0.0.1:9999') as string,
       notifyUrl: fromEnv('WECHAT_NOTIFY_URL', 'http://127.0.0.1:7001/payment/notify') as string,
@@ -229,9 +230,6 @@ export default (appInfo: EggAppInfo): BizConfig => {
       maxQuantity: 99,
       maxTotalFee: intFromEnv('ORDER_MAX_TOTAL_FEE', 10_000_000),
       maxNotifyBytes: 16 * 1024,
-      settlementBatchMax: positive('SETTLEMENT_BATCH_MAX', 32),
-      settlementPoolSize: positive('SETTLEMENT_POOL_SIZE', 4),
-      settlementLockWaitSeconds: positive('SETTLEMENT_LOCK_WAIT_SECONDS', 5),
       jobs: {
         enabled: ![ 'false', '0' ].includes(fromEnv('ORDER_JOBS_ENABLED', 'true') as string),
         closeExpiredIntervalMs: positive('ORDER_CLOSE_EXPIRED_INTERVAL_SECONDS', 60) * 1000,

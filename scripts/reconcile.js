@@ -13,7 +13,7 @@ const path = require('path');
 
 const root = path.join(__dirname, '..');
 const args = process.argv.slice(2);
-// --dist is this script's own flag: the command (app/lib/reconcileCommand.ts) gets the rest.
+// --dist is this script's own flag: the command (scripts/reconcileCommand.ts) gets the rest.
 const argv = args.filter(arg => arg !== '--dist');
 const useDist = args.includes('--dist') || process.env.NODE_ENV === 'production' || process.env.EGG_SERVER_ENV === 'prod';
 const baseDir = useDist ? path.join(root, 'dist') : root;
@@ -35,7 +35,7 @@ async function main() {
   process.env.NO_DEPRECATION = [ process.env.NO_DEPRECATION, 'egg-logger' ].filter(Boolean).join(',');
 
   const egg = require('egg');
-  const { runReconcileCommand } = require(path.join(baseDir, 'app/lib/reconcileCommand'));
+  const { runReconcileCommand } = require(path.join(baseDir, 'scripts/reconcileCommand'));
   const app = await egg.start({
     baseDir,
     ignoreWarning: true,

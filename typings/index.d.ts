@@ -8,4 +8,8 @@ declare module 'egg' {
   interface Context {
     state: { user: SessionUser } & Record<string, any>;
   }
+  interface Request {
+    /** A WeChat notification's body as sent, read by the rawXmlBody middleware. */
+    rawXml?: Buffer;
+  }
 }

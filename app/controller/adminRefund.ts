@@ -1,7 +1,7 @@
 import { Controller } from 'egg';
 import { OUT_TRADE_NO_PATTERN } from '../../lib/wechatpay';
-import { ValidationError } from '../lib/errors';
-import { requireInt, requireObject, requireString } from '../lib/validate';
+import { ValidationError } from '../common/errors';
+import { requireInt, requireObject, requireString } from '../common/validate';
 
 /** Admin API (adminAuth): refunds of an order. */
 export default class AdminRefundController extends Controller {

@@ -1,5 +1,5 @@
 import { Controller } from 'egg';
-import { requireObject, requireString } from '../lib/validate';
+import { requireObject, requireString } from '../common/validate';
 
 export default class AuthController extends Controller {
   /** POST /api/login { code } -> { token, expiresIn, user } */

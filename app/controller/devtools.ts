@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Controller } from 'egg';
 import { OUT_TRADE_NO_PATTERN } from '../../lib/wechatpay';
-import { NotFoundError, ValidationError } from '../lib/errors';
-import { requireObject, requireString } from '../lib/validate';
+import { NotFoundError, ValidationError } from '../common/errors';
+import { requireObject, requireString } from '../common/validate';
+import { SimulatorConsole } from '../infra/simulatorConsole';
 
 interface DemoAsset {
   file: string;
@@ -22,7 +23,7 @@ const DEMO_ASSETS: Record<string, DemoAsset> = {
 };
 
 /**
- * Developer tools, routed in local development and tests only (app/lib/devRoutes.ts): the
+ * Developer tools, routed in local development and tests only (app/router.ts): the
  * browser demo, which plays the mini-program with the example's own modules, and the OpenAPI
  * description of the API.
  */
@@ -52,7 +53,7 @@ export default class DevtoolsController extends Controller {
 
   /** GET /demo/config: where the simulator's payer page is, for the demo's link to it. */
   async demoConfig() {
-    const simulatorUrl = this.service.simulatorConsole.simulatorUrl;
+    const simulatorUrl = this.simulator().simulatorUrl;
     this.ctx.body = { simulatorUrl, simulatorPageUrl: `${simulatorUrl}/simulator/` };
   }
 
@@ -60,7 +61,7 @@ export default class DevtoolsController extends Controller {
   async loginCode() {
     const body = requireObject(this.ctx.request.body);
     const openid = body.openid === undefined ? undefined : requireString(body.openid, 'openid', { max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
-    this.ctx.body = await this.service.simulatorConsole.issueLoginCode(openid);
+    this.ctx.body = await this.simulator().issueLoginCode(openid);
   }
 
   /** POST /demo/pay { outTradeNo, result: SUCCESS | FAIL }: the payer's action in the simulator. */
@@ -68,7 +69,12 @@ export default class DevtoolsController extends Controller {
     const body = requireObject(this.ctx.request.body);
     const outTradeNo = requireString(body.outTradeNo, 'outTradeNo', { max: 32, pattern: OUT_TRADE_NO_PATTERN });
     if (body.result !== 'SUCCESS' && body.result !== 'FAIL') throw new ValidationError('result', 'result must be SUCCESS or FAIL');
-    this.ctx.body = await this.service.simulatorConsole.pay(outTradeNo, body.result);
+    this.ctx.body = await this.simulator().pay(outTradeNo, body.result);
+  }
+
+  /** The simulator WeChat's pay host points at (read from config on each call: tests start it on a free port). */
+  private simulator(): SimulatorConsole {
+    return new SimulatorConsole(this.config.wechat.payBaseUrl, this.config.wechat.timeoutMs);
   }
 
   private read(relative: string): Promise<string> {

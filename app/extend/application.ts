@@ -1,11 +1,8 @@
 import { WechatLoginClient, WechatPayClient } from '../../lib/wechatpay';
-import { MerchantTls, readMerchantTls } from '../lib/merchantCert';
-import { createSettlementPool } from '../lib/settlementStore';
-import type { Pool } from 'mysql2/promise';
+import { MerchantTls, readMerchantTls } from '../infra/merchantCert';
 
 const PAY_CLIENT = Symbol('wechatPayClient');
 const LOGIN_CLIENT = Symbol('wechatLoginClient');
-const SETTLEMENT_POOL = Symbol('settlementPool');
 
 /**
  * Returns the client cached in `slot` while the settings it was built from are unchanged, else
@@ -50,30 +47,5 @@ export default {
     const c = app.config.wechat;
     const settings = { appId: c.appId, appSecret: c.appSecret, baseUrl: c.loginBaseUrl, timeoutMs: c.timeoutMs };
     return cachedClient(app, LOGIN_CLIENT, settings, () => new WechatLoginClient(settings));
-  },
-
-  /**
-   * The MySQL pool of payment settlement (app/service/settlement.ts), on the same database as
-   * app.model: opened on first use, once (a pool is not rebuilt on a config change, which would
-   * leave the old one's connections open), and asked for on every settlement batch.
-   */
-  get settlementPool(): Pool {
-    const app = this as any;
-    if (!app[SETTLEMENT_POOL]) {
-      const c = app.config.sequelize;
-      app[SETTLEMENT_POOL] = createSettlementPool({
-        host: c.host, port: c.port, username: c.username, password: c.password, database: c.database,
-        poolSize: app.config.payment.settlementPoolSize,
-      });
-    }
-    return app[SETTLEMENT_POOL];
-  },
-
-  /** Closes the settlement pool if one was opened (app.ts, on shutdown). */
-  async closeSettlementPool(): Promise<void> {
-    const app = this as any;
-    const pool: Pool | undefined = app[SETTLEMENT_POOL];
-    app[SETTLEMENT_POOL] = undefined;
-    await pool?.end();
   },
 };

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Context } from 'egg';
-import { UnauthorizedError } from '../lib/errors';
+import { UnauthorizedError } from '../common/errors';
 
 /** SHA-256 first, so the comparison takes the same time whatever the lengths. */
 function sameSecret(given: string, expected: string): boolean {

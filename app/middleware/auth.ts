@@ -1,5 +1,5 @@
 import { Context } from 'egg';
-import { UnauthorizedError } from '../lib/errors';
+import { UnauthorizedError } from '../common/errors';
 
 /** Requires `Authorization: Bearer <token>` naming a live session; puts it on ctx.state.user. */
 export default () => async function auth(ctx: Context, next: () => Promise<any>) {

@@ -1,5 +1,5 @@
 import { Context } from 'egg';
-import { AppError, RateLimitedError } from '../lib/errors';
+import { AppError, RateLimitedError } from '../common/errors';
 
 /** The one place typed errors become HTTP replies: `{ code, message, field? }`. */
 export default () => async function errorHandler(ctx: Context, next: () => Promise<any>) {

@@ -1,5 +1,5 @@
 import { Context } from 'egg';
-import { UnsupportedMediaTypeError } from '../lib/errors';
+import { UnsupportedMediaTypeError } from '../common/errors';
 
 /**
  * Route middleware for JSON APIs: a body sent as anything but JSON (a form, text, XML) is refused

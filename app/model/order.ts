@@ -1,12 +1,6 @@
 import { Application } from 'egg';
 import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
-
-export type OrderStatus = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND';
-
-/** An order is paid once SUCCESS, and stays paid when (partly or wholly) refunded: REFUND. */
-export function isPaidStatus(status: string): boolean {
-  return status === 'SUCCESS' || status === 'REFUND';
-}
+import type { OrderStatus } from '../domain/orderStatus';
 
 export interface OrderItem {
   productId: number;
@@ -15,7 +9,7 @@ export interface OrderItem {
   quantity: number;
 }
 
-export default (app: Application) => {
+const defineOrder = (app: Application) => {
   class Order extends Model<InferAttributes<Order>, InferCreationAttributes<Order>> {
     declare id: CreationOptional<number>;
     declare outTradeNo: string;
@@ -62,3 +56,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'orders', underscored: true });
   return Order;
 };
+
+export default defineOrder;
+
+/** A row of Order, as the model reads it. */
+export type OrderRow = InstanceType<ReturnType<typeof defineOrder>>;

@@ -1,7 +1,7 @@
 import { Application } from 'egg';
 import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
 
-export default (app: Application) => {
+const defineOrderEvent = (app: Application) => {
   class OrderEvent extends Model<InferAttributes<OrderEvent>, InferCreationAttributes<OrderEvent>> {
     declare id: CreationOptional<number>;
     declare orderId: number;
@@ -20,3 +20,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'order_events', underscored: true, updatedAt: false });
   return OrderEvent;
 };
+
+export default defineOrderEvent;
+
+/** A row of OrderEvent, as the model reads it. */
+export type OrderEventRow = InstanceType<ReturnType<typeof defineOrderEvent>>;

@@ -3,7 +3,7 @@ import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, 
 
 export type AttemptStatus = 'CREATED' | 'PREPAID' | 'FAILED' | 'PAID' | 'CLOSED';
 
-export default (app: Application) => {
+const definePaymentAttempt = (app: Application) => {
   class PaymentAttempt extends Model<InferAttributes<PaymentAttempt>, InferCreationAttributes<PaymentAttempt>> {
     declare id: CreationOptional<number>;
     declare orderId: number;
@@ -40,3 +40,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'payment_attempts', underscored: true });
   return PaymentAttempt;
 };
+
+export default definePaymentAttempt;
+
+/** A row of PaymentAttempt, as the model reads it. */
+export type PaymentAttemptRow = InstanceType<ReturnType<typeof definePaymentAttempt>>;

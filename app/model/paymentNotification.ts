@@ -15,7 +15,7 @@ export function auditKeys(fields: Record<string, unknown> | undefined): { outTra
   return { outTradeNo: cut(fields?.out_trade_no), transactionId: cut(fields?.transaction_id) };
 }
 
-export default (app: Application) => {
+const definePaymentNotification = (app: Application) => {
   class PaymentNotification extends Model<InferAttributes<PaymentNotification>, InferCreationAttributes<PaymentNotification>> {
     declare id: CreationOptional<number>;
     declare kind: 'pay' | 'refund';
@@ -44,3 +44,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'payment_notifications', underscored: true });
   return PaymentNotification;
 };
+
+export default definePaymentNotification;
+
+/** A row of PaymentNotification, as the model reads it. */
+export type PaymentNotificationRow = InstanceType<ReturnType<typeof definePaymentNotification>>;

@@ -1,7 +1,7 @@
 import { Application } from 'egg';
 import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
 
-export default (app: Application) => {
+const defineProduct = (app: Application) => {
   class Product extends Model<InferAttributes<Product>, InferCreationAttributes<Product>> {
     declare id: CreationOptional<number>;
     declare name: string;
@@ -20,3 +20,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'products', underscored: true });
   return Product;
 };
+
+export default defineProduct;
+
+/** A row of Product, as the model reads it. */
+export type ProductRow = InstanceType<ReturnType<typeof defineProduct>>;

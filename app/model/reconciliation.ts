@@ -4,7 +4,7 @@ import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, 
 export type ReconciliationStatus = 'OK' | 'MISMATCH' | 'NO_BILL' | 'ERROR';
 
 /** The stored outcome of comparing one Beijing day with WeChat's bill (see ReconciliationService). */
-export default (app: Application) => {
+const defineReconciliation = (app: Application) => {
   class Reconciliation extends Model<InferAttributes<Reconciliation>, InferCreationAttributes<Reconciliation>> {
     declare id: CreationOptional<number>;
     /** YYYY-MM-DD, a Beijing calendar day. */
@@ -54,3 +54,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'reconciliations', underscored: true });
   return Reconciliation;
 };
+
+export default defineReconciliation;
+
+/** A row of Reconciliation, as the model reads it. */
+export type ReconciliationRow = InstanceType<ReturnType<typeof defineReconciliation>>;

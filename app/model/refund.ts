@@ -1,25 +1,8 @@
 import { Application } from 'egg';
 import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
+import type { RefundStatus } from '../domain/refundRules';
 
-/**
- * PROCESSING: reserved here and sent (or being sent) to WeChat; SUCCESS, CHANGE (WeChat could not
- * pay it out: manual handling), REFUNDCLOSE: WeChat's final results; FAILED: WeChat refused the
- * request for good, nothing was refunded. Only FAILED and REFUNDCLOSE give the amount back.
- */
-export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE' | 'FAILED';
-
-/** WeChat's final results, as a notification or a refund query reports them. */
-export type RefundResult = 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
-export const REFUND_RESULTS: readonly RefundResult[] = [ 'SUCCESS', 'CHANGE', 'REFUNDCLOSE' ];
-
-export const REFUND_RESERVING_STATUSES: RefundStatus[] = [ 'PROCESSING', 'SUCCESS', 'CHANGE' ];
-
-/** Fen a payment's refunds hold: refunded, or in progress, or stuck in CHANGE. Pass one payment's refunds. */
-export function reservedFee(refunds: ReadonlyArray<{ status: RefundStatus; amount: number }>): number {
-  return refunds.filter(r => REFUND_RESERVING_STATUSES.includes(r.status)).reduce((sum, r) => sum + r.amount, 0);
-}
-
-export default (app: Application) => {
+const defineRefund = (app: Application) => {
   class Refund extends Model<InferAttributes<Refund>, InferCreationAttributes<Refund>> {
     declare id: CreationOptional<number>;
     declare orderId: number;
@@ -58,3 +41,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'refunds', underscored: true });
   return Refund;
 };
+
+export default defineRefund;
+
+/** A row of Refund, as the model reads it. */
+export type RefundRow = InstanceType<ReturnType<typeof defineRefund>>;

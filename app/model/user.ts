@@ -1,7 +1,7 @@
 import { Application } from 'egg';
 import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
 
-export default (app: Application) => {
+const defineUser = (app: Application) => {
   class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
     declare id: CreationOptional<number>;
     declare openid: string;
@@ -20,3 +20,8 @@ export default (app: Application) => {
   }, { sequelize: app.model, tableName: 'users', underscored: true });
   return User;
 };
+
+export default defineUser;
+
+/** A row of User, as the model reads it. */
+export type UserRow = InstanceType<ReturnType<typeof defineUser>>;

@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import { WechatLoginError, WechatTransportError } from '../../lib/wechatpay';
-import { ServiceUnavailableError, UnauthorizedError, UpstreamRejectedError } from '../lib/errors';
+import { ServiceUnavailableError, UnauthorizedError, UpstreamRejectedError } from '../common/errors';
 
 export interface LoginResult {
   token: string;

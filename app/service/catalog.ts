@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import { Op } from 'sequelize';
-import { ValidationError } from '../lib/errors';
+import { ValidationError } from '../common/errors';
 import { OrderItem } from '../model/order';
 
 export interface PricedOrder {

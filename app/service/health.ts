@@ -1,5 +1,5 @@
 import { Service } from 'egg';
-import { withTimeout } from '../lib/withTimeout';
+import { withTimeout } from '../infra/withTimeout';
 
 export interface HealthReport {
   ok: boolean;

@@ -1,5 +1,5 @@
 import { Service } from 'egg';
-import { RedisLock } from '../lib/redisLock';
+import { RedisLock } from '../infra/redisLock';
 
 /** Why a job did not run this tick. */
 export type JobSkipReason = 'LOCKED' | 'REDIS_UNAVAILABLE';

@@ -1,7 +1,7 @@
 import { Service } from 'egg';
 import { UniqueConstraintError } from 'sequelize';
 import { merchantNumber, WechatApiError } from '../../lib/wechatpay';
-import { ConflictError, NotFoundError } from '../lib/errors';
+import { ConflictError, NotFoundError } from '../common/errors';
 import { SessionUser } from './session';
 import { PaymentParams, newAttemptFields } from './prepay';
 

@@ -1,8 +1,8 @@
 import { Service } from 'egg';
-import { Op, Transaction } from 'sequelize';
+import { Op } from 'sequelize';
 import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
-import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../lib/errors';
-import { isPaidStatus } from '../model/order';
+import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../common/errors';
+import { isPaidStatus } from '../domain/orderStatus';
 import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
 
@@ -52,7 +52,7 @@ export default class OrderCloseService extends Service {
         closedAtWechat.add(closedKey(attempt));
       }
 
-      const outcome = await this.app.model.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async transaction => {
+      const outcome = await this.app.model.transaction(async transaction => {
         const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
         if (!locked) throw new Error(`order ${order.outTradeNo} vanished while closing`);
         if (locked.status !== 'NOTPAY') return { order: locked, done: true };

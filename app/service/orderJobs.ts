@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import { Op, QueryTypes } from 'sequelize';
-import { AppError } from '../lib/errors';
+import { AppError } from '../common/errors';
 import { JobRun } from './jobLock';
 
 export interface CloseExpiredResult {

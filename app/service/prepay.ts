@@ -3,8 +3,8 @@ import {
   merchantNumber, requestPaymentParams, RequestPaymentParams, SignType, toBeijingCompact,
   WechatApiError, WechatError, WechatSignatureError, WechatTransportError, WechatXmlError,
 } from '../../lib/wechatpay';
-import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../lib/errors';
-import { isPaidStatus } from '../model/order';
+import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../common/errors';
+import { isPaidStatus } from '../domain/orderStatus';
 
 const PREPAY_VALIDITY_MS = 2 * 3600 * 1000;
 /** WeChat wants time_expire at least a minute after the unified order call; keep some margin. */

@@ -1,7 +1,7 @@
 import { Service } from 'egg';
-import { withTimeout } from '../lib/withTimeout';
+import { withTimeout } from '../infra/withTimeout';
 import { RateLimitConfig } from '../../config/config.default';
-import { RateLimitedError, sessionStoreUnavailable } from '../lib/errors';
+import { RateLimitedError, sessionStoreUnavailable } from '../common/errors';
 
 export type RateLimitRuleName = keyof RateLimitConfig;
 

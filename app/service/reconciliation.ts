@@ -1,8 +1,8 @@
 import { Service } from 'egg';
 import { Op } from 'sequelize';
 import { Bill, beijingDay, fromBeijing, parseBill, WechatApiError, WechatError } from '../../lib/wechatpay';
-import { compareWithBill, Comparison, Discrepancy, LocalAttempt, LocalPayment, LocalRecords, LocalRefund, splitBillRows, Totals } from '../lib/reconcile';
-import { ValidationError } from '../lib/errors';
+import { compareWithBill, Comparison, Discrepancy, LocalAttempt, LocalPayment, LocalRecords, LocalRefund, splitBillRows, Totals } from '../domain/reconcileMatching';
+import { ValidationError } from '../common/errors';
 import { ReconciliationStatus } from '../model/reconciliation';
 import { JobRun } from './jobLock';
 

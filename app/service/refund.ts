@@ -1,10 +1,10 @@
 import { Service } from 'egg';
 import { Op, Transaction, UniqueConstraintError } from 'sequelize';
 import { merchantNumber, WechatApiError, WechatError, WechatTransportError } from '../../lib/wechatpay';
-import { ConflictError, NotFoundError, ServiceUnavailableError, UpstreamRejectedError, ValidationError } from '../lib/errors';
-import { isPaidStatus } from '../model/order';
-import { reservedFee } from '../model/refund';
-import { refundFactsFrom } from './refundSettlement';
+import { ConflictError, NotFoundError, ServiceUnavailableError, UpstreamRejectedError, ValidationError } from '../common/errors';
+import { isPaidStatus } from '../domain/orderStatus';
+import { reservedFee } from '../domain/refundRules';
+import { refundFactsFrom } from '../domain/refundRules';
 import { JobRun } from './jobLock';
 
 type RefundRow = any;
@@ -219,7 +219,7 @@ export default class RefundService extends Service {
   /** Under the order's row lock: checks what the payment can still give back, then writes the refund PROCESSING. */
   private reserve(orderId: number, cmd: RefundCommand): Promise<{ refund: RefundRow; replayed: boolean }> {
     const { Order, Refund, OrderEvent } = this.app.model;
-    return this.app.model.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async transaction => {
+    return this.app.model.transaction(async transaction => {
       const order = await Order.findByPk(orderId, { lock: transaction.LOCK.UPDATE, transaction });
       if (!order) throw new NotFoundError('ORDER_NOT_FOUND', 'no such order');
       if (cmd.idempotencyKey) {

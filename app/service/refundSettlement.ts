@@ -1,58 +1,7 @@
 import { Service } from 'egg';
 import { Op, Transaction } from 'sequelize';
 import { fromBeijing } from '../../lib/wechatpay';
-import { REFUND_RESULTS, RefundResult } from '../model/refund';
-
-/** What WeChat told us about a finished refund, from a refund notification or a refund query. */
-export interface RefundFacts {
-  outRefundNo: string;
-  /** The out_trade_no WeChat has the refund under (the refunded payment attempt's). */
-  outTradeNo: string;
-  transactionId?: string;
-  refundId: string;
-  refundFee: number;
-  totalFee?: number;
-  status: RefundResult;
-  /** yyyy-MM-dd HH:mm:ss, Beijing time (SUCCESS only). */
-  successTime?: string;
-}
-
-/** A refund's result as WeChat's fields carry it, under the names the notification and the query give them. */
-export interface ReportedRefund {
-  outRefundNo?: string;
-  outTradeNo?: string;
-  transactionId?: string;
-  refundId?: string;
-  refundFee?: string;
-  totalFee?: string;
-  status?: string;
-  successTime?: string;
-}
-
-const REFUND_ID = /^[0-9A-Za-z]{1,32}$/;
-const FEN = /^[1-9][0-9]{0,9}$/;
-
-/**
- * Checks a reported refund result and turns it into RefundFacts, or answers why it cannot be
- * one: the same rules whether a notification or a refund query reported it.
- */
-export function refundFactsFrom(r: ReportedRefund): RefundFacts | { refused: string } {
-  if (!r.outTradeNo) return { refused: 'out_trade_no is missing' };
-  if (!r.refundId || !REFUND_ID.test(r.refundId)) return { refused: 'refund_id is missing or malformed' };
-  if (!FEN.test(r.refundFee ?? '')) return { refused: `refund_fee ${JSON.stringify(r.refundFee ?? null)} is not a positive integer` };
-  if (r.totalFee !== undefined && !FEN.test(r.totalFee)) return { refused: 'total_fee is not a positive integer' };
-  if (!REFUND_RESULTS.includes(r.status as RefundResult)) return { refused: `refund_status ${JSON.stringify(r.status ?? null)} is not a final status` };
-  return {
-    outRefundNo: r.outRefundNo ?? '',
-    outTradeNo: r.outTradeNo,
-    transactionId: r.transactionId,
-    refundId: r.refundId,
-    refundFee: Number(r.refundFee),
-    totalFee: r.totalFee !== undefined ? Number(r.totalFee) : undefined,
-    status: r.status as RefundResult,
-    successTime: r.successTime,
-  };
-}
+import { RefundFacts, RefundResult } from '../domain/refundRules';
 
 export type RefundSource = 'notify' | 'query';
 
@@ -75,7 +24,7 @@ export default class RefundSettlementService extends Service {
     const found = await Refund.findOne({ where: { outRefundNo: facts.outRefundNo } });
     if (!found) return { result: 'REJECTED', reason: 'unknown out_refund_no' };
 
-    return this.app.model.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async transaction => {
+    return this.app.model.transaction(async transaction => {
       const order = await Order.findByPk(found.orderId, { lock: transaction.LOCK.UPDATE, transaction });
       const refund = await Refund.findByPk(found.id, { lock: transaction.LOCK.UPDATE, transaction });
       if (!order || !refund) return { result: 'REJECTED', reason: 'refund without order' } as const;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Service } from 'egg';
-import { sessionStoreUnavailable } from '../lib/errors';
-import { withTimeout } from '../lib/withTimeout';
+import { sessionStoreUnavailable } from '../common/errors';
+import { withTimeout } from '../infra/withTimeout';
 
 export interface SessionUser {
   userId: number;

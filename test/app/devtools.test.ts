@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as vm from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
-import { registerDevRoutes } from '../../app/lib/devRoutes';
+import registerRoutes from '../../app/router';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -9,12 +9,20 @@ describe('developer tools: /demo and its simulator calls', () => {
   beforeEach(resetWorld);
   afterEach(() => mock.restore());
 
-  describe('registerDevRoutes', () => {
+  describe('the router\'s developer routes', () => {
+    /** The routes app/router.ts declares in `env` that a devtools controller method serves. */
     function routesFor(env: string): string[] {
       const routes: string[] = [];
-      const record = (method: string) => (p: string) => { routes.push(`${method} ${p}`); };
+      const isDevtools = (h: unknown) => typeof h === 'object' && h !== null && 'devtools' in h;
+      const record = (method: string) => (p: string, ...handlers: unknown[]) => {
+        if (handlers.some(isDevtools)) routes.push(`${method} ${p}`);
+      };
       const router = { get: record('GET'), post: record('POST') };
-      registerDevRoutes({ config: { env }, router, controller: { devtools: {} } } as any);
+      // Every other controller method and middleware is a stand-in; devtools methods are marked.
+      const stub: any = new Proxy({}, { get: () => () => undefined });
+      const devtools = new Proxy({}, { get: (_t, name) => ({ devtools: name }) });
+      const controller = new Proxy({}, { get: (_t, name) => (name === 'devtools' ? devtools : stub) });
+      registerRoutes({ config: { env }, router, controller, middleware: stub } as any);
       return routes;
     }
 

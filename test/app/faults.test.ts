@@ -10,7 +10,7 @@ import { createOrder, login, resetWorld } from '../support/fixtures';
 import { startSecondApp } from '../support/secondApp';
 import { TcpProxy } from '../support/tcpProxy';
 import { postXml } from '../support/postXml';
-import { settlementStore } from '../../app/service/settlement';
+import { SettlementRepository } from '../../app/repository/settlementRepository';
 
 // Faults of the service's own dependencies and process. (WeChat slow, SYSTEMERROR or dropping the
 // connection during unified order is covered in order.test.ts.)
@@ -75,10 +75,10 @@ describe('faults', () => {
       const { outTradeNo, transactionId } = await paidAtWechat(token);
       const xml = notificationXml(outTradeNo);
       // MySQL goes away after the rows were locked inside the settlement transaction, before its writes.
-      const write = settlementStore.write.bind(settlementStore);
-      mock(settlementStore, 'write', async (...args: Parameters<typeof write>) => {
+      const apply = SettlementRepository.prototype.apply;
+      mock(SettlementRepository.prototype, 'apply', async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
         await proxy.cut();
-        return write(...args);
+        return apply.apply(this, args);
       });
 
       const refused = await notify(xml);

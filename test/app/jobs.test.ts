@@ -5,7 +5,7 @@ import { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import mm, { MockApplication } from 'egg-mock';
 import { app, mock } from 'egg-mock/bootstrap';
-import { RedisLock } from '../../app/lib/redisLock';
+import { RedisLock } from '../../app/infra/redisLock';
 import { jobLockKey } from '../../app/service/jobLock';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import mm, { MockApplication } from 'egg-mock';
 import { app, mock } from 'egg-mock/bootstrap';
-import { checkMerchantCertificateAtStart, checkMerchantTls, MerchantCertError, readMerchantTls } from '../../app/lib/merchantCert';
+import { checkMerchantCertificateAtStart, checkMerchantTls, MerchantCertError, readMerchantTls } from '../../app/infra/merchantCert';
 import { DEV_CREDENTIALS } from '../../simulator';
 import { testEnv } from '../support/env';
 import { login, resetWorld } from '../support/fixtures';

@@ -3,7 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { buildXml, sign } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
-import { settlementStore } from '../../app/service/settlement';
+import { SettlementRepository } from '../../app/repository/settlementRepository';
 
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 
@@ -112,9 +112,9 @@ describe('POST /payment/notify: exactly once', () => {
   it('SUCCESS is withheld when the transaction fails, and the resend then applies once', async () => {
     const outTradeNo = await paidOrder(token);
     // The writes go through inside the transaction, then it fails before the commit: all of them roll back.
-    const write = settlementStore.write.bind(settlementStore);
-    mock(settlementStore, 'write', async (...args: Parameters<typeof write>) => {
-      await write(args[0], args[1], args[2], { commit: false });
+    const apply = SettlementRepository.prototype.apply;
+    mock(SettlementRepository.prototype, 'apply', async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
+      await apply.apply(this, args);
       throw new Error('Deadlock found when trying to get lock');
     });
     await testEnv.sim.pay(outTradeNo);
@@ -143,7 +143,7 @@ describe('POST /payment/notify: exactly once', () => {
     await app.model.Order.update({ status: 'NOTPAY', transactionId: null, paidAt: null }, { where: { outTradeNo } });
     const audited = await app.model.PaymentNotification.count();
     const down = async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:3306'); };
-    mock(settlementStore, 'lock', down);
+    mock(SettlementRepository.prototype, 'lockPayment', down);
     mock(app.model.PaymentNotification, 'create', down);
     const [ reply ] = await testEnv.sim.sendNotification(outTradeNo, { copies: 1 });
     failReply(reply.reply!);
@@ -198,7 +198,7 @@ describe('POST /payment/notify: forged and wrong notifications', () => {
     expectRefused(f => ({ ...f, openid: 'oSomeoneElse0000000000000000' }), true, /openid/));
 
   it('refuses a sign_type that is not the order\'s', () =>
-    expectRefused(f => ({ ...f, sign_type: 'MD5' }), false, /sign_type differs/));
+    expectRefused(f => ({ ...f, sign_type: 'HMAC-SHA256' }), false, /sign_type differs/));
 
   it('refuses a signature made with another key', async () => {
     await testEnv.sim.pay(outTradeNo);

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildXml } from '../../lib/wechatpay';
-import { WECHAT_CALLBACK_PATHS } from '../../app/lib/wechatCallbacks';
 import { testEnv } from '../support/env';
 import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
 import { assertSupported, resolveRef, validate } from '../support/jsonSchema';
@@ -26,14 +25,12 @@ const UNDOCUMENTED_DEV_ROUTES = [
 ];
 
 /** `METHOD /path/{param}` for every route the app's router has (HEAD rides along with GET). */
-/** The routes the service answers: the router's, and WeChat's callbacks, answered ahead of Koa (app/lib/wechatCallbacks.ts). */
 function routerRoutes(): string[] {
   const stack: Array<{ path: string; methods: string[] }> = (app.router as any).stack;
   const routes = stack.flatMap(layer => layer.methods
     .filter(m => m !== 'HEAD')
     .map(m => `${m} ${layer.path.replace(/:(\w+)/g, '{$1}')}`));
-  const callbacks = Object.values(WECHAT_CALLBACK_PATHS).map(p => `POST ${p}`);
-  return [ ...new Set([ ...routes, ...callbacks ]) ].sort();
+  return [ ...new Set(routes) ].sort();
 }
 
 function documentedOperations(): string[] {

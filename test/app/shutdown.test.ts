@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { AddressInfo } from 'node:net';
 import { app } from 'egg-mock/bootstrap';
 import { buildXml } from '../../lib/wechatpay';
-import { InFlightRequests } from '../../app/lib/inFlight';
+import { InFlightRequests } from '../../app/infra/inFlight';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 

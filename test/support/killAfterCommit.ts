@@ -7,16 +7,16 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { start } from 'egg';
-import { settlementStore } from '../../app/service/settlement';
+import { SettlementRepository } from '../../app/repository/settlementRepository';
 
 async function main() {
   const app: any = await (start as any)({ baseDir: process.cwd(), env: 'unittest' });
-  const write = settlementStore.write;
-  settlementStore.write = async function(this: unknown, ...args: Parameters<typeof write>) {
-    const mismatches = await write.apply(this, args);
+  const apply = SettlementRepository.prototype.apply;
+  SettlementRepository.prototype.apply = async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
+    await apply.apply(this, args);
     // A payment committed: die now, as a power cut or the OOM killer would, with no chance to answer.
-    if (args[3].commit && args[1].ordersPaid.length) process.kill(process.pid, 'SIGKILL');
-    return mismatches;
+    const [ , changes, , transaction ] = args;
+    if (changes.orderPaid) transaction.afterCommit(() => { process.kill(process.pid, 'SIGKILL'); });
   };
   const server = http.createServer(app.callback());
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));

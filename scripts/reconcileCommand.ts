@@ -1,5 +1,5 @@
 import type { Application } from 'egg';
-import { AppError } from './errors';
+import { AppError } from '../app/common/errors';
 import { formatReport } from './reconcileReport';
 
 export const USAGE = 'usage: npm run reconcile -- --date YYYY-MM-DD   (a Beijing calendar day)';

@@ -1,17 +1,19 @@
-import { Service } from 'egg';
 import { httpRequest } from '../../lib/wechatpay';
-import { ServiceUnavailableError, UpstreamRejectedError } from '../lib/errors';
+import { ServiceUnavailableError, UpstreamRejectedError } from '../common/errors';
 
 /**
- * The WeChat simulator's payer and developer endpoints (login codes, pay or fail an order), for
- * the browser demo only: the page calls them through the service, so it needs no CORS from the
- * simulator, which runs on another port. Never routed in production (see app/lib/devRoutes.ts).
+ * Development only: a client of the WeChat simulator's payer and developer endpoints (login
+ * codes, pay or fail an order), for the browser demo, which calls them through the service so it
+ * needs no CORS from the simulator on its other port. Only the devtools controller uses it, and
+ * app/router.ts routes that in local development and tests only.
  */
-export default class SimulatorConsoleService extends Service {
-  /** The simulator's base URL: WeChat's pay host points at it in local mode and in tests. */
-  get simulatorUrl(): string {
-    return this.config.wechat.payBaseUrl.replace(/\/+$/, '');
+export class SimulatorConsole {
+  /** `payBaseUrl`: WeChat's pay host, which points at the simulator in local mode and in tests. */
+  constructor(payBaseUrl: string, private readonly timeoutMs: number) {
+    this.simulatorUrl = payBaseUrl.replace(/\/+$/, '');
   }
+
+  readonly simulatorUrl: string;
 
   /** A fresh single-use login code, as wx.login() would return, for the given simulated user. */
   async issueLoginCode(openid?: string): Promise<{ code: string; openid: string }> {
@@ -33,7 +35,7 @@ export default class SimulatorConsoleService extends Service {
         url: `${this.simulatorUrl}${path}`,
         body: JSON.stringify(body),
         headers: { 'Content-Type': 'application/json' },
-        timeoutMs: this.config.wechat.timeoutMs,
+        timeoutMs: this.timeoutMs,
         maxBytes: 64 * 1024,
       });
     } catch (err) {

@@ -1,5 +1,5 @@
-import type { ReconciliationReport } from '../service/reconciliation';
-import { fenToYuan } from '../../lib/wechatpay';
+import type { ReconciliationReport } from '../app/service/reconciliation';
+import { fenToYuan } from '../lib/wechatpay';
 
 /** The reconciliation result as text for people: totals side by side, then one line per discrepancy. */
 export function formatReport(report: ReconciliationReport): string {

@@ -1,5 +1,5 @@
 import { Bill, BillRow, fenToYuan } from '../../lib/wechatpay';
-import { isPaidStatus } from '../model/order';
+import { isPaidStatus } from '../domain/orderStatus';
 
 /**
  * The comparison of one day of WeChat's bill with our own records, as a pure function: the

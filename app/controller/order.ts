@@ -1,7 +1,7 @@
 import { Controller } from 'egg';
 import { OUT_TRADE_NO_PATTERN } from '../../lib/wechatpay';
-import { ValidationError } from '../lib/errors';
-import { requireInt, requireObject, requireString } from '../lib/validate';
+import { ValidationError } from '../common/errors';
+import { requireInt, requireObject, requireString } from '../common/validate';
 
 const MONEY_FIELDS = [ 'amount', 'total_fee', 'totalFee', 'price', 'total' ];
 

@@ -1,0 +1,31 @@
+import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
+import { AppError, ServiceUnavailableError, UpstreamRejectedError } from './errors';
+
+/**
+ * err_code values WeChat documents as temporary: the same request (same out_trade_no or
+ * out_refund_no, same parameters) is to be sent again later. Any other business error is final.
+ */
+export const RETRYABLE_WECHAT_CODES: readonly string[] = [ 'SYSTEMERROR', 'BIZERR_NEED_RETRY', 'FREQUENCY_LIMITED' ];
+
+export function isRetryableWechatCode(errCode: string): boolean {
+  return RETRYABLE_WECHAT_CODES.includes(errCode);
+}
+
+/**
+ * The client error a failed WeChat call means, for every call made on a client's behalf (unified
+ * order, close, refund). `refusal` completes "WeChat Pay refused ...". Anything that is not a
+ * WeChat failure is given back unchanged, to be rethrown as a 500.
+ */
+export function wechatFailureToAppError(err: unknown, refusal: string): AppError | unknown {
+  if (err instanceof WechatApiError) {
+    if (isRetryableWechatCode(err.errCode)) return new ServiceUnavailableError('WECHAT_BUSY', 'WeChat Pay is busy, retry the same request shortly');
+    return new UpstreamRejectedError('WECHAT_PAY_REJECTED', `WeChat Pay refused ${refusal}: ${err.errCode}`);
+  }
+  if (err instanceof WechatTransportError) {
+    return new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat Pay could not be reached, retry the same request shortly');
+  }
+  if (err instanceof WechatSignatureError || err instanceof WechatXmlError) {
+    return new UpstreamRejectedError('WECHAT_BAD_REPLY', 'WeChat Pay gave a reply that could not be trusted');
+  }
+  return err;
+}
