@@ -1,17 +1,18 @@
 import { Service } from 'egg';
 import {
-  merchantNumber, requestPaymentParams, RequestPaymentParams, SignType, toBeijingCompact,
-  WechatApiError, WechatError, WechatSignatureError, WechatTransportError, WechatXmlError,
+  merchantNumber, requestPaymentParams, RequestPaymentParams, SignType, toBeijingCompact, WechatApiError, WechatError, WechatXmlError,
 } from '../../lib/wechatpay';
-import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../common/errors';
+import { ConflictError } from '../common/errors';
+import { wechatFailureToAppError } from '../common/wechatErrors';
 import { isPaidStatus } from '../domain/orderStatus';
+import type { OrderRow } from '../model/order';
+import type { PaymentAttemptRow } from '../model/paymentAttempt';
 
 const PREPAY_VALIDITY_MS = 2 * 3600 * 1000;
 /** WeChat wants time_expire at least a minute after the unified order call; keep some margin. */
 const MIN_PAYABLE_MS = 90 * 1000;
-
-type OrderRow = any;
-type AttemptRow = any;
+/** Attempts that may still be payable at WeChat: closed there before a new number replaces them. */
+const LIVE_AT_WECHAT = [ 'CREATED', 'PREPAID', 'FAILED' ];
 
 export interface PaymentParams extends RequestPaymentParams {
   outTradeNo: string;
@@ -21,30 +22,40 @@ export interface PaymentParams extends RequestPaymentParams {
  * Gets an order a usable prepay_id from WeChat's unified order and signs the parameters for
  * wx.requestPayment(). Reuses a valid prepay, repeats a failed call with the same parameters (as
  * WeChat asks after SYSTEMERROR), and opens a new attempt with a new out_trade_no only after the
- * old one is closed at WeChat, so the order can never be paid twice through two live numbers.
+ * old one is closed at WeChat (an expiring prepay, or a payment that failed: WeChat's rule), so
+ * the order can never be paid twice through two live numbers. Every call for an attempt is signed
+ * with the sign type the order was created with.
  */
 export default class PrepayService extends Service {
   /** `current`: the order's current attempt when the caller has it in hand (it just created both). */
-  async paymentParams(order: OrderRow, openid: string, clientIp: string, current?: AttemptRow): Promise<PaymentParams> {
+  async paymentParams(order: OrderRow, openid: string, clientIp: string, current?: PaymentAttemptRow, retried = false): Promise<PaymentParams> {
     this.assertPayable(order);
     const { PaymentAttempt } = this.app.model;
-    let attempt: AttemptRow = current?.id === order.currentAttemptId ? current : await PaymentAttempt.findByPk(order.currentAttemptId);
+    let attempt = current?.id === order.currentAttemptId ? current : await PaymentAttempt.findByPk(order.currentAttemptId!);
     if (!attempt) throw new Error(`order ${order.outTradeNo} has no current payment attempt`);
 
-    if (attempt.status === 'PREPAID' && this.prepayUsable(attempt)) return this.sign(order, attempt.prepayId, attempt.signType);
+    if (attempt.status === 'PREPAID' && this.prepayUsable(attempt)) return this.sign(order, attempt.prepayId!, attempt.signType);
     if (attempt.status === 'PREPAID' || attempt.status === 'FAILED') {
       attempt = await this.replaceAttempt(order, attempt);
     }
+    let params;
     try {
-      return await this.callUnifiedOrder(order, attempt, openid, clientIp);
+      params = await this.callUnifiedOrder(order, attempt, openid, clientIp);
     } catch (err) {
       if (err instanceof WechatApiError && (err.errCode === 'OUT_TRADE_NO_USED' || err.errCode === 'ORDERCLOSED')) {
         // The number is spent at WeChat: one more try with a fresh attempt.
         attempt = await this.replaceAttempt(order, attempt);
-        return this.callUnifiedOrder(order, attempt, openid, clientIp).catch(e => this.raise(order, e));
+        params = await this.callUnifiedOrder(order, attempt, openid, clientIp).catch(e => this.raise(order, e));
+      } else {
+        return this.raise(order, err);
       }
-      return this.raise(order, err);
     }
+    if (params) return params;
+    // The attempt was closed or replaced on purpose while we called WeChat: start again from the
+    // order as it is now, once.
+    await order.reload();
+    if (retried) throw new ConflictError('ORDER_BUSY', 'the order changed while it was being paid, retry shortly');
+    return this.paymentParams(order, openid, clientIp, undefined, true);
   }
 
   private assertPayable(order: OrderRow) {
@@ -53,12 +64,16 @@ export default class PrepayService extends Service {
     if (order.expiresAt.getTime() - Date.now() < MIN_PAYABLE_MS) throw new ConflictError('ORDER_EXPIRED', 'this order has expired, place a new one');
   }
 
-  private prepayUsable(attempt: AttemptRow): boolean {
+  private prepayUsable(attempt: PaymentAttemptRow): boolean {
     const margin = this.config.payment.prepayReuseMarginSeconds * 1000;
     return !!attempt.prepayId && !!attempt.prepayExpiresAt && attempt.prepayExpiresAt.getTime() - Date.now() > margin;
   }
 
-  private async callUnifiedOrder(order: OrderRow, attempt: AttemptRow, openid: string, clientIp: string): Promise<PaymentParams> {
+  /**
+   * Unified order for this attempt; answers the signed parameters, or undefined when the attempt
+   * stopped being open during the call (its prepay_id is then never given out).
+   */
+  private async callUnifiedOrder(order: OrderRow, attempt: PaymentAttemptRow, openid: string, clientIp: string): Promise<PaymentParams | undefined> {
     const wechat = this.config.wechat;
     let reply: Record<string, string>;
     try {
@@ -73,7 +88,7 @@ export default class PrepayService extends Service {
         openid,
         time_start: attempt.timeStart,
         time_expire: attempt.timeExpire,
-      });
+      }, { signType: attempt.signType as SignType });
     } catch (err) {
       if (err instanceof WechatApiError) {
         await attempt.update({ errCode: err.errCode.slice(0, 32), errCodeDes: err.errCodeDes.slice(0, 255) });
@@ -84,19 +99,31 @@ export default class PrepayService extends Service {
     }
     if (!reply.prepay_id) throw new WechatXmlError('unified order answered SUCCESS without prepay_id');
     const prepayExpiresAt = new Date(Math.min(Date.now() + PREPAY_VALIDITY_MS, order.expiresAt.getTime()));
-    // Only while the attempt is still open: a close that ran during our call must win, and the
-    // number we just made payable at WeChat is closed there again.
-    const [ opened ] = await this.app.model.PaymentAttempt.update(
-      { status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, errCode: null, errCodeDes: null },
-      { where: { id: attempt.id, status: [ 'CREATED', 'PREPAID' ] } });
-    if (opened !== 1) {
-      await this.app.wechatPay.closeOrder(attempt.outTradeNo).catch(err => {
-        this.ctx.logger.error('[payment] order %s: could not re-close %s after a racing close: %s', order.outTradeNo, attempt.outTradeNo, (err as Error).message);
-      });
-      throw new ConflictError('ORDER_CLOSED', 'this order is closed');
+    const { Order, PaymentAttempt } = this.app.model;
+    // Whether this call may hand out the prepay_id is decided from the attempt's state read under
+    // its locks (order row first, then the attempt: docs/decisions/0002-lock-order.md), never from
+    // a row count: concurrent calls for the same attempt all store and answer the same prepay_id.
+    const state = await this.app.model.transaction(async transaction => {
+      const lockedOrder = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
+      const locked = await PaymentAttempt.findByPk(attempt.id, { lock: transaction.LOCK.UPDATE, transaction });
+      if (!lockedOrder || !locked) throw new Error(`order ${order.outTradeNo} or its attempt ${attempt.outTradeNo} vanished`);
+      if (locked.status !== 'CREATED' && locked.status !== 'PREPAID') return { open: false, orderStatus: lockedOrder.status };
+      await locked.update({ status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, errCode: null, errCodeDes: null }, { transaction });
+      return { open: true, orderStatus: lockedOrder.status };
+    });
+    if (!state.open) {
+      if (state.orderStatus === 'CLOSED') {
+        // A close ran during our call and may have closed the number before our unified order
+        // made it payable again: close it at WeChat once more. Its prepay_id was never given out.
+        await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType }).catch(err => {
+          this.ctx.logger.error('[payment] order %s: could not re-close %s after a racing close: %s', order.outTradeNo, attempt.outTradeNo, (err as Error).message);
+        });
+        throw new ConflictError('ORDER_CLOSED', 'this order is closed');
+      }
+      this.ctx.logger.info('[payment] order %s: attempt %s changed during unified order, not handed out', order.outTradeNo, attempt.outTradeNo);
+      return undefined;
     }
     this.ctx.logger.info('[payment] order %s prepaid: out_trade_no=%s', order.outTradeNo, attempt.outTradeNo);
-    // The conditional update stored this prepay_id: no need to read the row back.
     return this.sign(order, reply.prepay_id, attempt.signType);
   }
 
@@ -107,64 +134,56 @@ export default class PrepayService extends Service {
     return { ...params, outTradeNo: order.outTradeNo };
   }
 
-  /** Closes the current attempt at WeChat, then opens a new one for the same order. */
-  private async replaceAttempt(order: OrderRow, attempt: AttemptRow): Promise<AttemptRow> {
-    if (attempt.status === 'PREPAID' || attempt.status === 'CREATED') {
+  /**
+   * Closes the current attempt at WeChat, then opens a new one for the same order (or takes the
+   * one a concurrent request opened first: one order, one live number).
+   */
+  private async replaceAttempt(order: OrderRow, attempt: PaymentAttemptRow): Promise<PaymentAttemptRow> {
+    if (LIVE_AT_WECHAT.includes(attempt.status)) {
       try {
-        await this.app.wechatPay.closeOrder(attempt.outTradeNo);
+        await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType });
       } catch (err) {
         const code = err instanceof WechatApiError ? err.errCode : '';
         if (code === 'ORDERPAID') {
+          // Paid after all: settle it through the one settlement path instead of opening a new number.
           await this.service.order.refreshFromWechat(order);
           throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
         }
         if (code !== 'ORDERCLOSED' && code !== 'ORDERNOTEXIST') return this.raise(order, err);
       }
     }
-    await attempt.update({ status: attempt.status === 'FAILED' ? 'FAILED' : 'CLOSED' });
     const { PaymentAttempt, Order } = this.app.model;
     const next = await this.app.model.transaction(async transaction => {
-      const created = await PaymentAttempt.create(newAttemptFields(order, merchantNumber('P')), { transaction });
-      // Swap only if nobody else replaced the attempt meanwhile: one order, one live number.
-      const [ swapped ] = await Order.update({ currentAttemptId: created.id },
-        { where: { id: order.id, currentAttemptId: attempt.id, status: 'NOTPAY' }, transaction });
-      if (swapped !== 1) throw new AttemptReplacedConcurrently();
-      return created;
-    }).catch(async err => {
-      if (!(err instanceof AttemptReplacedConcurrently)) throw err;
+      // The order row first, then its attempts (docs/decisions/0002-lock-order.md).
+      const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
+      if (!locked) throw new Error(`order ${order.outTradeNo} vanished`);
+      if (locked.status !== 'NOTPAY' || locked.currentAttemptId !== attempt.id) return { order: locked, attempt: null };
+      await PaymentAttempt.update({ status: 'CLOSED' }, { where: { id: attempt.id, status: LIVE_AT_WECHAT }, transaction });
+      const created = await PaymentAttempt.create(newAttemptFields(locked, merchantNumber('P')), { transaction });
+      await Order.update({ currentAttemptId: created.id }, { where: { id: order.id }, transaction });
+      return { order: locked, attempt: created };
+    });
+    if (!next.attempt) {
+      // Paid, closed or replaced by another request meanwhile: continue from the order as it is.
       await order.reload();
       this.assertPayable(order);
-      const current = await PaymentAttempt.findByPk(order.currentAttemptId);
+      const current = await PaymentAttempt.findByPk(order.currentAttemptId!);
       if (!current) throw new Error(`order ${order.outTradeNo} lost its current attempt`);
       return current;
-    });
-    order.currentAttemptId = next.id;
-    this.ctx.logger.info('[payment] order %s: new attempt out_trade_no=%s replaces %s', order.outTradeNo, next.outTradeNo, attempt.outTradeNo);
-    return next;
+    }
+    order.currentAttemptId = next.attempt.id;
+    this.ctx.logger.info('[payment] order %s: new attempt out_trade_no=%s replaces %s', order.outTradeNo, next.attempt.outTradeNo, attempt.outTradeNo);
+    return next.attempt;
   }
 
   /** Maps a WeChat failure to the client error it means. */
   private async raise(order: OrderRow, err: unknown): Promise<never> {
-    if (err instanceof WechatApiError) {
-      if (err.errCode === 'ORDERPAID') {
-        await this.service.order.refreshFromWechat(order).catch(() => undefined);
-        throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
-      }
-      if (err.errCode === 'SYSTEMERROR' || err.errCode === 'BIZERR_NEED_RETRY' || err.errCode === 'FREQUENCY_LIMITED') {
-        throw new ServiceUnavailableError('WECHAT_BUSY', 'WeChat Pay is busy, retry the same request shortly');
-      }
-      this.ctx.logger.error('[payment] order %s: unified order refused: %s %s', order.outTradeNo, err.errCode, err.errCodeDes);
-      throw new UpstreamRejectedError('WECHAT_PAY_REJECTED', `WeChat Pay refused the order: ${err.errCode}`);
+    if (err instanceof WechatApiError && err.errCode === 'ORDERPAID') {
+      await this.service.order.refreshFromWechat(order).catch(() => undefined);
+      throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
     }
-    if (err instanceof WechatTransportError) {
-      this.ctx.logger.warn('[payment] order %s: WeChat Pay unreachable: %s', order.outTradeNo, err.message);
-      throw new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat Pay could not be reached, retry the same request shortly');
-    }
-    if (err instanceof WechatSignatureError || err instanceof WechatXmlError) {
-      this.ctx.logger.error('[payment] order %s: untrustworthy reply from WeChat Pay: %s', order.outTradeNo, err.message);
-      throw new UpstreamRejectedError('WECHAT_BAD_REPLY', 'WeChat Pay gave a reply that could not be trusted');
-    }
-    throw err;
+    if (err instanceof WechatError) this.ctx.logger.warn('[payment] order %s: unified order failed: %s', order.outTradeNo, err.message);
+    throw wechatFailureToAppError(err, 'the order');
   }
 }
 
@@ -180,5 +199,3 @@ export function newAttemptFields(order: { id: number; totalFee: number; signType
   };
 }
 
-/** Another request replaced the order's attempt first; the caller continues with that one. */
-class AttemptReplacedConcurrently extends Error {}
