@@ -1,3 +1,5 @@
+import { buildXml, toXmlText } from './xml';
+
 export * from './errors';
 export * from './sign';
 export * from './xml';
@@ -13,8 +15,7 @@ export * from './notification';
 
 /** The reply WeChat expects from a notification handler. */
 export function notifyReply(ok: boolean, message = ok ? 'OK' : 'FAIL'): string {
-  // A single pass of replace(/]]>/g, '') leaves "]]>" behind for "]]]]>>"; split every "]]>"
-  // across two CDATA sections instead, which keeps the text and cannot close the section early.
-  const safe = String(message).split(']]>').join(']]]]><![CDATA[>');
-  return `<xml><return_code><![CDATA[${ok ? 'SUCCESS' : 'FAIL'}]]></return_code><return_msg><![CDATA[${safe}]]></return_msg></xml>`;
+  // buildXml keeps "]]>" inside the message from closing its CDATA early; a character XML cannot
+  // carry becomes U+FFFD, since the answer must go out whatever the message holds.
+  return buildXml({ return_code: ok ? 'SUCCESS' : 'FAIL', return_msg: toXmlText(String(message)) });
 }

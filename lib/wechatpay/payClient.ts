@@ -2,7 +2,7 @@ import * as https from 'node:https';
 import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from './errors';
 import { httpRequest } from './http';
 import { nonceStr } from './ids';
-import { sign, SignType, verifySign } from './sign';
+import { isSignType, sign, SignType, verifySign } from './sign';
 import { buildXml, parseXml } from './xml';
 
 export interface PayClientConfig {
@@ -20,6 +20,15 @@ export interface PayClientConfig {
 }
 
 export type Reply = Record<string, string>;
+
+/** Per-call settings. */
+export interface CallOptions {
+  /**
+   * Signs the request and verifies its reply with this sign type instead of config.signType: every
+   * call made for an order must use the sign type the order was created with.
+   */
+  signType?: SignType;
+}
 
 export interface UnifiedOrderRequest {
   body: string;
@@ -57,30 +66,33 @@ export class WechatPayClient {
     }
   }
 
-  unifiedOrder(req: UnifiedOrderRequest): Promise<Reply> {
-    return this.call('/pay/unifiedorder', { ...req, trade_type: 'JSAPI' });
+  unifiedOrder(req: UnifiedOrderRequest, options: CallOptions = {}): Promise<Reply> {
+    return this.call('/pay/unifiedorder', { ...req, trade_type: 'JSAPI' }, options);
   }
 
-  orderQuery(ref: { out_trade_no?: string; transaction_id?: string }): Promise<Reply> {
-    return this.call('/pay/orderquery', ref);
+  orderQuery(ref: { out_trade_no?: string; transaction_id?: string }, options: CallOptions = {}): Promise<Reply> {
+    return this.call('/pay/orderquery', ref, options);
   }
 
-  closeOrder(outTradeNo: string): Promise<Reply> {
-    return this.call('/pay/closeorder', { out_trade_no: outTradeNo });
+  closeOrder(outTradeNo: string, options: CallOptions = {}): Promise<Reply> {
+    return this.call('/pay/closeorder', { out_trade_no: outTradeNo }, options);
   }
 
-  async refund(req: RefundRequest): Promise<Reply> {
+  async refund(req: RefundRequest, options: CallOptions = {}): Promise<Reply> {
     if (!this.tlsAgent) throw new WechatTransportError('refund needs the merchant client certificate (TLS) configured', 'network');
-    return this.call('/secapi/pay/refund', { ...req }, this.tlsAgent);
+    return this.call('/secapi/pay/refund', { ...req }, options, this.tlsAgent);
   }
 
-  refundQuery(ref: { out_refund_no?: string; out_trade_no?: string; transaction_id?: string; refund_id?: string; offset?: number }): Promise<Reply> {
-    return this.call('/pay/refundquery', ref);
+  refundQuery(
+    ref: { out_refund_no?: string; out_trade_no?: string; transaction_id?: string; refund_id?: string; offset?: number },
+    options: CallOptions = {},
+  ): Promise<Reply> {
+    return this.call('/pay/refundquery', ref, options);
   }
 
   /** The bill as text, or a WechatApiError (e.g. "No Bill Exist") when WeChat answers XML. */
-  async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL'): Promise<string> {
-    const params = this.signed({ bill_date: billDate, bill_type: billType });
+  async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
+    const params = this.signed({ bill_date: billDate, bill_type: billType }, options.signType);
     const res = await this.post('/pay/downloadbill', buildXml(params));
     const text = res.toString('utf8');
     if (text.trimStart().startsWith('<xml')) {
@@ -90,20 +102,25 @@ export class WechatPayClient {
     return text;
   }
 
-  /** Adds appid, mch_id, nonce_str, sign_type and sign to a request. */
-  signed(params: Record<string, string | number | undefined>): Record<string, string> {
+  /** Adds appid, mch_id, nonce_str, sign_type and sign (config.signType unless another is given) to a request. */
+  signed(params: Record<string, string | number | undefined>, signType: SignType = this.config.signType): Record<string, string> {
+    // The sign type often comes from a stored order: a value that is not one is a caller's bug, refused before sending.
+    if (!isSignType(signType)) throw new RangeError(`unsupported sign type ${JSON.stringify(signType)}`);
     const out: Record<string, string> = {};
     for (const [ k, v ] of Object.entries(params)) if (v !== undefined && v !== '') out[k] = String(v);
     out.appid = this.config.appId;
     out.mch_id = this.config.mchId;
     out.nonce_str = nonceStr();
-    out.sign_type = this.config.signType;
-    out.sign = sign(out, this.config.apiKey, this.config.signType);
+    out.sign_type = signType;
+    out.sign = sign(out, this.config.apiKey, signType);
     return out;
   }
 
-  private async call(path: string, params: Record<string, string | number | undefined>, agent?: https.Agent): Promise<Reply> {
-    const body = await this.post(path, buildXml(this.signed(params)), agent);
+  private async call(
+    path: string, params: Record<string, string | number | undefined>, options: CallOptions, agent?: https.Agent,
+  ): Promise<Reply> {
+    const signType = options.signType ?? this.config.signType;
+    const body = await this.post(path, buildXml(this.signed(params, signType)), agent);
     let reply: Reply;
     try {
       reply = parseXml(body, { maxBytes: 256 * 1024 });
@@ -114,7 +131,7 @@ export class WechatPayClient {
       throw new WechatApiError('return', reply.return_code || 'FAIL', reply.return_msg || 'no return_msg', reply);
     }
     // Replies are signed with the request's sign type; an unsigned or forged reply is not trusted.
-    if (!verifySign(reply, this.config.apiKey, this.config.signType)) {
+    if (!verifySign(reply, this.config.apiKey, signType)) {
       throw new WechatSignatureError(`reply from ${path} has an invalid signature`);
     }
     if (reply.appid && reply.appid !== this.config.appId) throw new WechatSignatureError(`reply from ${path} names another appid`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { js2xml, xml2js } from 'xml-js';
+import { xml2js } from 'xml-js';
 import { WechatXmlError } from './errors';
 
 export const DEFAULT_MAX_XML_BYTES = 16 * 1024;
@@ -10,24 +10,108 @@ export interface ParseXmlOptions {
   root?: string;
 }
 
-/** One flat `<xml>` with every value in CDATA, as WeChat expects. */
+/** Element names we write: plain identifiers, so no name can carry markup. */
+const ELEMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Any character outside XML 1.0's Char production (#x9 | #xA | #xD | [#x20-#xD7FF] |
+ * [#xE000-#xFFFD] | [#x10000-#x10FFFF]); with the u flag a lone surrogate matches too.
+ */
+const FORBIDDEN_CHAR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const FORBIDDEN_CHARS = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/** Whether a code point is a Char of XML 1.0, the only ones a document may hold, raw or as a reference. */
+export function isXmlChar(codePoint: number): boolean {
+  return codePoint === 0x9 || codePoint === 0xA || codePoint === 0xD ||
+    (codePoint >= 0x20 && codePoint <= 0xD7FF) || (codePoint >= 0xE000 && codePoint <= 0xFFFD) ||
+    (codePoint >= 0x10000 && codePoint <= 0x10FFFF);
+}
+
+/** The text with every character XML 1.0 cannot carry replaced by U+FFFD, for messages that must always be sent. */
+export function toXmlText(text: string): string {
+  return text.replace(FORBIDDEN_CHARS, '\uFFFD');
+}
+
+/**
+ * One flat `<xml>` with every value in CDATA, as WeChat expects. Any string of XML 1.0 text is
+ * written so that a conforming parser reads it back exactly; a value holding a character XML 1.0
+ * forbids (a control character, a lone surrogate, U+FFFE) cannot be sent and is refused.
+ */
 export function buildXml(params: Record<string, string | number | undefined | null>, root = 'xml'): string {
-  const children: Record<string, { _cdata: string }> = {};
+  if (!ELEMENT_NAME.test(root)) throw new WechatXmlError(`invalid XML element name ${JSON.stringify(root)}`);
+  let xml = `<${root}>`;
   for (const [ name, value ] of Object.entries(params)) {
     if (value === undefined || value === null) continue;
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new WechatXmlError(`invalid XML element name ${JSON.stringify(name)}`);
-    // "]]>" cannot appear inside one CDATA section; WeChat's values never carry it, so refuse it.
-    const text = String(value);
-    if (text.includes(']]>')) throw new WechatXmlError(`value of ${name} contains "]]>"`);
-    children[name] = { _cdata: text };
+    if (!ELEMENT_NAME.test(name)) throw new WechatXmlError(`invalid XML element name ${JSON.stringify(name)}`);
+    xml += `<${name}>${cdata(name, String(value))}</${name}>`;
   }
-  return js2xml({ [root]: children }, { compact: true });
+  return `${xml}</${root}>`;
+}
+
+function cdata(name: string, text: string): string {
+  const forbidden = FORBIDDEN_CHAR.exec(text);
+  if (forbidden) {
+    throw new WechatXmlError(`value of ${name} contains ${codePointName(forbidden[0].codePointAt(0)!)}, which XML 1.0 does not allow`);
+  }
+  // A raw CR would be read back as LF (XML's end-of-line handling applies inside CDATA too), so it
+  // goes out as a reference between sections; "]]>" would end a section early, so it is split
+  // across two.
+  const body = text.split('\r')
+    .map(part => (part === '' ? '' : `<![CDATA[${part.split(']]>').join(']]]]><![CDATA[>')}]]>`))
+    .join('&#xD;');
+  return body === '' ? '<![CDATA[]]>' : body;
+}
+
+function codePointName(codePoint: number): string {
+  if (!(codePoint <= 0x10FFFF)) return 'a code point beyond U+10FFFF';
+  return `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** The first raw character, or character reference, that XML 1.0 forbids; undefined when there is none. */
+function forbiddenCharacter(text: string): string | undefined {
+  const raw = FORBIDDEN_CHAR.exec(text);
+  if (raw) return `${codePointName(raw[0].codePointAt(0)!)} at character ${raw.index}`;
+  const reference = forbiddenReference(text);
+  if (reference) return `the character reference ${reference.text} (${codePointName(reference.codePoint)})`;
+  return undefined;
+}
+
+/** Sections in which "&#" is plain text, and how each ends. */
+const SECTION_ENDS: Record<string, string> = { '<![CDATA[': ']]>', '<!--': '-->', '<?': '?>' };
+
+/**
+ * The first numeric character reference naming a character XML 1.0 forbids, outside CDATA
+ * sections, comments and processing instructions (where "&#1;" is just text). One pass: an
+ * unclosed section ends the scan, since the parser refuses the document anyway.
+ */
+function forbiddenReference(text: string): { text: string; codePoint: number } | undefined {
+  const starts = /&#|<!\[CDATA\[|<!--|<\?/g;
+  const charReference = /&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));/y;
+  for (let found = starts.exec(text); found; found = starts.exec(text)) {
+    if (found[0] === '&#') {
+      charReference.lastIndex = found.index;
+      const reference = charReference.exec(text);
+      if (!reference) continue; // not a reference: the parser refuses the bare "&"
+      const codePoint = reference[1] !== undefined ? parseInt(reference[1], 16) : parseInt(reference[2], 10);
+      if (!isXmlChar(codePoint)) {
+        const shown = reference[0].length > 24 ? `${reference[0].slice(0, 20)}...;` : reference[0];
+        return { text: shown, codePoint };
+      }
+      starts.lastIndex = found.index + reference[0].length;
+      continue;
+    }
+    const end = text.indexOf(SECTION_ENDS[found[0]], found.index + found[0].length);
+    if (end < 0) return undefined;
+    starts.lastIndex = end + SECTION_ENDS[found[0]].length;
+  }
+  return undefined;
 }
 
 /**
  * Parses WeChat's flat XML into a string map. Refuses (typed error, never a crash): bodies over
- * the size limit, any DOCTYPE or ENTITY declaration (XXE, billion laughs), malformed XML, a root
- * other than the expected one, nested elements, attributes and repeated fields.
+ * the size limit, any DOCTYPE or ENTITY declaration (XXE, billion laughs), characters XML 1.0
+ * forbids (raw or as character references), malformed XML, a root other than the expected one,
+ * nested elements, attributes and repeated fields.
  */
 export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): Record<string, string> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_XML_BYTES;
@@ -48,6 +132,8 @@ export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): 
     throw new WechatXmlError('XML with a document type or entity declaration is refused');
   }
   if (text.trim().length === 0) throw new WechatXmlError('empty XML body');
+  const forbidden = forbiddenCharacter(text);
+  if (forbidden) throw new WechatXmlError(`XML contains ${forbidden}, which XML 1.0 does not allow`);
 
   if (!text.trimEnd().endsWith(`</${root}>`)) throw new WechatXmlError(`malformed XML: does not end with </${root}>`);
 
@@ -58,7 +144,9 @@ export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): 
   // body cannot carry it.
   const sentinel = `wxend-${randomBytes(8).toString('hex')}`;
   try {
-    doc = xml2js(`${text}<?${sentinel}?>`, { compact: false, captureSpacesBetweenElements: false });
+    // Whitespace-only text is kept: a field holding only spaces (or a CR written as &#xD;) is not
+    // empty, and signatures count it; whitespace between fields is skipped below.
+    doc = xml2js(`${text}<?${sentinel}?>`, { compact: false, captureSpacesBetweenElements: true });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new WechatXmlError(`malformed XML: ${message.split('\n')[0]}`);

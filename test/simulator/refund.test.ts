@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import * as https from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import {
-  beijingDay, decryptRefundInfo, httpRequest, parseXml, verifySign, WechatApiError, WechatPayClient, WechatTransportError,
+  beijingDay, decryptRefundInfo, httpRequest, parseXml, verifySign, WechatApiError, WechatPayClient, WechatTransportError, WechatXmlError,
 } from '../../lib/wechatpay';
 import { WechatSimulator } from '../../simulator';
 import { deliveryEnd, DEV, MerchantServer, orderRequest, useSimulatorWithMerchant, payClient, rawCall, signedXml, TestClock } from './helpers';
@@ -121,6 +121,24 @@ describe('simulator: refunds, refund query, bills', () => {
       const [ refund ] = sim.order(outTradeNo)!.refunds;
       assert.equal(refund.status, 'SUCCESS');
       assert.match(refund.successTime!, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    });
+
+    it('a refund_desc holding "]]>" and a CR/LF goes out and arrives exactly, and is signed over that text', async () => {
+      const { outTradeNo } = await paidOrder();
+      const reason = '顾客要求]]>退款\r\n第二行';
+      const reply = await secure.refund({ ...refundRequest(outTradeNo), refund_desc: reason });
+      assert.equal(reply.refund_fee, '300');
+      const [ request ] = sim.requests('refund');
+      assert.equal(request.params.refund_desc, reason);
+      assert.equal(sim.order(outTradeNo)!.refunds[0].params.refund_desc, reason);
+    });
+
+    it('a refund_desc holding a character XML 1.0 forbids is refused before anything is sent', async () => {
+      const { outTradeNo } = await paidOrder();
+      const err = await secure.refund({ ...refundRequest(outTradeNo), refund_desc: 'bad\u0002reason' }).then(() => undefined, e => e);
+      assert.ok(err instanceof WechatXmlError, `expected a WechatXmlError, got ${err}`);
+      assert.equal(err.message, 'value of refund_desc contains U+0002, which XML 1.0 does not allow');
+      assert.deepEqual(sim.requests('refund'), []);
     });
 
     it('by transaction_id works the same', async () => {

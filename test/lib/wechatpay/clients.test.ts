@@ -64,6 +64,36 @@ describe('lib/wechatpay clients (small checks of the fixes; the simulator covers
       });
     }
 
+    for (const [ configured, perCall ] of [ [ 'HMAC-SHA256', 'MD5' ], [ 'MD5', 'HMAC-SHA256' ] ] as Array<[SignType, SignType]>) {
+      it(`configured ${configured}, a per-call ${perCall} signs the request and verifies the reply with ${perCall}`, async () => {
+        answer = (_req, body) => {
+          lastRequest = parseXml(body);
+          return { body: signedReply({ result_code: 'SUCCESS', trade_state: 'NOTPAY', out_trade_no: 'P1' }, perCall) };
+        };
+        const reply = await payClient(configured).orderQuery({ out_trade_no: 'P1' }, { signType: perCall });
+        assert.equal(reply.trade_state, 'NOTPAY');
+        assert.equal(lastRequest.sign_type, perCall);
+        assert.equal(verifySign(lastRequest, API_KEY, perCall), true);
+      });
+
+      it(`configured ${configured}, a per-call ${perCall} refuses a reply signed with ${configured}`, async () => {
+        answer = () => ({ body: signedReply({ result_code: 'SUCCESS' }, configured) });
+        await assert.rejects(payClient(configured).closeOrder('P1', { signType: perCall }), WechatSignatureError);
+      });
+    }
+
+    it('a per-call sign type that is not one rejects before anything is sent', async () => {
+      let requests = 0;
+      answer = () => {
+        requests++;
+        return { body: signedReply({ result_code: 'SUCCESS' }) };
+      };
+      await assert.rejects(payClient().orderQuery({ out_trade_no: 'P1' }, { signType: 'SHA1' as SignType }),
+        (err: unknown) => err instanceof RangeError && err.message === 'unsupported sign type "SHA1"');
+      await assert.rejects(payClient().downloadBill('20260101', 'ALL', { signType: 'md5' as SignType }), RangeError);
+      assert.equal(requests, 0);
+    });
+
     it('refuses a reply signed with another key', async () => {
       answer = () => ({ body: signedReply({ result_code: 'SUCCESS' }, 'MD5', 'x'.repeat(32)) });
       await assert.rejects(payClient().closeOrder('P1'), WechatSignatureError);

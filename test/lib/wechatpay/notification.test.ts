@@ -25,4 +25,26 @@ describe('readNotification', () => {
     const big = readNotification(Buffer.from(buildXml({ ...ours, attach: 'x'.repeat(2000) })), expect);
     assert.match(big.refused!, /^unreadable XML: .*exceeds the limit of 1024/);
   });
+
+  it('refuses as unreadable, without fields, a body holding a character XML 1.0 forbids, raw or as a reference', () => {
+    const body = buildXml(ours);
+    const cases: Array<[string, RegExp]> = [
+      [ body.replace('<![CDATA[P1]]>', 'P1\u0001'), /^unreadable XML: XML contains U\+0001 at character \d+, which XML 1\.0 does not allow$/ ],
+      [ body.replace('<![CDATA[P1]]>', 'P1&#1;'), /^unreadable XML: XML contains the character reference &#1; \(U\+0001\), which XML 1\.0 does not allow$/ ],
+      [ body.replace('<![CDATA[P1]]>', 'P1&#x1;'), /^unreadable XML: XML contains the character reference &#x1; \(U\+0001\)/ ],
+      [ body.replace('<![CDATA[P1]]>', '<![CDATA[P1\u001B]]>'), /^unreadable XML: XML contains U\+001B/ ],
+      [ body.replace('<![CDATA[P1]]>', 'P1&#xFFFF;'), /^unreadable XML: .*\(U\+FFFF\)/ ],
+    ];
+    for (const [ text, refused ] of cases) {
+      assert.ok(text !== body);
+      const read = readNotification(Buffer.from(text, 'utf8'), expect);
+      assert.equal(read.fields, undefined, text);
+      assert.match(read.refused!, refused);
+    }
+  });
+
+  it('reads a notification whose values hold "]]>" and a CR, as buildXml writes them', () => {
+    const fields = { ...ours, attach: 'a]]>b\r\nc' };
+    assert.deepEqual(read(fields), { fields });
+  });
 });

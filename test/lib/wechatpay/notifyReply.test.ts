@@ -35,6 +35,12 @@ describe('lib/wechatpay notifyReply', () => {
     }
   });
 
+  it('always answers, with U+FFFD for a character XML cannot carry', () => {
+    const xml = notifyReply(false, 'bad\u0001byte\uFFFE\uD800');
+    assert.equal(xml, '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[bad\uFFFDbyte\uFFFD\uFFFD]]></return_msg></xml>');
+    assert.deepEqual(parseXml(xml), { return_code: 'FAIL', return_msg: 'bad\uFFFDbyte\uFFFD\uFFFD' });
+  });
+
   it('an injected return_code never reads as SUCCESS', () => {
     const xml = notifyReply(false, ']]]]>><![CDATA[</return_msg></xml>');
     assert.equal(parseXml(xml).return_code, 'FAIL');

@@ -45,6 +45,10 @@ describe('lib/wechatpay xml', () => {
       assert.equal(buildXml({ a: 'x' }, 'root'), '<root><a><![CDATA[x]]></a></root>');
     });
 
+    it('refuses a root name that is not a plain identifier', () => {
+      assert.throws(() => buildXml({ a: 'x' }, 'a><b'), WechatXmlError);
+    });
+
     it('round-trips special characters and unicode through parseXml', () => {
       const params = {
         body: 'a < b && c > d "quoted" \'single\'', attach: '<xml>not a tag</xml>', cdata_like: '<![CDATA[x] ]>',
@@ -57,10 +61,39 @@ describe('lib/wechatpay xml', () => {
       assert.deepEqual(parseXml(buildXml({ total_fee: 100, zero: 0, neg: -1 })), { total_fee: '100', zero: '0', neg: '-1' });
     });
 
-    it('refuses a value containing "]]>"', () => {
-      assert.throws(() => buildXml({ a: 'x]]>y' }), WechatXmlError);
-      assert.throws(() => buildXml({ a: ']]>' }), /contains "]]>"/);
-      assert.throws(() => buildXml({ a: ']]]]>>' }), WechatXmlError);
+    it('splits "]]>" across CDATA sections, so any such value is written and reads back exactly', () => {
+      assert.equal(buildXml({ a: 'x]]>y' }), '<xml><a><![CDATA[x]]]]><![CDATA[>y]]></a></xml>');
+      assert.equal(buildXml({ a: ']]>' }), '<xml><a><![CDATA[]]]]><![CDATA[>]]></a></xml>');
+      for (const value of [ 'x]]>y', ']]>', ']]]]>>', ']]>]]>', '>]]>]', ']]></a><b>SUCCESS</b><c><![CDATA[', 'a]]]>b' ]) {
+        const xml = buildXml({ a: value, b: 'z' });
+        assert.deepEqual(parseXml(xml), { a: value, b: 'z' }, xml);
+      }
+    });
+
+    it('writes a CR as a character reference (a raw one would read back as LF) and keeps tabs and LFs raw', () => {
+      assert.equal(buildXml({ a: 'x\r\ny' }), '<xml><a><![CDATA[x]]>&#xD;<![CDATA[\ny]]></a></xml>');
+      assert.equal(buildXml({ a: '\r' }), '<xml><a>&#xD;</a></xml>');
+      assert.equal(buildXml({ a: '\t\n' }), '<xml><a><![CDATA[\t\n]]></a></xml>');
+      for (const value of [ 'x\r\ny', '\r', '\r\n\r\n', ' \r ', ']]\r>', ']]>\r]]>', ' ', '\t' ]) {
+        assert.deepEqual(parseXml(buildXml({ a: value })), { a: value }, JSON.stringify(value));
+      }
+    });
+
+    it('writes every XML 1.0 character: the edges of each range, astral characters, U+FEFF', () => {
+      const value = '\t\n\r \uD7FF\uE000\uFFFD\u{10000}\u{10FFFF}\uFEFF😀退款原因';
+      assert.deepEqual(parseXml(buildXml({ refund_desc: value })), { refund_desc: value });
+    });
+
+    it('refuses a value holding a character XML 1.0 forbids, naming the field and the character', () => {
+      const forbidden: Array<[string, string]> = [
+        [ '\u0000', 'U+0000' ], [ '\u0001', 'U+0001' ], [ '\u0008', 'U+0008' ], [ '\u000B', 'U+000B' ], [ '\u000C', 'U+000C' ],
+        [ '\u001F', 'U+001F' ], [ '\uD800', 'U+D800' ], [ '\uDFFF', 'U+DFFF' ], [ '\uFFFE', 'U+FFFE' ], [ '\uFFFF', 'U+FFFF' ],
+      ];
+      for (const [ char, name ] of forbidden) {
+        assert.throws(() => buildXml({ ok: 'x', refund_desc: `before${char}after` }), (err: unknown) =>
+          err instanceof WechatXmlError && err.message === `value of refund_desc contains ${name}, which XML 1.0 does not allow`, name);
+      }
+      assert.throws(() => buildXml({ a: 1, b: '\uDC00\uD800' }), /value of b contains U\+DC00/);
     });
 
     it('refuses element names that are not plain identifiers', () => {
@@ -91,6 +124,10 @@ describe('lib/wechatpay xml', () => {
 
     it('accepts whitespace and newlines between elements', () => {
       assert.deepEqual(parseXml('\n  <xml>\n\t<a><![CDATA[1]]></a>\r\n  <b>2</b>\n</xml>\n  '), { a: '1', b: '2' });
+    });
+
+    it('keeps a value that is only whitespace, plain or as references (signatures count it)', () => {
+      assert.deepEqual(parseXml('<xml><a> </a><b>&#13;</b><c>&#x9;&#xA;</c>\n</xml>'), { a: ' ', b: '\r', c: '\t\n' });
     });
 
     it('keeps whitespace inside a CDATA value', () => {
@@ -163,6 +200,59 @@ describe('lib/wechatpay xml', () => {
         assertRefused(Buffer.from(body, 'utf8'), /document type or entity declaration/);
       });
     }
+  });
+
+  describe('parseXml: characters XML 1.0 forbids', () => {
+    const forbidden = [ 0x0, 0x1, 0x8, 0xB, 0xC, 0xE, 0x1F, 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFE, 0xFFFF ];
+    const hex = (cp: number) => cp.toString(16).toUpperCase().padStart(4, '0');
+
+    it('refuses each one raw, naming it and where it is', () => {
+      for (const cp of forbidden) {
+        assertRefused(`<xml><a>x${String.fromCharCode(cp)}</a></xml>`,
+          new RegExp(`^XML contains U\\+${hex(cp)} at character 9, which XML 1\\.0 does not allow$`));
+      }
+      assertRefused('<xml><a>\x01</a></xml>', /^XML contains U\+0001 at character 8, which XML 1\.0 does not allow$/);
+    });
+
+    it('refuses them raw anywhere: in CDATA, a comment, between fields, after the root, in a Buffer', () => {
+      assertRefused('<xml><a><![CDATA[\x01]]></a></xml>', /U\+0001/);
+      assertRefused('<xml><!-- \x07 --><a>1</a></xml>', /U\+0007/);
+      assertRefused('<xml>\x0C<a>1</a></xml>', /U\+000C/);
+      assertRefused('<xml><a>1</a></xml>\x00', /U\+0000/);
+      assertRefused(Buffer.from('<xml><a>\x01</a></xml>'), /U\+0001/);
+      assertRefused(Buffer.from('<xml><a>\uFFFF</a></xml>'), /U\+FFFF/);
+    });
+
+    it('refuses each one as a decimal or hexadecimal character reference', () => {
+      for (const cp of forbidden) {
+        assertRefused(`<xml><a>&#${cp};</a></xml>`,
+          new RegExp(`^XML contains the character reference &#${cp}; \\(U\\+${hex(cp)}\\), which XML 1\\.0 does not allow$`));
+        assertRefused(`<xml><a>x&#x${cp.toString(16)};y</a></xml>`, new RegExp(`&#x${cp.toString(16)}; \\(U\\+${hex(cp)}\\)`));
+      }
+      assertRefused('<xml><a>&#1;</a></xml>', /^XML contains the character reference &#1; \(U\+0001\), which XML 1\.0 does not allow$/);
+      assertRefused('<xml><a>&#x1;</a></xml>', /^XML contains the character reference &#x1; \(U\+0001\)/);
+      assertRefused('<xml><a>&#X1;</a></xml>', /&#X1; \(U\+0001\)/);
+      assertRefused('<xml><a>&#0000001;</a></xml>', /&#0000001; \(U\+0001\)/);
+      assertRefused('<xml><a>&#x110000;</a></xml>', /&#x110000; \(a code point beyond U\+10FFFF\)/);
+      assertRefused(`<xml><a>&#${'9'.repeat(400)};</a></xml>`, /^XML contains the character reference &#9{18}\.\.\.; \(a code point beyond U\+10FFFF\)/);
+      assertRefused('<xml><a><![CDATA[x]]>&#1;</a></xml>', /&#1;/);
+      assertRefused('<xml><a>1</a><!-- x -->&#1;</xml>', /&#1;/);
+    });
+
+    it('accepts every allowed character, raw or as a reference, and "&#1;" as text in CDATA, comments and instructions', () => {
+      assert.deepEqual(parseXml('<xml><a>\t\n\r \uD7FF\uE000\uFFFD\u{10000}\u{10FFFF}</a></xml>'),
+        { a: '\t\n\r \uD7FF\uE000\uFFFD\u{10000}\u{10FFFF}' });
+      assert.deepEqual(parseXml('<xml><a>&#9;&#xA;&#13;&#x20;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#1114111;</a></xml>'),
+        { a: '\t\n\r \uD7FF\uE000\uFFFD\u{10000}\u{10FFFF}' });
+      assert.deepEqual(parseXml('<?pi &#1;?><xml><!-- &#x0; --><a><![CDATA[&#1;&#x1;]]></a><b>&amp;#1;</b></xml>'), { a: '&#1;&#x1;', b: '&#1;' });
+    });
+
+    it('scans a body of many unclosed sections in one pass', () => {
+      const body = `<xml><a>${'<![CDATA[<!--<?'.repeat(16000)}</a></xml>`;
+      const started = process.hrtime.bigint();
+      assertRefused(body, /malformed/, { maxBytes: 1024 * 1024 });
+      assert.ok(process.hrtime.bigint() - started < 2_000_000_000n, 'took over 2 s');
+    });
   });
 
   describe('parseXml: size and encoding', () => {
