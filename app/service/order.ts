@@ -1,9 +1,10 @@
 import { Service } from 'egg';
 import { UniqueConstraintError } from 'sequelize';
-import { merchantNumber, WechatApiError } from '../../lib/wechatpay';
+import { merchantNumber, SignType, WechatApiError } from '../../lib/wechatpay';
 import { ConflictError, NotFoundError } from '../common/errors';
 import { SessionUser } from './session';
 import { PaymentParams, newAttemptFields } from './prepay';
+import type { OrderRow } from '../model/order';
 
 export interface CreateOrderCommand {
   user: SessionUser;
@@ -68,7 +69,7 @@ export default class OrderService extends Service {
   }
 
   /** A retried create with a key already used: the same order, if the request is the same. */
-  private async retried(order: any, cmd: CreateOrderCommand): Promise<PaymentParams> {
+  private async retried(order: OrderRow, cmd: CreateOrderCommand): Promise<PaymentParams> {
     const priced = await this.service.catalog.price(cmd.items);
     if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order');
@@ -116,7 +117,7 @@ export default class OrderService extends Service {
       if (attempt.status === 'PAID') continue;
       let reply: Record<string, string>;
       try {
-        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo });
+        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo }, { signType: attempt.signType as SignType });
       } catch (err) {
         if (err instanceof WechatApiError && err.errCode === 'ORDERNOTEXIST') continue;
         throw err;
@@ -137,7 +138,7 @@ export default class OrderService extends Service {
   }
 }
 
-export function toOrderView(order: any): OrderView {
+export function toOrderView(order: OrderRow): OrderView {
   return {
     outTradeNo: order.outTradeNo,
     status: order.status,

@@ -1,18 +1,19 @@
 import { Service } from 'egg';
 import { Op } from 'sequelize';
-import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
-import { ConflictError, ServiceUnavailableError, UpstreamRejectedError } from '../common/errors';
+import { SignType, WechatApiError, WechatError } from '../../lib/wechatpay';
+import { ConflictError, ServiceUnavailableError } from '../common/errors';
+import { wechatFailureToAppError } from '../common/wechatErrors';
 import { isPaidStatus } from '../domain/orderStatus';
 import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
+import type { OrderRow } from '../model/order';
 
 /** Who closed the order: its owner, or the expiry job. Recorded on the CLOSED event. */
 export type CloseSource = 'client' | 'job';
 
-type OrderRow = any;
 
-/** Attempts that may still be payable at WeChat. */
-const OPEN_ATTEMPT_STATUSES = [ 'PREPAID', 'CREATED' ];
+/** Attempts that may still be payable at WeChat (after a failed payment the payer may try again). */
+const OPEN_ATTEMPT_STATUSES = [ 'PREPAID', 'CREATED', 'FAILED' ];
 /** WeChat answers meaning the number can no longer be paid: as good as closed for us. */
 const CLOSED_AT_WECHAT = [ 'ORDERCLOSED', 'ORDERNOTEXIST' ];
 /**
@@ -48,11 +49,13 @@ export default class OrderCloseService extends Service {
       const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES } });
       for (const attempt of open) {
         if (closedAtWechat.has(closedKey(attempt))) continue;
-        await this.closeAtWechat(order, attempt.outTradeNo);
+        await this.closeAtWechat(order, attempt.outTradeNo, attempt.signType as SignType);
         closedAtWechat.add(closedKey(attempt));
       }
 
       const outcome = await this.app.model.transaction(async transaction => {
+        // The order row first, then its attempts: the lock order of every path
+        // (docs/decisions/0002-lock-order.md), so a notification settling meanwhile waits, never deadlocks.
         const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
         if (!locked) throw new Error(`order ${order.outTradeNo} vanished while closing`);
         if (locked.status !== 'NOTPAY') return { order: locked, done: true };
@@ -76,7 +79,7 @@ export default class OrderCloseService extends Service {
         });
         return { order: locked, done: true };
       });
-      order = await Order.findByPk(order.id);
+      order = (await Order.findByPk(order.id))!;
       if (outcome.done) {
         // Paid while we were closing (its notification won the row lock): the payment stands.
         assertNotPaid(order);
@@ -86,43 +89,28 @@ export default class OrderCloseService extends Service {
     throw new ServiceUnavailableError('ORDER_BUSY', 'the order changed while it was being closed, retry shortly');
   }
 
-  /** closeorder for one out_trade_no; resolves when WeChat no longer lets it be paid. */
-  private async closeAtWechat(order: OrderRow, outTradeNo: string): Promise<void> {
+  /** closeorder for one out_trade_no, signed with its order's sign type; resolves when WeChat no longer lets it be paid. */
+  private async closeAtWechat(order: OrderRow, outTradeNo: string, signType: SignType): Promise<void> {
     try {
-      await this.app.wechatPay.closeOrder(outTradeNo);
-      return;
+      await this.app.wechatPay.closeOrder(outTradeNo, { signType });
     } catch (err) {
-      if (err instanceof WechatApiError) {
-        if (CLOSED_AT_WECHAT.includes(err.errCode)) return;
-        if (err.errCode === 'ORDERPAID') {
-          // Learn the payment through the one settlement path before answering; if the query
-          // fails the order stays NOTPAY (not closed), and the notification or the overdue job
-          // still brings the payment in.
-          await this.service.order.refreshFromWechat(order).catch(queryErr => {
-            this.ctx.logger.warn('[payment] order %s: WeChat says paid, order query failed: %s', order.outTradeNo, (queryErr as Error).message);
-          });
-          throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
-        }
-        if (err.errCode === 'SYSTEMERROR' || err.errCode === 'BIZERR_NEED_RETRY' || err.errCode === 'FREQUENCY_LIMITED') {
-          throw new ServiceUnavailableError('WECHAT_BUSY', 'WeChat Pay is busy, retry shortly');
-        }
-        this.ctx.logger.error('[payment] order %s: closeorder %s refused: %s %s', order.outTradeNo, outTradeNo, err.errCode, err.errCodeDes);
-        throw new UpstreamRejectedError('WECHAT_PAY_REJECTED', `WeChat Pay refused to close the order: ${err.errCode}`);
+      if (err instanceof WechatApiError && CLOSED_AT_WECHAT.includes(err.errCode)) return;
+      if (err instanceof WechatApiError && err.errCode === 'ORDERPAID') {
+        // Learn the payment through the one settlement path before answering; if the query
+        // fails the order stays NOTPAY (not closed), and the notification or the overdue job
+        // still brings the payment in.
+        await this.service.order.refreshFromWechat(order).catch(queryErr => {
+          this.ctx.logger.warn('[payment] order %s: WeChat says paid, order query failed: %s', order.outTradeNo, (queryErr as Error).message);
+        });
+        throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
       }
-      if (err instanceof WechatTransportError) {
-        this.ctx.logger.warn('[payment] order %s: WeChat Pay unreachable for closeorder: %s', order.outTradeNo, err.message);
-        throw new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat Pay could not be reached, retry shortly');
-      }
-      if (err instanceof WechatSignatureError || err instanceof WechatXmlError) {
-        this.ctx.logger.error('[payment] order %s: untrustworthy closeorder reply: %s', order.outTradeNo, err.message);
-        throw new UpstreamRejectedError('WECHAT_BAD_REPLY', 'WeChat Pay gave a reply that could not be trusted');
-      }
-      throw err;
+      if (err instanceof WechatError) this.ctx.logger.warn('[payment] order %s: closeorder %s failed: %s', order.outTradeNo, outTradeNo, err.message);
+      throw wechatFailureToAppError(err, 'to close the order');
     }
   }
 }
 
-function assertNotPaid(order: OrderRow): void {
+function assertNotPaid(order: { status: string }): void {
   if (isPaidStatus(order.status)) throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
 }
 
