@@ -69,7 +69,9 @@ export default class DevtoolsController extends Controller {
     const body = requireObject(this.ctx.request.body);
     const outTradeNo = requireString(body.outTradeNo, 'outTradeNo', { max: 32, pattern: OUT_TRADE_NO_PATTERN });
     if (body.result !== 'SUCCESS' && body.result !== 'FAIL') throw new ValidationError('result', 'result must be SUCCESS or FAIL');
-    this.ctx.body = await this.simulator().pay(outTradeNo, body.result);
+    // The payer pays the order's live number, as WeChat's sheet pays the prepay_id it was given.
+    const liveNumber = await this.service.order.liveOutTradeNo(outTradeNo) ?? outTradeNo;
+    this.ctx.body = await this.simulator().pay(liveNumber, body.result);
   }
 
   /** The simulator WeChat's pay host points at (read from config on each call: tests start it on a free port). */

@@ -89,6 +89,13 @@ export default class OrderService extends Service {
     return order;
   }
 
+  /** The out_trade_no WeChat can be paid under now: the order's current attempt's (undefined for no such order). */
+  async liveOutTradeNo(outTradeNo: string): Promise<string | undefined> {
+    const order = await this.app.model.Order.findOne({ where: { outTradeNo } });
+    if (!order?.currentAttemptId) return undefined;
+    return (await this.app.model.PaymentAttempt.findByPk(order.currentAttemptId))?.outTradeNo;
+  }
+
   /**
    * The owner's view of an order. An unpaid order whose prepay is old enough is checked with
    * WeChat first: the documented remedy for a notification that has not arrived.

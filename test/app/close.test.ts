@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
+import { buildXml } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -225,5 +226,64 @@ describe('POST /payment/orders/:outTradeNo/close', () => {
     // Closing again is still an idempotent 200: the order is closed, its money awaits a refund.
     const again = await closeRequest(outTradeNo, token).expect(200);
     assert.equal(again.body.status, 'CLOSED');
+  });
+});
+
+describe('a close racing a notification (one lock order: the order row, then its attempts)', () => {
+  let token: string;
+  beforeEach(async () => {
+    await resetWorld();
+    ({ token } = await login());
+  });
+  afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
+
+  async function deadlocks(): Promise<number> {
+    const [ rows ] = await app.model.query('SHOW GLOBAL STATUS LIKE \'Innodb_deadlocks\'') as [Array<{ Value: string }>, unknown];
+    return Number(rows[0].Value);
+  }
+
+  /** An order paid (or failed) at the simulator whose notification is held back for the test to send. */
+  async function heldNotification(result: 'SUCCESS' | 'FAIL') {
+    const outTradeNo = (await createOrder(token).expect(200)).body.outTradeNo as string;
+    testEnv.sim.setFault('notify', { kind: 'drop', beforeProcessing: true }, 1);
+    await testEnv.sim.pay(outTradeNo, { result });
+    return { outTradeNo, xml: buildXml(testEnv.sim.buildNotification(outTradeNo)) };
+  }
+
+  const postNotify = (xml: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml);
+
+  it('a failed payment\'s notification and the owner\'s close, at once, many times: no deadlock, both answered, the order closed', async () => {
+    const before = await deadlocks();
+    for (let round = 0; round < 15; round++) {
+      const { outTradeNo, xml } = await heldNotification('FAIL');
+      const [ close, notify ] = await Promise.all([ closeRequest(outTradeNo, token), postNotify(xml) ]);
+      assert.equal(close.status, 200, `round ${round}: ${close.text}`);
+      assert.equal(close.body.status, 'CLOSED');
+      assert.equal(notify.status, 200, `round ${round}: ${notify.text}`);
+      assert.match(notify.text, /SUCCESS/);
+      const { order, attempts, events } = await stored(outTradeNo);
+      assert.equal(order.status, 'CLOSED');
+      assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED' ]);
+      assert.equal(attempts[0].errCode, 'NOTENOUGH', 'the failure WeChat reported is kept');
+      assert.deepEqual(events, [[ 'CLOSED', 'client' ]]);
+    }
+    assert.equal(await deadlocks(), before, 'InnoDB detected no deadlock');
+  });
+
+  it('a payment\'s notification and the owner\'s close, at once, many times: no deadlock, the payment is never lost', async () => {
+    const before = await deadlocks();
+    for (let round = 0; round < 15; round++) {
+      const { outTradeNo, xml } = await heldNotification('SUCCESS');
+      const [ close, notify ] = await Promise.all([ closeRequest(outTradeNo, token), postNotify(xml) ]);
+      assert.equal(close.status, 409, `round ${round}: ${close.text}`);
+      assert.equal(close.body.code, 'ORDER_ALREADY_PAID');
+      assert.equal(notify.status, 200, `round ${round}: ${notify.text}`);
+      assert.match(notify.text, /SUCCESS/);
+      const { order, events } = await stored(outTradeNo);
+      assert.equal(order.status, 'SUCCESS');
+      assert.equal(order.refundRequired, false);
+      assert.deepEqual(events.map(([ type ]) => type), [ 'PAID' ]);
+    }
+    assert.equal(await deadlocks(), before, 'InnoDB detected no deadlock');
   });
 });

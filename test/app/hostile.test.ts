@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
+import { buildXml } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
 
@@ -69,6 +70,8 @@ describe('hostile input', () => {
       [ 'out_trade_no', /out_trade_no is missing/ ],
       [ 'appid', /appid is not ours/ ],
       [ 'return_code', /return_code is missing/ ],
+      // WeChat sends the payer's openid with every JSAPI payment: without it the owner cannot be checked.
+      [ 'openid', /openid is missing/ ],
     ] as const) {
       it(`refuses a signed notification missing ${field}`, () => expectRefused(f => ({ ...f, [field]: undefined }), reason));
     }
@@ -97,6 +100,35 @@ describe('hostile input', () => {
       const order = await app.model.Order.findOne({ where: { outTradeNo } });
       assert.equal(order!.status, 'SUCCESS');
       assert.equal(order!.bankType, 'B'.repeat(32));
+    });
+  });
+
+  describe('notifications with characters XML 1.0 forbids', () => {
+    it('16 KB of control characters beside a real order number and a bad signature: refused, recorded whole, and another payment at the same moment is paid', async () => {
+      const { token } = await login();
+      const target = (await createOrder(token).expect(200)).body.outTradeNo as string;
+      const other = (await createOrder(token).expect(200)).body.outTradeNo as string;
+      testEnv.sim.setFault('notify', { kind: 'drop', beforeProcessing: true });
+      await testEnv.sim.pay(other);
+      const genuine = buildXml(testEnv.sim.buildNotification(other));
+      const head = `<xml><return_code>SUCCESS</return_code><appid>${app.config.wechat.appId}</appid><mch_id>${app.config.wechat.mchId}</mch_id>` +
+        `<out_trade_no>${target}</out_trade_no><sign>BAD</sign><attach>`;
+      const tail = '</attach></xml>';
+      const junk = head + '\x01'.repeat(app.config.payment.maxNotifyBytes - head.length - tail.length) + tail;
+      assert.equal(Buffer.byteLength(junk), app.config.payment.maxNotifyBytes, 'exactly at the size limit');
+
+      const post = (xml: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml);
+      const [ refused, paid ] = await Promise.all([ post(junk), post(genuine) ]);
+
+      assert.equal(refused.status, 200);
+      failReply(refused.text);
+      assert.equal(paid.status, 200);
+      assert.match(paid.text, /<return_code><!\[CDATA\[SUCCESS\]\]><\/return_code>/);
+      const row = (await app.model.PaymentNotification.findOne({ where: { outcome: 'REJECTED' }, raw: true }))!;
+      assert.equal(row.rawBody, junk, 'the raw body is kept whole');
+      assert.match(row.reason!, /unreadable XML/);
+      assert.equal((await app.model.Order.findOne({ where: { outTradeNo: target } }))!.status, 'NOTPAY');
+      assert.equal((await app.model.Order.findOne({ where: { outTradeNo: other } }))!.status, 'SUCCESS');
     });
   });
 

@@ -51,8 +51,8 @@ describe('payment journey: login -> order -> pay -> notification -> paid', () =>
     assert.equal(status.body.paidAt, order!.paidAt!.toISOString());
   });
 
-  it('works the same for an MD5 order (notification without sign_type)', async () => {
-    mock(app.config.wechat, 'signType', 'MD5');
+  it('works the same for an HMAC-SHA256 order', async () => {
+    mock(app.config.wechat, 'signType', 'HMAC-SHA256');
     const { token } = await login();
     const outTradeNo = await paidOrder(token);
     mock.restore();
@@ -60,6 +60,29 @@ describe('payment journey: login -> order -> pay -> notification -> paid', () =>
     await testEnv.sim.waitForDelivery(outTradeNo, { acknowledged: true });
     const order = await app.model.Order.findOne({ where: { outTradeNo } });
     assert.equal(order!.status, 'SUCCESS');
+  });
+
+  it('a change of WECHAT_SIGN_TYPE strands no order in flight: every call for an order keeps the sign type it was created with', async () => {
+    const { token } = await login();
+    const outTradeNo = await paidOrder(token);
+    assert.equal((await app.model.Order.findOne({ where: { outTradeNo } }))!.signType, 'MD5');
+    mock(app.config.wechat, 'signType', 'HMAC-SHA256');
+    // The prepay runs out: /pay closes the old number and opens a new one, both for this MD5 order.
+    const order = (await app.model.Order.findOne({ where: { outTradeNo } }))!;
+    await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { id: order.currentAttemptId! } });
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    await order.reload();
+    const attempt = (await app.model.PaymentAttempt.findByPk(order.currentAttemptId!))!;
+    assert.notEqual(attempt.outTradeNo, outTradeNo);
+
+    await testEnv.sim.pay(attempt.outTradeNo);
+    const deliveries = await testEnv.sim.waitForDelivery(attempt.outTradeNo, { acknowledged: true });
+    assert.equal(deliveries.length, 1, 'the first delivery verified: no resend needed');
+    await order.reload();
+    assert.equal(order.status, 'SUCCESS');
+    const ours = testEnv.sim.requests().filter(r => [ outTradeNo, attempt.outTradeNo ].includes(r.params.out_trade_no));
+    assert.deepEqual([ ...new Set(ours.map(r => r.api)) ].sort(), [ 'closeorder', 'unifiedorder' ]);
+    assert.deepEqual([ ...new Set(ours.map(r => r.params.sign_type)) ], [ 'MD5' ]);
   });
 
   it('a failed payment notification is acknowledged and leaves the order payable', async () => {

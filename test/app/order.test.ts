@@ -231,6 +231,40 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     assert.equal(live[0].id, order!.currentAttemptId);
   });
 
+  it('concurrent same-key orders, many times over: every reply is 200 with the same order and prepay, and WeChat never sees a closeorder', async () => {
+    // Deciding "I opened this attempt" from an UPDATE's row count lost this race now and then: the
+    // loser answered 409 and closed at WeChat the number whose prepay_id the others had handed out.
+    mock(app.config.rateLimit.orderPerUser, 'limit', 0);
+    for (let round = 0; round < 40; round++) {
+      const key = `key-loop-${round}`;
+      const replies = await Promise.all(Array.from({ length: 5 }, () => createOrder(token, undefined, key)));
+      assert.deepEqual(replies.map(r => r.status), [ 200, 200, 200, 200, 200 ], `round ${round}: ${replies.map(r => r.text).join(' ')}`);
+      assert.equal(new Set(replies.map(r => r.body.outTradeNo)).size, 1, `round ${round}`);
+      assert.equal(new Set(replies.map(r => r.body.package)).size, 1, `round ${round}`);
+    }
+    assert.equal(await app.model.Order.count(), 40);
+    assert.deepEqual(testEnv.sim.requests('closeorder'), []);
+    assert.equal(await app.model.PaymentAttempt.count({ where: { status: 'PREPAID' } }), 40);
+  });
+
+  it('after a failed payment, /pay closes the failed number at WeChat first, then opens a new one', async () => {
+    const created = await createOrder(token).expect(200);
+    await testEnv.sim.pay(created.body.outTradeNo, { result: 'FAIL' });
+    await testEnv.sim.waitForDelivery(created.body.outTradeNo, { acknowledged: true });
+    const order = (await app.model.Order.findOne({ where: { outTradeNo: created.body.outTradeNo } }))!;
+    const failed = (await app.model.PaymentAttempt.findByPk(order.currentAttemptId!))!;
+    assert.equal(failed.status, 'FAILED');
+
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    assert.notEqual(res.body.package, created.body.package, 'the failed prepay is not offered again');
+    const attempts = await app.model.PaymentAttempt.findAll({ where: { orderId: order.id }, order: [[ 'id', 'ASC' ]] });
+    assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
+    assert.equal(attempts[0].errCode, 'NOTENOUGH');
+    assert.equal(testEnv.sim.order(failed.outTradeNo)!.tradeState, 'CLOSED');
+    const calls = testEnv.sim.requests().filter(r => r.api === 'closeorder' || r.api === 'unifiedorder').map(r => `${r.api} ${r.params.out_trade_no}`);
+    assert.deepEqual(calls.slice(-2), [ `closeorder ${failed.outTradeNo}`, `unifiedorder ${attempts[1].outTradeNo}` ]);
+  });
+
   it('refuses a paid order with 409 ORDER_ALREADY_PAID', async () => {
     const created = await createOrder(token).expect(200);
     await testEnv.sim.pay(created.body.outTradeNo);
