@@ -170,6 +170,16 @@ export default (appInfo: EggAppInfo): BizConfig => {
     dir: fromEnv('EGG_LOG_DIR', `${appInfo.root}/logs/${appInfo.name}`) as string,
   } as any;
 
+  // At every start Egg writes the whole config to run/*_config.json (mode 0644), masking the
+  // values of matching keys only. This set replaces Egg's, so its defaults come first; ours add
+  // the WeChat Pay API key, the admin token and the p12 password, and any later key of the kind.
+  config.dump = {
+    ignore: new Set<string | RegExp>([
+      'pass', 'pwd', 'passd', 'passwd', 'password', 'keys', 'masterKey', 'accessKey', /secret/i,
+      /password/i, /passphrase/i, /token/i, /apiKey/i,
+    ]),
+  } as any;
+
   config.sequelize = {
     dialect: 'mysql',
     host: fromEnv('MYSQL_HOST', '127.0.0.1'),
