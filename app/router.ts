@@ -5,9 +5,10 @@ export default (app: Application) => {
   const { controller, router, middleware } = app;
   const auth = middleware.auth();
   // Login fails closed when Redis cannot count (it needs Redis for the session anyway); order
-  // creation fails open. README "Rate limits".
+  // creation and status polling fail open. README "Rate limits".
   const loginPerIp = middleware.rateLimit({ rule: 'loginPerIp', per: 'ip', whenCounterDown: 'refuse' });
   const orderPerUser = middleware.rateLimit({ rule: 'orderPerUser', per: 'user', whenCounterDown: 'allow' });
+  const statusPerUser = middleware.rateLimit({ rule: 'statusPerUser', per: 'user', whenCounterDown: 'allow' });
   const json = middleware.jsonBody();
 
   router.get('/health', controller.home.health);
@@ -17,7 +18,7 @@ export default (app: Application) => {
 
   router.post('/payment/order', json, auth, orderPerUser, controller.payment.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.payment.pay);
-  router.get('/payment/orders/:outTradeNo', auth, controller.payment.show);
+  router.get('/payment/orders/:outTradeNo', auth, statusPerUser, controller.payment.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.payment.close);
 
   // WeChat's notifications (/payment/notify, /payment/refund-notify) are answered before Koa: app/lib/wechatCallbacks.ts.

@@ -46,6 +46,11 @@ export interface PaymentConfig {
   prepayReuseMarginSeconds: number;
   /** Ask WeChat (orderquery) when a NOTPAY order's prepay is older than this and the client polls. */
   queryAfterSeconds: number;
+  /**
+   * Polling asks WeChat about one order at most once per this many seconds, across workers and
+   * hosts (a claim in Redis): the merchant's orderquery allowance is shared with the jobs.
+   */
+  statusQueryIntervalSeconds: number;
   /** Most items in one order and largest quantity of one item. */
   maxItems: number;
   maxQuantity: number;
@@ -112,6 +117,8 @@ export interface RateLimitConfig {
   loginPerUser: RateLimitRule;
   /** POST /payment/order and POST /payment/orders/:outTradeNo/pay per logged-in user. */
   orderPerUser: RateLimitRule;
+  /** GET /payment/orders/:outTradeNo per logged-in user (each poll may cost an order query). */
+  statusPerUser: RateLimitRule;
 }
 
 export interface BizConfig {
@@ -235,6 +242,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       orderTtlSeconds: intFromEnv('ORDER_TTL_SECONDS', 30 * 60),
       prepayReuseMarginSeconds: 5 * 60,
       queryAfterSeconds: intFromEnv('ORDER_QUERY_AFTER_SECONDS', 10),
+      statusQueryIntervalSeconds: positive('ORDER_STATUS_QUERY_INTERVAL_SECONDS', 10),
       maxItems: 20,
       maxQuantity: 99,
       maxTotalFee: intFromEnv('ORDER_MAX_TOTAL_FEE', 10_000_000),
@@ -265,6 +273,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       loginPerIp: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_IP', 60), windowSeconds: rateLimitWindow },
       loginPerUser: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_USER', 10), windowSeconds: rateLimitWindow },
       orderPerUser: { limit: intFromEnv('RATE_LIMIT_ORDER_PER_USER', 30), windowSeconds: rateLimitWindow },
+      statusPerUser: { limit: intFromEnv('RATE_LIMIT_STATUS_PER_USER', 120), windowSeconds: rateLimitWindow },
     },
     reconciliation: {
       jobEnabled: ![ 'false', '0' ].includes(fromEnv('RECONCILE_JOB_ENABLED', 'true') as string),

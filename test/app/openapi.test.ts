@@ -167,6 +167,12 @@ describe('docs/openapi.json', () => {
       assert.equal(unpaid.body.paidAt, null);
       conforms('GET', '/payment/orders/{outTradeNo}', await show('P0000000000000000000000000000').expect(404));
       conforms('GET', '/payment/orders/{outTradeNo}', await show('not*valid*because*it*is*far*too*long').expect(422));
+      // Rate limited per user: a window longer than the test, so the second poll is the one refused.
+      mock(app.config.rateLimit.statusPerUser, 'limit', 1);
+      mock(app.config.rateLimit.statusPerUser, 'windowSeconds', 1_000_000_000);
+      await show(outTradeNo).expect(200);
+      conforms('GET', '/payment/orders/{outTradeNo}', await show(outTradeNo).expect(429));
+      mock.restore();
 
       conforms('POST', '/payment/orders/{outTradeNo}/pay',
         await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(200));
