@@ -8,7 +8,8 @@ export default class AdminRefundController extends Controller {
   /**
    * POST /admin/orders/:outTradeNo/refunds { amount, reason, transactionId? }, header
    * Idempotency-Key optional. 201: WeChat accepted the new refund; 200: the same refund again (same
-   * key); 202: recorded PROCESSING, WeChat's answer still pending (it is sent again, same number).
+   * key); 202: recorded PROCESSING, WeChat's answer still pending (it is sent again, same number);
+   * 500 REFUND_NOT_SENT: its request could not be built, the refund is FAILED.
    */
   async create() {
     const { ctx } = this;

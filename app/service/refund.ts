@@ -1,7 +1,9 @@
 import { Service } from 'egg';
 import { Op, Transaction, UniqueConstraintError } from 'sequelize';
-import { merchantNumber, WechatApiError, WechatError, WechatTransportError } from '../../lib/wechatpay';
-import { ConflictError, NotFoundError, ServiceUnavailableError, UpstreamRejectedError, ValidationError } from '../lib/errors';
+import { merchantNumber, WechatApiError, WechatError, WechatRequestNotSentError, WechatTransportError } from '../../lib/wechatpay';
+import {
+  ConflictError, NotFoundError, RequestNotSentError, ServiceUnavailableError, UpstreamRejectedError, ValidationError,
+} from '../lib/errors';
 import { isPaidStatus } from '../model/order';
 import { reservedFee } from '../model/refund';
 import { refundFactsFrom } from './refundSettlement';
@@ -15,6 +17,9 @@ export const MAX_REFUNDS_PER_PAYMENT = 50;
 
 /** err_code values after which the same out_refund_no must be sent again (WeChat's rule). */
 const RETRYABLE_ERR_CODES = [ 'SYSTEMERROR', 'BIZERR_NEED_RETRY', 'FREQUENCY_LIMITED' ];
+
+/** err_code of a refund FAILED because its request could not be built or signed (WechatRequestNotSentError). */
+export const NOT_SENT_ERR_CODE = 'NOT_SENT';
 
 export interface RefundCommand {
   /** The order's out_trade_no. */
@@ -296,9 +301,11 @@ export default class RefundService extends Service {
    * Sends the refund to WeChat (/secapi/pay/refund, mutual TLS). Accepted: WeChat's refund_id is
    * recorded, the status stays PROCESSING until the notification or a query. Refused for good:
    * FAILED, which gives the amount back. Busy or no answer: PROCESSING, to be sent again with the
-   * same out_refund_no. A refusal after an earlier unanswered try is left to a refund query
-   * (the overdue job), since that earlier try may have gone through; knownAbsent: the query said
-   * WeChat has no such refund, so a refusal is final.
+   * same out_refund_no. A request that fails before it is sent (it cannot be built or signed, no
+   * certificate) fails the same way again on every retry: FAILED too, never retried forever. A
+   * refusal or failure after an earlier unanswered try is left to a refund query (the overdue
+   * job), since that earlier try may have gone through; knownAbsent: the query said WeChat has no
+   * such refund, so a refusal is final.
    */
   private async send(refund: RefundRow, knownAbsent = false): Promise<{ outcome: SendOutcome; refund: RefundRow }> {
     const { Refund, PaymentAttempt } = this.app.model;
@@ -317,12 +324,14 @@ export default class RefundService extends Service {
       });
     } catch (err) {
       if (!(err instanceof WechatError)) throw err;
-      const definitive = err instanceof WechatApiError && !RETRYABLE_ERR_CODES.includes(err.errCode);
+      const notSent = err instanceof WechatRequestNotSentError;
+      const definitive = notSent || (err instanceof WechatApiError && !RETRYABLE_ERR_CODES.includes(err.errCode));
       const errCode = (err instanceof WechatApiError ? err.errCode : err instanceof WechatTransportError ? err.reason.toUpperCase() : 'BAD_REPLY').slice(0, 32);
       const errCodeDes = (err instanceof WechatApiError ? err.errCodeDes : err.message).slice(0, 255);
       if (definitive && !uncertainBefore) {
         const [ changed ] = await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
-        this.ctx.logger.warn('[refund] refund %s refused by WeChat: %s %s', refund.outRefundNo, errCode, errCodeDes);
+        if (notSent) this.ctx.logger.error('[refund] refund %s could not be sent, marked FAILED: %s', refund.outRefundNo, errCodeDes);
+        else this.ctx.logger.warn('[refund] refund %s refused by WeChat: %s %s', refund.outRefundNo, errCode, errCodeDes);
         if (changed === 1) return { outcome: 'FAILED', refund: await Refund.findByPk(refund.id) };
       } else {
         await Refund.update({ errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
@@ -342,6 +351,10 @@ export default class RefundService extends Service {
   }
 
   private answer({ outcome, refund }: { outcome: SendOutcome; refund: RefundRow }, order: OrderRow, replayed: boolean): RefundRequestOutcome {
+    if (outcome === 'FAILED' && refund.errCode === NOT_SENT_ERR_CODE) {
+      throw new RequestNotSentError('REFUND_NOT_SENT',
+        `refund ${refund.outRefundNo} could not be sent to WeChat and is FAILED, its amount free again: ${refund.errCodeDes ?? ''}`.trim());
+    }
     if (outcome === 'FAILED') {
       throw new UpstreamRejectedError('WECHAT_REFUND_REJECTED',
         `WeChat refused refund ${refund.outRefundNo}: ${refund.errCode ?? ''} ${refund.errCodeDes ?? ''}`.trim());

@@ -224,6 +224,11 @@ describe('docs/openapi.json', () => {
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 100, reason: 'busy' }).expect(202));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 5000, reason: 'too much' }).expect(409));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 0, reason: 'none' }).expect(422));
+      // A request that cannot be signed never leaves the service: FAILED, 500 REFUND_NOT_SENT.
+      const client = app.wechatPay;
+      mock(client, 'signed', () => { throw new Error('cannot sign this request'); });
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 1, reason: 'unsigned' }).expect(500));
+      mock.restore();
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().post(refunds).set(bearer(token)).send({ amount: 1, reason: 'r' }).expect(401));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds',
         await app.httpRequest().post('/admin/orders/P0000000000000000000000000000/refunds').set(admin).send({ amount: 1, reason: 'r' }).expect(404));
@@ -231,7 +236,7 @@ describe('docs/openapi.json', () => {
 
       const list = await app.httpRequest().get(refunds).set(admin).expect(200);
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', list);
-      assert.equal(list.body.refunds.length, 2);
+      assert.equal(list.body.refunds.length, 3);
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get(refunds).expect(401));
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get('/admin/orders/P0000000000000000000000000000/refunds').set(admin).expect(404));
 
