@@ -224,6 +224,7 @@ describe('docs/openapi.json', () => {
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 100, reason: 'busy' }).expect(202));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 5000, reason: 'too much' }).expect(409));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 0, reason: 'none' }).expect(422));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 1, reason: 'bell\u0007' }).expect(422));
       // A request that cannot be signed never leaves the service: FAILED, 500 REFUND_NOT_SENT.
       const client = app.wechatPay;
       mock(client, 'signed', () => { throw new Error('cannot sign this request'); });

@@ -230,6 +230,28 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.equal(await app.model.Refund.count(), 0);
     });
 
+    it('refuses a reason with a character XML 1.0 forbids, or "]]>", saying which: 422, nothing reserved or sent', async () => {
+      const { outTradeNo } = await paidOrder(token);
+      const forbidden = {
+        code: 'VALIDATION_FAILED', field: 'reason',
+        message: 'reason must not contain control characters other than tab, line feed and carriage return (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F), U+FFFE, U+FFFF or unpaired surrogates',
+      };
+      for (const reason of [ 'nul\u0000inside', 'bell\u0007', 'vertical\u000Btab', 'form\u000Cfeed', 'unit\u001Fseparator', 'x\uFFFE', 'y\uFFFF', 'lone \uD800 high', 'lone \uDC00 low' ]) {
+        const res = await requestRefund(outTradeNo, { amount: 100, reason }).expect(422);
+        assert.deepEqual(res.body, forbidden, JSON.stringify(reason));
+      }
+      const cdataEnd = await requestRefund(outTradeNo, { amount: 100, reason: 'see ]]> here' }).expect(422);
+      assert.deepEqual(cdataEnd.body, { code: 'VALIDATION_FAILED', field: 'reason', message: 'reason must not contain the sequence "]]>"' });
+      assert.equal(await app.model.Refund.count(), 0);
+      assert.equal(refundRequests().length, 0);
+
+      // Tab, line feed, carriage return and any other character XML allows are fine, astral ones included.
+      const reason = 'line one\r\nline two\tbadly packed 🥐 ]] >';
+      const ok = await requestRefund(outTradeNo, { amount: 100, reason }).expect(201);
+      assert.equal(ok.body.reason, reason);
+      assert.equal(refundRequests()[0].refund_desc, reason);
+    });
+
     it('without a client certificate configured, refunds answer 503 REFUNDS_NOT_CONFIGURED and nothing is reserved', async () => {
       const { outTradeNo } = await paidOrder(token);
       mock(app.config.wechat, 'clientCert', {});
