@@ -326,7 +326,8 @@ export default class RefundService extends Service {
       if (!(err instanceof WechatError)) throw err;
       const notSent = err instanceof WechatRequestNotSentError;
       const definitive = notSent || (err instanceof WechatApiError && !RETRYABLE_ERR_CODES.includes(err.errCode));
-      const errCode = (err instanceof WechatApiError ? err.errCode : err instanceof WechatTransportError ? err.reason.toUpperCase() : 'BAD_REPLY').slice(0, 32);
+      const errCode = (notSent ? NOT_SENT_ERR_CODE : err instanceof WechatApiError ? err.errCode :
+        err instanceof WechatTransportError ? err.reason.toUpperCase() : 'BAD_REPLY').slice(0, 32);
       const errCodeDes = (err instanceof WechatApiError ? err.errCodeDes : err.message).slice(0, 255);
       if (definitive && !uncertainBefore) {
         const [ changed ] = await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
@@ -336,7 +337,7 @@ export default class RefundService extends Service {
       } else {
         await Refund.update({ errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
         this.ctx.logger.warn('[refund] refund %s: no answer from WeChat yet (%s), kept PROCESSING to send again with the same out_refund_no%s',
-          refund.outRefundNo, errCode, definitive ? '; refused after an unanswered try: a refund query decides' : '');
+          refund.outRefundNo, errCode, definitive ? `; ${notSent ? 'not sent' : 'refused'} after an unanswered try: a refund query decides` : '');
       }
       return { outcome: 'PENDING', refund: await Refund.findByPk(refund.id) };
     }
