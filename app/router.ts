@@ -8,9 +8,10 @@ export default (app: Application) => {
   const { controller, router, middleware } = app;
   const auth = middleware.auth();
   // Login fails closed when Redis cannot count (it needs Redis for the session anyway); order
-  // creation fails open. docs/operations.md "Rate limits".
+  // creation and status polling fail open. docs/operations.md "Rate limits".
   const loginPerIp = middleware.rateLimit({ rule: 'loginPerIp', per: 'ip', whenCounterDown: 'refuse' });
   const orderPerUser = middleware.rateLimit({ rule: 'orderPerUser', per: 'user', whenCounterDown: 'allow' });
+  const statusPerUser = middleware.rateLimit({ rule: 'statusPerUser', per: 'user', whenCounterDown: 'allow' });
   const json = middleware.jsonBody();
   const rawXml = middleware.rawXmlBody();
 
@@ -21,7 +22,7 @@ export default (app: Application) => {
 
   router.post('/payment/order', json, auth, orderPerUser, controller.order.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.order.pay);
-  router.get('/payment/orders/:outTradeNo', auth, controller.order.show);
+  router.get('/payment/orders/:outTradeNo', auth, statusPerUser, controller.order.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.order.close);
 
   // WeChat's server-to-server notifications: raw XML in, XML out.

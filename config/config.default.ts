@@ -46,6 +46,11 @@ export interface PaymentConfig {
   prepayReuseMarginSeconds: number;
   /** Ask WeChat (orderquery) when a NOTPAY order's prepay is older than this and the client polls. */
   queryAfterSeconds: number;
+  /**
+   * Polling asks WeChat about one order at most once per this many seconds, across workers and
+   * hosts (a claim in Redis): the merchant's orderquery allowance is shared with the jobs.
+   */
+  statusQueryIntervalSeconds: number;
   /** Most items in one order and largest quantity of one item. */
   maxItems: number;
   maxQuantity: number;
@@ -104,6 +109,8 @@ export interface RateLimitConfig {
   loginPerUser: RateLimitRule;
   /** POST /payment/order and POST /payment/orders/:outTradeNo/pay per logged-in user. */
   orderPerUser: RateLimitRule;
+  /** GET /payment/orders/:outTradeNo per logged-in user (each poll may cost an order query). */
+  statusPerUser: RateLimitRule;
 }
 
 export interface BizConfig {
@@ -160,6 +167,16 @@ export default (appInfo: EggAppInfo): BizConfig => {
 
   config.logger = {
     dir: fromEnv('EGG_LOG_DIR', `${appInfo.root}/logs/${appInfo.name}`) as string,
+  } as any;
+
+  // At every start Egg writes the whole config to run/*_config.json (mode 0644), masking the
+  // values of matching keys only. This set replaces Egg's, so its defaults come first; ours add
+  // the WeChat Pay API key, the admin token and the p12 password, and any later key of the kind.
+  config.dump = {
+    ignore: new Set<string | RegExp>([
+      'pass', 'pwd', 'passd', 'passwd', 'password', 'keys', 'masterKey', 'accessKey', /secret/i,
+      /password/i, /passphrase/i, /token/i, /apiKey/i,
+    ]),
   } as any;
 
   config.sequelize = {
@@ -226,6 +243,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       orderTtlSeconds: intFromEnv('ORDER_TTL_SECONDS', 30 * 60),
       prepayReuseMarginSeconds: 5 * 60,
       queryAfterSeconds: intFromEnv('ORDER_QUERY_AFTER_SECONDS', 10),
+      statusQueryIntervalSeconds: positive('ORDER_STATUS_QUERY_INTERVAL_SECONDS', 10),
       maxItems: 20,
       maxQuantity: 99,
       maxTotalFee: intFromEnv('ORDER_MAX_TOTAL_FEE', 10_000_000),
@@ -253,6 +271,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       loginPerIp: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_IP', 60), windowSeconds: rateLimitWindow },
       loginPerUser: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_USER', 10), windowSeconds: rateLimitWindow },
       orderPerUser: { limit: intFromEnv('RATE_LIMIT_ORDER_PER_USER', 30), windowSeconds: rateLimitWindow },
+      statusPerUser: { limit: intFromEnv('RATE_LIMIT_STATUS_PER_USER', 120), windowSeconds: rateLimitWindow },
     },
     reconciliation: {
       jobEnabled: ![ 'false', '0' ].includes(fromEnv('RECONCILE_JOB_ENABLED', 'true') as string),

@@ -66,6 +66,16 @@ export class UpstreamRejectedError extends AppError {
   }
 }
 
+/**
+ * Our side failed for good before the request reached WeChat (it could not be built or signed):
+ * nothing happened there, and retrying the same request will not help. The message says what.
+ */
+export class RequestNotSentError extends AppError {
+  constructor(code: string, message: string) {
+    super(500, code, message);
+  }
+}
+
 /** A dependency (WeChat, Redis, MySQL) is busy or unreachable: the same request may be retried. */
 export class ServiceUnavailableError extends AppError {
   constructor(code: string, message: string) {

@@ -1,14 +1,15 @@
 import { Controller } from 'egg';
 import { OUT_TRADE_NO_PATTERN } from '../../lib/wechatpay';
 import { ValidationError } from '../common/errors';
-import { requireInt, requireObject, requireString } from '../common/validate';
+import { requireInt, requireObject, requireString, requireXmlText } from '../common/validate';
 
 /** Admin API (adminAuth): refunds of an order. */
 export default class AdminRefundController extends Controller {
   /**
    * POST /admin/orders/:outTradeNo/refunds { amount, reason, transactionId? }, header
    * Idempotency-Key optional. 201: WeChat accepted the new refund; 200: the same refund again (same
-   * key); 202: recorded PROCESSING, WeChat's answer still pending (it is sent again, same number).
+   * key); 202: recorded PROCESSING, WeChat's answer still pending (it is sent again, same number);
+   * 500 REFUND_NOT_SENT: its request could not be built, the refund is FAILED.
    */
   async create() {
     const { ctx } = this;
@@ -17,7 +18,11 @@ export default class AdminRefundController extends Controller {
     if (typeof body.reason !== 'string' || body.reason.trim().length === 0) throw new ValidationError('reason', 'reason must be a non-empty string');
     // WeChat's refund_desc: at most 80 characters.
     if ([ ...body.reason ].length > 80) throw new ValidationError('reason', 'reason must be at most 80 characters');
-    const reason = body.reason.trim();
+    // Sent to WeChat inside XML: a character XML cannot carry would make the request unbuildable.
+    const reason = requireXmlText(body.reason.trim(), 'reason');
+    // The XML builder (lib/wechatpay/xml.ts) still refuses "]]>" in a value, as it cannot sit inside
+    // one CDATA section; drop this check once the builder splits the section instead.
+    if (reason.includes(']]>')) throw new ValidationError('reason', 'reason must not contain the sequence "]]>"');
     const transactionId = body.transactionId === undefined ? undefined :
       requireString(body.transactionId, 'transactionId', { max: 32, pattern: /^[0-9A-Za-z]+$/ });
     const keyHeader = ctx.get('idempotency-key');

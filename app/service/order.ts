@@ -2,6 +2,8 @@ import { Service } from 'egg';
 import { UniqueConstraintError } from 'sequelize';
 import { merchantNumber, SignType, WechatApiError } from '../../lib/wechatpay';
 import { ConflictError, NotFoundError } from '../common/errors';
+import { withTimeout } from '../infra/withTimeout';
+import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
 import { PaymentParams, newAttemptFields } from './prepay';
 import type { OrderRow } from '../model/order';
@@ -26,6 +28,12 @@ export interface OrderView {
   /** Fen refunded so far (SUCCESS refunds); a partly refunded order stays SUCCESS with this > 0. */
   refundedFee: number;
 }
+
+/**
+ * Attempts whose outcome at WeChat can still change. CLOSED ones were closed there first (closeorder
+ * succeeded, or WeChat had them closed or never had them); PAID ones are settled.
+ */
+const QUERYABLE_ATTEMPT_STATUSES: AttemptStatus[] = [ 'CREATED', 'PREPAID', 'FAILED' ];
 
 /** Business orders: creation, lookup by owner, and reconciling a late payment by order query. */
 export default class OrderService extends Service {
@@ -98,14 +106,16 @@ export default class OrderService extends Service {
 
   /**
    * The owner's view of an order. An unpaid order whose prepay is old enough is checked with
-   * WeChat first: the documented remedy for a notification that has not arrived.
+   * WeChat first (the documented remedy for a notification that has not arrived), at most once
+   * per statusQueryIntervalSeconds however often the client polls.
    */
   async status(user: SessionUser, outTradeNo: string): Promise<OrderView> {
     let order = await this.findOwned(user, outTradeNo);
     if (order.status === 'NOTPAY') {
       const attempt = await this.app.model.PaymentAttempt.findByPk(order.currentAttemptId!);
       const ageMs = attempt ? Date.now() - attempt.updatedAt.getTime() : 0;
-      if (attempt && attempt.status === 'PREPAID' && ageMs >= this.config.payment.queryAfterSeconds * 1000) {
+      if (attempt && attempt.status === 'PREPAID' && ageMs >= this.config.payment.queryAfterSeconds * 1000 &&
+          await this.claimStatusQuery(order.outTradeNo)) {
         try {
           await this.refreshFromWechat(order);
           order = await this.findOwned(user, outTradeNo);
@@ -117,11 +127,32 @@ export default class OrderService extends Service {
     return toOrderView(order);
   }
 
-  /** Asks WeChat about each open attempt of the order and applies a payment found. */
+  /**
+   * Claims this window's order query of one order for status polling: SET NX PX in Redis, so
+   * workers and hosts share it, and a client polling in a loop cannot use up the merchant's
+   * orderquery allowance that the jobs need too. Redis not answering: no query (fail safe); the
+   * notification and the overdue-order job still bring a payment in.
+   */
+  private async claimStatusQuery(outTradeNo: string): Promise<boolean> {
+    const windowMs = this.config.payment.statusQueryIntervalSeconds * 1000;
+    try {
+      const reply = await withTimeout(this.app.redis.set(`orderquery:status:${outTradeNo}`, '1', 'PX', windowMs, 'NX'),
+        this.config.session.commandTimeoutMs, 'redis');
+      return reply === 'OK';
+    } catch (err) {
+      this.ctx.logger.warn('[payment] order %s: order query throttle unavailable, answering the local status without asking WeChat: %s',
+        outTradeNo, (err as Error).message);
+      return false;
+    }
+  }
+
+  /** Asks WeChat about each attempt of the order that can still change and applies a payment found. */
   async refreshFromWechat(order: { id: number; outTradeNo: string }): Promise<void> {
-    const attempts = await this.app.model.PaymentAttempt.findAll({ where: { orderId: order.id } });
+    const attempts = await this.app.model.PaymentAttempt.findAll({
+      where: { orderId: order.id, status: QUERYABLE_ATTEMPT_STATUSES },
+      order: [[ 'id', 'ASC' ]],
+    });
     for (const attempt of attempts) {
-      if (attempt.status === 'PAID') continue;
       let reply: Record<string, string>;
       try {
         reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo }, { signType: attempt.signType as SignType });

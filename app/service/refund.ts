@@ -1,20 +1,21 @@
 import { Service } from 'egg';
 import { Op, Transaction, UniqueConstraintError } from 'sequelize';
-import { merchantNumber, WechatApiError, WechatError, WechatTransportError } from '../../lib/wechatpay';
-import { ConflictError, NotFoundError, ServiceUnavailableError, UpstreamRejectedError, ValidationError } from '../common/errors';
+import { merchantNumber, SignType, WechatApiError, WechatError, WechatRequestNotSentError, WechatTransportError } from '../../lib/wechatpay';
+import {
+  ConflictError, NotFoundError, RequestNotSentError, ServiceUnavailableError, UpstreamRejectedError, ValidationError,
+} from '../common/errors';
+import { isRetryableWechatCode } from '../common/wechatErrors';
 import { isPaidStatus } from '../domain/orderStatus';
-import { reservedFee } from '../domain/refundRules';
-import { refundFactsFrom } from '../domain/refundRules';
+import { refundFactsFrom, reservedFee } from '../domain/refundRules';
+import type { OrderRow } from '../model/order';
+import type { RefundRow } from '../model/refund';
 import { JobRun } from './jobLock';
-
-type RefundRow = any;
-type OrderRow = any;
 
 /** WeChat's limit on refunds of one payment. */
 export const MAX_REFUNDS_PER_PAYMENT = 50;
 
-/** err_code values after which the same out_refund_no must be sent again (WeChat's rule). */
-const RETRYABLE_ERR_CODES = [ 'SYSTEMERROR', 'BIZERR_NEED_RETRY', 'FREQUENCY_LIMITED' ];
+/** err_code of a refund FAILED because its request could not be built or signed (WechatRequestNotSentError). */
+export const NOT_SENT_ERR_CODE = 'NOT_SENT';
 
 export interface RefundCommand {
   /** The order's out_trade_no. */
@@ -188,7 +189,8 @@ export default class RefundService extends Service {
   async refreshFromWechat(refund: RefundRow): Promise<'FINISHED' | 'PROCESSING' | 'RESENT' | 'REFUSED'> {
     let reply: Record<string, string>;
     try {
-      reply = await this.app.wechatPay.refundQuery({ out_refund_no: refund.outRefundNo });
+      const attempt = await this.app.model.PaymentAttempt.findByPk(refund.attemptId);
+      reply = await this.app.wechatPay.refundQuery({ out_refund_no: refund.outRefundNo }, { signType: attempt?.signType as SignType | undefined });
     } catch (err) {
       if (err instanceof WechatApiError && err.errCode === 'REFUNDNOTEXIST') {
         if (refund.refundId) throw new Error(`WeChat says refund ${refund.outRefundNo} (refund_id ${refund.refundId}) does not exist`);
@@ -296,9 +298,11 @@ export default class RefundService extends Service {
    * Sends the refund to WeChat (/secapi/pay/refund, mutual TLS). Accepted: WeChat's refund_id is
    * recorded, the status stays PROCESSING until the notification or a query. Refused for good:
    * FAILED, which gives the amount back. Busy or no answer: PROCESSING, to be sent again with the
-   * same out_refund_no. A refusal after an earlier unanswered try is left to a refund query
-   * (the overdue job), since that earlier try may have gone through; knownAbsent: the query said
-   * WeChat has no such refund, so a refusal is final.
+   * same out_refund_no. A request that fails before it is sent (it cannot be built or signed, no
+   * certificate) fails the same way again on every retry: FAILED too, never retried forever. A
+   * refusal or failure after an earlier unanswered try is left to a refund query (the overdue
+   * job), since that earlier try may have gone through; knownAbsent: the query said WeChat has no
+   * such refund, so a refusal is final.
    */
   private async send(refund: RefundRow, knownAbsent = false): Promise<{ outcome: SendOutcome; refund: RefundRow }> {
     const { Refund, PaymentAttempt } = this.app.model;
@@ -314,22 +318,25 @@ export default class RefundService extends Service {
         refund_fee: refund.amount,
         refund_desc: refund.reason,
         notify_url: this.config.wechat.refundNotifyUrl,
-      });
+      }, { signType: attempt.signType as SignType });
     } catch (err) {
       if (!(err instanceof WechatError)) throw err;
-      const definitive = err instanceof WechatApiError && !RETRYABLE_ERR_CODES.includes(err.errCode);
-      const errCode = (err instanceof WechatApiError ? err.errCode : err instanceof WechatTransportError ? err.reason.toUpperCase() : 'BAD_REPLY').slice(0, 32);
+      const notSent = err instanceof WechatRequestNotSentError;
+      const definitive = notSent || (err instanceof WechatApiError && !isRetryableWechatCode(err.errCode));
+      const errCode = (notSent ? NOT_SENT_ERR_CODE : err instanceof WechatApiError ? err.errCode :
+        err instanceof WechatTransportError ? err.reason.toUpperCase() : 'BAD_REPLY').slice(0, 32);
       const errCodeDes = (err instanceof WechatApiError ? err.errCodeDes : err.message).slice(0, 255);
       if (definitive && !uncertainBefore) {
         const [ changed ] = await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
-        this.ctx.logger.warn('[refund] refund %s refused by WeChat: %s %s', refund.outRefundNo, errCode, errCodeDes);
-        if (changed === 1) return { outcome: 'FAILED', refund: await Refund.findByPk(refund.id) };
+        if (notSent) this.ctx.logger.error('[refund] refund %s could not be sent, marked FAILED: %s', refund.outRefundNo, errCodeDes);
+        else this.ctx.logger.warn('[refund] refund %s refused by WeChat: %s %s', refund.outRefundNo, errCode, errCodeDes);
+        if (changed === 1) return { outcome: 'FAILED', refund: await this.reloaded(refund) };
       } else {
         await Refund.update({ errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
         this.ctx.logger.warn('[refund] refund %s: no answer from WeChat yet (%s), kept PROCESSING to send again with the same out_refund_no%s',
-          refund.outRefundNo, errCode, definitive ? '; refused after an unanswered try: a refund query decides' : '');
+          refund.outRefundNo, errCode, definitive ? `; ${notSent ? 'not sent' : 'refused'} after an unanswered try: a refund query decides` : '');
       }
-      return { outcome: 'PENDING', refund: await Refund.findByPk(refund.id) };
+      return { outcome: 'PENDING', refund: await this.reloaded(refund) };
     }
     if (reply.out_refund_no !== refund.outRefundNo || (reply.refund_fee !== undefined && Number(reply.refund_fee) !== refund.amount)) {
       this.ctx.logger.error('[refund] refund %s: WeChat accepted it with different details (out_refund_no %s, refund_fee %s)',
@@ -338,10 +345,18 @@ export default class RefundService extends Service {
     // The notification may have finished the refund already (it can arrive before this reply is read).
     await Refund.update({ refundId: reply.refund_id || null, errCode: null, errCodeDes: null }, { where: { id: refund.id, refundId: null } });
     this.ctx.logger.info('[refund] refund %s accepted by WeChat: refund_id=%s', refund.outRefundNo, reply.refund_id);
-    return { outcome: 'ACCEPTED', refund: await Refund.findByPk(refund.id) };
+    return { outcome: 'ACCEPTED', refund: await this.reloaded(refund) };
+  }
+
+  private async reloaded(refund: RefundRow): Promise<RefundRow> {
+    return (await this.app.model.Refund.findByPk(refund.id))!;
   }
 
   private answer({ outcome, refund }: { outcome: SendOutcome; refund: RefundRow }, order: OrderRow, replayed: boolean): RefundRequestOutcome {
+    if (outcome === 'FAILED' && refund.errCode === NOT_SENT_ERR_CODE) {
+      throw new RequestNotSentError('REFUND_NOT_SENT',
+        `refund ${refund.outRefundNo} could not be sent to WeChat and is FAILED, its amount free again: ${refund.errCodeDes ?? ''}`.trim());
+    }
     if (outcome === 'FAILED') {
       throw new UpstreamRejectedError('WECHAT_REFUND_REJECTED',
         `WeChat refused refund ${refund.outRefundNo}: ${refund.errCode ?? ''} ${refund.errCodeDes ?? ''}`.trim());

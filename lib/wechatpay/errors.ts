@@ -15,10 +15,24 @@ export class WechatXmlError extends WechatError {}
 /** A signature that does not verify, or a reply that should be signed and is not. */
 export class WechatSignatureError extends WechatError {}
 
-/** The request could not be completed: timeout, refused or dropped connection, non-200 status. */
+/**
+ * The request could not be completed: timeout, refused or dropped connection, non-200 status, or
+ * (reason not_sent, WechatRequestNotSentError) it never left this process.
+ */
 export class WechatTransportError extends WechatError {
-  constructor(message: string, readonly reason: 'timeout' | 'network' | 'http_status') {
+  constructor(message: string, readonly reason: 'timeout' | 'network' | 'http_status' | 'not_sent') {
     super(message);
+  }
+}
+
+/**
+ * The request failed before any byte of it was sent: it could not be built or signed, the client
+ * certificate it needs is missing, or its URL or a header is unusable. WeChat cannot have acted on
+ * it, so a caller may take the operation as not done; callers that do not ask see a transport error.
+ */
+export class WechatRequestNotSentError extends WechatTransportError {
+  constructor(message: string) {
+    super(message, 'not_sent');
   }
 }
 

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { WechatTransportError } from './errors';
+import { WechatRequestNotSentError, WechatTransportError } from './errors';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -40,7 +40,8 @@ export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
         resolve(res!);
       }
     };
-    // Anything thrown while setting up (a malformed URL or header) rejects, never throws.
+    // Anything thrown while setting up (a malformed URL or header) rejects, never throws. Node
+    // gives a request its socket on a later tick, so nothing of a request that threw here was sent.
     try {
       const url = new URL(req.url);
       path = url.pathname;
@@ -84,7 +85,7 @@ export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       if (req.body !== undefined) request.write(req.body);
       request.end();
     } catch (err) {
-      finish(new WechatTransportError(`${path}: ${err instanceof Error ? err.message : String(err)}`, 'network'));
+      finish(new WechatRequestNotSentError(`${path}: ${err instanceof Error ? err.message : String(err)}`));
     }
   });
 }

@@ -1,5 +1,5 @@
 import * as https from 'node:https';
-import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from './errors';
+import { WechatApiError, WechatRequestNotSentError, WechatSignatureError, WechatTransportError, WechatXmlError } from './errors';
 import { httpRequest } from './http';
 import { nonceStr } from './ids';
 import { isSignType, sign, SignType, verifySign } from './sign';
@@ -79,7 +79,7 @@ export class WechatPayClient {
   }
 
   async refund(req: RefundRequest, options: CallOptions = {}): Promise<Reply> {
-    if (!this.tlsAgent) throw new WechatTransportError('refund needs the merchant client certificate (TLS) configured', 'network');
+    if (!this.tlsAgent) throw new WechatRequestNotSentError('refund needs the merchant client certificate (TLS) configured');
     return this.call('/secapi/pay/refund', { ...req }, options, this.tlsAgent);
   }
 
@@ -92,8 +92,7 @@ export class WechatPayClient {
 
   /** The bill as text, or a WechatApiError (e.g. "No Bill Exist") when WeChat answers XML. */
   async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
-    const params = this.signed({ bill_date: billDate, bill_type: billType }, options.signType);
-    const res = await this.post('/pay/downloadbill', buildXml(params));
+    const res = await this.post('/pay/downloadbill', this.requestBody('/pay/downloadbill', { bill_date: billDate, bill_type: billType }, options.signType));
     const text = res.toString('utf8');
     if (text.trimStart().startsWith('<xml')) {
       const reply = parseXml(text, { maxBytes: 64 * 1024 });
@@ -116,11 +115,23 @@ export class WechatPayClient {
     return out;
   }
 
+  /**
+   * The signed XML of a request. Whatever fails here (a value the XML builder refuses, signing)
+   * fails before anything is sent, and says so with its type.
+   */
+  private requestBody(path: string, params: Record<string, string | number | undefined>, signType?: SignType): string {
+    try {
+      return buildXml(this.signed(params, signType));
+    } catch (err) {
+      throw new WechatRequestNotSentError(`request to ${path} not sent: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   private async call(
     path: string, params: Record<string, string | number | undefined>, options: CallOptions, agent?: https.Agent,
   ): Promise<Reply> {
     const signType = options.signType ?? this.config.signType;
-    const body = await this.post(path, buildXml(this.signed(params, signType)), agent);
+    const body = await this.post(path, this.requestBody(path, params, signType), agent);
     let reply: Reply;
     try {
       reply = parseXml(body, { maxBytes: 256 * 1024 });

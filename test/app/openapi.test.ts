@@ -164,6 +164,12 @@ describe('docs/openapi.json', () => {
       assert.equal(unpaid.body.paidAt, null);
       conforms('GET', '/payment/orders/{outTradeNo}', await show('P0000000000000000000000000000').expect(404));
       conforms('GET', '/payment/orders/{outTradeNo}', await show('not*valid*because*it*is*far*too*long').expect(422));
+      // Rate limited per user: a window longer than the test, so the second poll is the one refused.
+      mock(app.config.rateLimit.statusPerUser, 'limit', 1);
+      mock(app.config.rateLimit.statusPerUser, 'windowSeconds', 1_000_000_000);
+      await show(outTradeNo).expect(200);
+      conforms('GET', '/payment/orders/{outTradeNo}', await show(outTradeNo).expect(429));
+      mock.restore();
 
       conforms('POST', '/payment/orders/{outTradeNo}/pay',
         await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(200));
@@ -215,6 +221,12 @@ describe('docs/openapi.json', () => {
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 100, reason: 'busy' }).expect(202));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 5000, reason: 'too much' }).expect(409));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 0, reason: 'none' }).expect(422));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 1, reason: 'bell\u0007' }).expect(422));
+      // A request that cannot be signed never leaves the service: FAILED, 500 REFUND_NOT_SENT.
+      const client = app.wechatPay;
+      mock(client, 'signed', () => { throw new Error('cannot sign this request'); });
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 1, reason: 'unsigned' }).expect(500));
+      mock.restore();
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().post(refunds).set(bearer(token)).send({ amount: 1, reason: 'r' }).expect(401));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds',
         await app.httpRequest().post('/admin/orders/P0000000000000000000000000000/refunds').set(admin).send({ amount: 1, reason: 'r' }).expect(404));
@@ -222,7 +234,7 @@ describe('docs/openapi.json', () => {
 
       const list = await app.httpRequest().get(refunds).set(admin).expect(200);
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', list);
-      assert.equal(list.body.refunds.length, 2);
+      assert.equal(list.body.refunds.length, 3);
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get(refunds).expect(401));
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get('/admin/orders/P0000000000000000000000000000/refunds').set(admin).expect(404));
 

@@ -24,8 +24,14 @@ function assertRetryAfter(res: { headers: Record<string, string> }, windowSecond
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowSeconds, `Retry-After ${res.headers['retry-after']}`);
 }
 
+/** Far longer than a test run: no assertion may depend on where the wall clock's current window ends. */
+const LONG_WINDOW_SECONDS = 1_000_000_000;
+
 describe('rate limits', () => {
-  beforeEach(resetWorld);
+  beforeEach(async () => {
+    for (const rule of Object.values(app.config.rateLimit)) mock(rule, 'windowSeconds', LONG_WINDOW_SECONDS);
+    await resetWorld();
+  });
   afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
 
   describe('POST /api/login per client IP', () => {
@@ -86,6 +92,45 @@ describe('rate limits', () => {
       assert.deepEqual(res.body, RATE_LIMITED);
       assert.equal((await app.redis.keys('session:*')).length, 2);
       await login('oCalm000000000000000000000001');
+    });
+  });
+
+  describe('order status per user', () => {
+    let token: string;
+    let outTradeNo: string;
+    beforeEach(async () => {
+      mock(app.config.rateLimit.statusPerUser, 'limit', 3);
+      ({ token } = await login());
+      outTradeNo = (await createOrder(token).expect(200)).body.outTradeNo;
+    });
+    const status = (no: string, bearer = token) => app.httpRequest().get(`/payment/orders/${no}`).set('Authorization', `Bearer ${bearer}`);
+
+    it('answers 429 past the limit, before the order is looked up or WeChat asked; other users are unaffected', async () => {
+      for (let i = 0; i < 3; i++) await status(outTradeNo).expect(200);
+      const queries = testEnv.sim.requests('orderquery').length;
+      const res = await status(outTradeNo).expect(429);
+      assert.deepEqual(res.body, RATE_LIMITED);
+      assertRetryAfter(res, LONG_WINDOW_SECONDS);
+      // Missing orders count too: the limit is per user, not per order.
+      assert.deepEqual((await status('P0000000000000000000000000000').expect(429)).body, RATE_LIMITED);
+      assert.equal(testEnv.sim.requests('orderquery').length, queries);
+      const other = await login();
+      await status('P0000000000000000000000000000', other.token).expect(404);
+    });
+
+    it('has a default of 120 requests per window', () => {
+      mock.restore();
+      assert.deepEqual(app.config.rateLimit.statusPerUser, { limit: 120, windowSeconds: 60 });
+    });
+
+    it('Redis unable to count: the status is still answered (fails open) and a warning is logged', async () => {
+      app.mockLog();
+      breakRedisMulti();
+      for (let i = 0; i < 4; i++) {
+        const res = await status(outTradeNo).expect(200);
+        assert.equal(res.body.outTradeNo, outTradeNo);
+      }
+      app.expectLog(/\[rate-limit\] statusPerUser not counted, request allowed: Connection is closed\./);
     });
   });
 

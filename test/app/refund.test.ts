@@ -230,6 +230,28 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.equal(await app.model.Refund.count(), 0);
     });
 
+    it('refuses a reason with a character XML 1.0 forbids, or "]]>", saying which: 422, nothing reserved or sent', async () => {
+      const { outTradeNo } = await paidOrder(token);
+      const forbidden = {
+        code: 'VALIDATION_FAILED', field: 'reason',
+        message: 'reason must not contain control characters other than tab, line feed and carriage return (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F), U+FFFE, U+FFFF or unpaired surrogates',
+      };
+      for (const reason of [ 'nul\u0000inside', 'bell\u0007', 'vertical\u000Btab', 'form\u000Cfeed', 'unit\u001Fseparator', 'x\uFFFE', 'y\uFFFF', 'lone \uD800 high', 'lone \uDC00 low' ]) {
+        const res = await requestRefund(outTradeNo, { amount: 100, reason }).expect(422);
+        assert.deepEqual(res.body, forbidden, JSON.stringify(reason));
+      }
+      const cdataEnd = await requestRefund(outTradeNo, { amount: 100, reason: 'see ]]> here' }).expect(422);
+      assert.deepEqual(cdataEnd.body, { code: 'VALIDATION_FAILED', field: 'reason', message: 'reason must not contain the sequence "]]>"' });
+      assert.equal(await app.model.Refund.count(), 0);
+      assert.equal(refundRequests().length, 0);
+
+      // Tab, line feed, carriage return and any other character XML allows are fine, astral ones included.
+      const reason = 'line one\r\nline two\tbadly packed 🥐 ]] >';
+      const ok = await requestRefund(outTradeNo, { amount: 100, reason }).expect(201);
+      assert.equal(ok.body.reason, reason);
+      assert.equal(refundRequests()[0].refund_desc, reason);
+    });
+
     it('without a client certificate configured, refunds answer 503 REFUNDS_NOT_CONFIGURED and nothing is reserved', async () => {
       const { outTradeNo } = await paidOrder(token);
       mock(app.config.wechat, 'clientCert', {});
@@ -296,6 +318,56 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       await requestRefund(outTradeNo, { amount: 200, reason: 'what is left' }).expect(201);
       const order = await storedOrder(outTradeNo);
       assert.equal(order.status, 'SUCCESS');
+    });
+  });
+
+  describe('a request that never leaves the service', () => {
+    /** From now on the pay client cannot sign a refund request (what the XML builder or signing throws on); other calls work. */
+    function breakRefundSigning() {
+      const client = app.wechatPay;
+      const signed = client.signed.bind(client);
+      mock(client, 'signed', (params: Record<string, string | number | undefined>) => {
+        if ('refund_fee' in params) throw new Error('cannot sign this request');
+        return signed(params);
+      });
+    }
+
+    it('building or signing fails: FAILED at once (500 REFUND_NOT_SENT), the amount free again; the same key answers the same; a full refund then succeeds', async () => {
+      const { outTradeNo, totalFee } = await paidOrder(token);
+      breakRefundSigning();
+      const res = await requestRefund(outTradeNo, { amount: totalFee, reason: 'cannot be signed' }, 'k-unsent').expect(500);
+      const [ refund ] = await app.model.Refund.findAll();
+      const notSent = {
+        code: 'REFUND_NOT_SENT',
+        message: `refund ${refund.outRefundNo} could not be sent to WeChat and is FAILED, its amount free again: request to /secapi/pay/refund not sent: cannot sign this request`,
+      };
+      assert.deepEqual(res.body, notSent);
+      assert.equal(refund.status, 'FAILED');
+      assert.equal(refund.errCode, 'NOT_SENT');
+      assert.equal(refund.errCodeDes, 'request to /secapi/pay/refund not sent: cannot sign this request');
+      assert.equal(refund.refundId, null);
+      assert.equal(refundRequests().length, 0);
+      // The same key answers the same failure, without another try.
+      assert.deepEqual((await requestRefund(outTradeNo, { amount: totalFee, reason: 'cannot be signed' }, 'k-unsent').expect(500)).body, notSent);
+      assert.equal(refundRequests().length, 0);
+
+      const list = await listRefunds(outTradeNo).expect(200);
+      assert.equal(list.body.payments[0].refundableFee, totalFee);
+      assert.deepEqual(list.body.refunds.map((r: any) => [ r.status, r.errCode ]), [[ 'FAILED', 'NOT_SENT' ]]);
+
+      // The overdue-refund job has nothing to retry.
+      await app.model.query('UPDATE refunds SET updated_at = ? WHERE id = ?', { replacements: [ new Date(Date.now() - 3600_000), refund.id ] });
+      assert.deepEqual(await app.runSchedule('queryOverdueRefunds'), { ran: true, result: { queried: 0, finished: 0, resent: 0, failed: 0 } });
+      assert.equal(testEnv.sim.requests('refundquery').length, 0);
+
+      mock.restore();
+      const full = await requestRefund(outTradeNo, { amount: totalFee, reason: 'the whole amount' }).expect(201);
+      assert.equal(full.body.status, 'PROCESSING');
+      assert.deepEqual(refundRequests().map(r => [ r.out_refund_no, r.refund_fee ]), [[ full.body.outRefundNo, String(totalFee) ]]);
+      await refundNotified(testEnv.sim, outTradeNo);
+      const order = await storedOrder(outTradeNo);
+      assert.equal(order.status, 'REFUND');
+      assert.equal(order.refundedFee, totalFee);
     });
   });
 
@@ -464,6 +536,33 @@ describe('refunds: the overdue-refund job (refundquery)', () => {
     manual.sim.setFault('refundquery', { kind: 'systemerror' }, 1);
     assert.deepEqual(await app.runSchedule('queryOverdueRefunds'), { ran: true, result: { queried: 1, finished: 0, resent: 0, failed: 1 } });
     assert.equal((await storedRefund(res.body.outRefundNo)).status, 'PROCESSING');
+  });
+
+  it('a refund sent once without an answer whose resend cannot be built: WeChat never had it, so the job marks it FAILED, once', async () => {
+    const { outTradeNo } = await paidOrder(token, manual.sim);
+    manual.sim.setFault('refund', { kind: 'systemerror' }, 1);
+    const res = await requestRefund(outTradeNo, { amount: 400, reason: 'busy, then unbuildable' }).expect(202);
+    // From now on its request cannot be signed (as with a reason the XML builder throws on); refund queries still work.
+    const client = app.wechatPay;
+    const signed = client.signed.bind(client);
+    mock(client, 'signed', (params: Record<string, string | number | undefined>) => {
+      if ('refund_fee' in params) throw new Error('cannot sign this request');
+      return signed(params);
+    });
+    await age(res.body.outRefundNo);
+    assert.deepEqual(await app.runSchedule('queryOverdueRefunds'), { ran: true, result: { queried: 1, finished: 0, resent: 0, failed: 0 } });
+    const refund = await storedRefund(res.body.outRefundNo);
+    assert.equal(refund.status, 'FAILED');
+    assert.equal(refund.errCode, 'NOT_SENT');
+    assert.equal(refund.errCodeDes, 'request to /secapi/pay/refund not sent: cannot sign this request');
+    assert.equal(manual.sim.requests('refund').length, 1);
+    assert.equal((await listRefunds(outTradeNo).expect(200)).body.payments[0].refundableFee, 1200);
+
+    // Later ticks leave it alone: nothing is retried forever.
+    await age(res.body.outRefundNo);
+    assert.deepEqual(await app.runSchedule('queryOverdueRefunds'), { ran: true, result: { queried: 0, finished: 0, resent: 0, failed: 0 } });
+    assert.equal(manual.sim.requests('refundquery').length, 1);
+    assert.equal(manual.sim.requests('refund').length, 1);
   });
 
   it('skips its tick while another worker holds the job lock', async () => {

@@ -78,6 +78,77 @@ describe('GET /payment/orders/:outTradeNo', () => {
     assert.equal(testEnv.sim.requests('orderquery').length, 0);
   });
 
+  describe('order query throttle (one per order per statusQueryIntervalSeconds, across workers)', () => {
+    // A window far longer than the test: no assertion depends on when it ends.
+    beforeEach(() => mock(app.config.payment, 'statusQueryIntervalSeconds', 3600));
+    const throttleKey = (outTradeNo: string) => `orderquery:status:${outTradeNo}`;
+
+    it('a client polling in a loop sends one order query per window, and another once the window is over', async () => {
+      const created = await createOrder(token).expect(200);
+      const { outTradeNo } = created.body;
+      for (let i = 0; i < 10; i++) {
+        const res = await status(outTradeNo).expect(200);
+        assert.equal(res.body.status, 'NOTPAY');
+      }
+      assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ outTradeNo ]);
+      // The claim is shared through Redis and lives exactly one window.
+      const ttl = await app.redis.pttl(throttleKey(outTradeNo));
+      assert.ok(ttl > 3_590_000 && ttl <= 3_600_000, `PTTL ${ttl}`);
+
+      // The window is over (its key expired): the next poll asks again, once.
+      await app.redis.del(throttleKey(outTradeNo));
+      for (let i = 0; i < 3; i++) await status(outTradeNo).expect(200);
+      assert.equal(testEnv.sim.requests('orderquery').length, 2);
+    });
+
+    it('the window is per order: another order of the same user is asked on its first poll', async () => {
+      const a = (await createOrder(token).expect(200)).body.outTradeNo;
+      const b = (await createOrder(token).expect(200)).body.outTradeNo;
+      await status(a).expect(200);
+      await status(a).expect(200);
+      await status(b).expect(200);
+      assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ a, b ]);
+    });
+
+    it('Redis unable to hold the claim: the local status is answered without asking WeChat, with a warning', async () => {
+      const created = await createOrder(token).expect(200);
+      app.mockLog();
+      mock(app.redis, 'set', async () => { throw new Error('Connection is closed.'); });
+      const res = await status(created.body.outTradeNo).expect(200);
+      assert.equal(res.body.status, 'NOTPAY');
+      assert.equal(res.body.outTradeNo, created.body.outTradeNo);
+      assert.equal(testEnv.sim.requests('orderquery').length, 0);
+      app.expectLog(new RegExp(`\\[payment\\] order ${created.body.outTradeNo}: order query throttle unavailable, answering the local status without asking WeChat: Connection is closed\\.`));
+    });
+  });
+
+  it('asks WeChat only about attempts that can still change: a CLOSED attempt is not queried', async () => {
+    const created = await createOrder(token).expect(200);
+    const { outTradeNo } = created.body;
+    // The prepay has run out: /pay closes the first number at WeChat and opens a second one.
+    await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { outTradeNo } });
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    const attempts = await app.model.PaymentAttempt.findAll({ order: [[ 'id', 'ASC' ]] });
+    assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
+    assert.deepEqual(testEnv.sim.requests('closeorder').map(r => r.params.out_trade_no), [ outTradeNo ]);
+
+    const res = await status(outTradeNo).expect(200);
+    assert.equal(res.body.status, 'NOTPAY');
+    assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ attempts[1].outTradeNo ]);
+  });
+
+  it('asks about a FAILED attempt (a payment WeChat reported failed, never closed there): it can still be paid', async () => {
+    const created = await createOrder(token).expect(200);
+    const { outTradeNo } = created.body;
+    await app.model.PaymentAttempt.update({ status: 'FAILED', prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { outTradeNo } });
+    // A FAILED attempt is replaced without closeorder; the status poll still asks about it.
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    const attempts = await app.model.PaymentAttempt.findAll({ order: [[ 'id', 'ASC' ]] });
+    assert.deepEqual(attempts.map(a => a.status), [ 'FAILED', 'PREPAID' ]);
+    await status(outTradeNo).expect(200);
+    assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no).sort(), [ outTradeNo, attempts[1].outTradeNo ].sort());
+  });
+
   it('answers the local status when the query fails', async () => {
     const created = await createOrder(token).expect(200);
     testEnv.sim.setFault('orderquery', { kind: 'systemerror' });

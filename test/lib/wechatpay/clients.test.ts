@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
   buildXml, parseXml, sign, SignType, WechatApiError, WechatLoginClient, WechatLoginError, WechatPayClient,
-  WechatSignatureError, WechatTransportError, WechatXmlError, verifySign,
+  WechatRequestNotSentError, WechatSignatureError, WechatTransportError, WechatXmlError, verifySign,
 } from '../../../lib/wechatpay';
 
 const APP_ID = 'wx1234567890abcdef';
@@ -137,7 +137,28 @@ describe('lib/wechatpay clients (small checks of the fixes; the simulator covers
       assert.doesNotThrow(() => {
         promise = payClient().refund({ out_trade_no: 'P1', out_refund_no: 'R1', total_fee: 1, refund_fee: 1 });
       });
-      await assert.rejects(promise!, (err: unknown) => err instanceof WechatTransportError && /certificate/.test(err.message));
+      await assert.rejects(promise!, (err: unknown) => err instanceof WechatRequestNotSentError && err.reason === 'not_sent' && /certificate/.test(err.message));
+    });
+
+    it('a request that cannot be built or signed rejects as not sent, and nothing reaches the server', async () => {
+      let received = 0;
+      answer = () => { received++; return { body: signedReply({ result_code: 'SUCCESS' }) }; };
+      // An element name XML cannot have: the builder throws.
+      await assert.rejects(payClient().orderQuery({ 'out trade no': 'P1' } as any), (err: unknown) =>
+        err instanceof WechatRequestNotSentError && /^request to \/pay\/orderquery not sent: invalid XML element name/.test(err.message));
+      const unsignable = payClient();
+      unsignable.signed = () => { throw new Error('no usable key'); };
+      await assert.rejects(unsignable.closeOrder('P1'), (err: unknown) =>
+        err instanceof WechatRequestNotSentError && err.message === 'request to /pay/closeorder not sent: no usable key');
+      await assert.rejects(unsignable.downloadBill('20261123'), (err: unknown) =>
+        err instanceof WechatRequestNotSentError && err.message === 'request to /pay/downloadbill not sent: no usable key');
+      assert.equal(received, 0);
+    });
+
+    it('a dropped connection after sending is a transport error, not "not sent"', async () => {
+      answer = req => { req.socket.destroy(); return { body: '' }; };
+      await assert.rejects(payClient().closeOrder('P1'), (err: unknown) =>
+        err instanceof WechatTransportError && !(err instanceof WechatRequestNotSentError) && err.reason === 'network');
     });
   });
 

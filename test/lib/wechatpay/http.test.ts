@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as http from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { httpRequest, WechatTransportError } from '../../../lib/wechatpay';
+import { httpRequest, WechatRequestNotSentError, WechatTransportError } from '../../../lib/wechatpay';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void;
 
@@ -204,20 +204,26 @@ describe('lib/wechatpay http httpRequest', () => {
       let promise: Promise<unknown> | undefined;
       assert.doesNotThrow(() => { promise = httpRequest({ method: 'GET', url: 'not a url?secret=s3cr3t', timeoutMs: 2000 }); });
       await assert.rejects(promise!, (err: unknown) => {
-        assert.ok(err instanceof WechatTransportError);
+        assert.ok(err instanceof WechatRequestNotSentError);
+        assert.equal(err.reason, 'not_sent');
         assert.ok(!err.message.includes('s3cr3t'), err.message);
         return true;
       });
     });
 
-    it('rejects an unsupported protocol', async () => {
-      await assertTransportError(httpRequest({ method: 'GET', url: 'ftp://127.0.0.1/x', timeoutMs: 2000 }), 'network', /protocol/);
+    // Failures before anything is sent are told apart (WechatRequestNotSentError): WeChat cannot have acted on them.
+    it('rejects an unsupported protocol, as not sent', async () => {
+      const promise = httpRequest({ method: 'GET', url: 'ftp://127.0.0.1/x', timeoutMs: 2000 });
+      await assert.rejects(promise, WechatRequestNotSentError);
+      await assertTransportError(promise, 'not_sent', /protocol/);
     });
 
-    it('rejects a header value that cannot be sent', async () => {
-      await assertTransportError(httpRequest({
+    it('rejects a header value that cannot be sent, as not sent', async () => {
+      const promise = httpRequest({
         method: 'POST', url: `${server.base}/echo`, body: 'x', headers: { 'X-Bad': 'a\r\nInjected: 1' }, timeoutMs: 2000,
-      }), 'network');
+      });
+      await assert.rejects(promise, WechatRequestNotSentError);
+      await assertTransportError(promise, 'not_sent');
     });
 
     it('still works after all those failures', async () => {
