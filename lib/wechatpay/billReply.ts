@@ -18,8 +18,10 @@ export interface BillReplyLimits {
  * the reading as soon as they are passed, so memory stays bounded whatever the reply holds.
  */
 export async function readBillReply(body: Readable, limits: BillReplyLimits): Promise<string> {
-  const head = await peek(body, 2);
-  const gzipped = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  const { head, ended } = await peek(body, 2);
+  // A body of fewer than two bytes is no GZIP and far below any cap.
+  if (ended) return head.toString('utf8');
+  const gzipped = head[0] === 0x1f && head[1] === 0x8b;
   const text = new TextCollector(limits.maxBytes);
   const wire = byteLimit(limits.maxCompressedBytes);
   try {
@@ -35,16 +37,19 @@ export async function readBillReply(body: Readable, limits: BillReplyLimits): Pr
   return text.text();
 }
 
-/** The first `size` bytes (fewer when the body is shorter), put back for whoever reads next. */
-function peek(stream: Readable, size: number): Promise<Buffer> {
+/**
+ * The first `size` bytes, put back for whoever reads next; or, when the body ends before that,
+ * all of it with `ended` set (nothing can be put back after the end).
+ */
+function peek(stream: Readable, size: number): Promise<{ head: Buffer; ended: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
-    const done = () => {
+    const done = (ended: boolean) => {
       cleanup();
       const head = Buffer.concat(chunks);
-      if (head.length > 0) stream.unshift(head);
-      resolve(head.subarray(0, size));
+      if (!ended) stream.unshift(head);
+      resolve({ head, ended });
     };
     const onReadable = () => {
       let chunk: Buffer | null;
@@ -52,19 +57,20 @@ function peek(stream: Readable, size: number): Promise<Buffer> {
         chunks.push(chunk);
         length += chunk.length;
       }
-      if (length >= size) done();
+      if (length >= size) done(false);
     };
+    const onEnd = () => done(true);
     const onError = (err: Error) => {
       cleanup();
       reject(err);
     };
     const cleanup = () => {
       stream.off('readable', onReadable);
-      stream.off('end', done);
+      stream.off('end', onEnd);
       stream.off('error', onError);
     };
     stream.on('readable', onReadable);
-    stream.on('end', done);
+    stream.on('end', onEnd);
     stream.on('error', onError);
   });
 }

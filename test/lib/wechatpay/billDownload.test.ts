@@ -99,6 +99,15 @@ describe('lib/wechatpay WechatPayClient.downloadBill (GZIP, streamed, capped)', 
     assert.equal(await client().downloadBill('20260115'), BILL);
   });
 
+  it('returns an empty or one-byte body as it is (no GZIP to look for)', async () => {
+    answer = res => res.writeHead(200).end();
+    assert.equal(await client().downloadBill('20260115'), '');
+    answer = res => res.writeHead(200).end('x');
+    assert.equal(await client().downloadBill('20260115'), 'x');
+    answer = res => res.writeHead(200).end(Buffer.from([ 0x1f ]));
+    assert.equal(await client().downloadBill('20260115'), '\x1f');
+  });
+
   it('returns a bill sent uncompressed although GZIP was asked', async () => {
     answer = res => res.writeHead(200, { 'Content-Type': 'text/plain' }).end(BILL);
     assert.equal(await client().downloadBill('20260115'), BILL);
