@@ -1,10 +1,9 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { beijingDay, nonceStr, toBeijingCompact } from '../lib/wechatpay';
 
+/** n random decimal digits, n <= 14 (randomInt's range is below 2^48); one draw, uniform. */
 function digits(n: number): string {
-  let out = '';
-  for (let i = 0; i < n; i++) out += String(randomInt(10));
-  return out;
+  return String(randomInt(10 ** n)).padStart(n, '0');
 }
 
 /** Like WeChat's: `wx` + Beijing time to the second + 20 hex characters (36 in all). */

@@ -12,7 +12,7 @@ import { Route, SimServer } from './server';
 import { OrderBook, RequestLog } from './state';
 import { createTlsMaterial, TlsMaterial } from './tls';
 import {
-  ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest, RefundStatus,
+  AddPaidOrdersOptions, ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest, RefundStatus,
   SendNotificationOptions, SimOrder, SimRefund, SimulatorOptions, WaitForDeliveryOptions,
 } from './types';
 
@@ -177,6 +177,20 @@ export class WechatSimulator extends EventEmitter {
   /** Acts as the payer; resolves once the order is paid (or failed), while notification goes on. */
   async pay(outTradeNo: string, options: PayOptions = {}): Promise<PaymentRecord> {
     return this.payer.pay(outTradeNo, options);
+  }
+
+  /**
+   * Tests only: `count` orders already paid (at `paidAt`, default now; `totalFee` fen, default 1200)
+   * for a merchant (default the first) and one of its apps, added without requests or
+   * notifications, so a bill can be as large as a big merchant's day. Their out_trade_no, in order.
+   */
+  addPaidOrders(count: number, options: AddPaidOrdersOptions = {}): string[] {
+    const mchId = options.mchId ?? this.credentials.mchIds()[0];
+    const merchant = this.credentials.merchant(mchId);
+    if (!merchant) throw new Error(`unknown merchant ${mchId}`);
+    const appId = options.appId ?? merchant.appIds[0];
+    if (!merchant.appIds.includes(appId)) throw new Error(`app ${appId} is not merchant ${mchId}'s`);
+    return this.payer.addPaidOrders(count, { mchId, appId, paidAt: options.paidAt ?? this.now(), totalFee: options.totalFee ?? 1200 });
   }
 
   /** Every notification attempt, oldest first. */

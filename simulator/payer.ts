@@ -1,5 +1,7 @@
-import { toBeijingCompact } from '../lib/wechatpay';
+import { merchantNumber, toBeijingCompact } from '../lib/wechatpay';
+import { newPrepayId, randomOpenid } from './ids';
 import { Notifier } from './notifier';
+import { PREPAY_TTL_MS } from './pay';
 import { OrderBook } from './state';
 import { PaymentRecord, PayOptions, SimOrder } from './types';
 
@@ -50,6 +52,41 @@ export class Payer {
       timeEnd: order.timeEnd,
       transactionId: order.transactionId,
     };
+  }
+
+  /**
+   * Orders that were placed and paid at `paidAt`, added straight to the order book with no request
+   * and no notification: the bulk a test needs for a big merchant's bill. Their out_trade_no, in order.
+   */
+  addPaidOrders(count: number, o: { mchId: string; appId: string; paidAt: Date; totalFee: number }): string[] {
+    if (!Number.isSafeInteger(count) || count < 0) throw new Error('count must be a whole number');
+    if (!Number.isSafeInteger(o.totalFee) || o.totalFee < 1) throw new Error('totalFee must be a positive whole number of fen');
+    const outTradeNos: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const outTradeNo = merchantNumber('S');
+      const order: SimOrder = {
+        mchId: o.mchId,
+        appId: o.appId,
+        outTradeNo,
+        params: { body: 'Seeded order', out_trade_no: outTradeNo, total_fee: String(o.totalFee), trade_type: 'JSAPI' },
+        signType: 'MD5',
+        notifyUrl: 'http://127.0.0.1:9/notify',
+        totalFee: o.totalFee,
+        openid: randomOpenid(),
+        prepayId: newPrepayId(o.paidAt),
+        prepayExpiresAt: new Date(o.paidAt.getTime() + PREPAY_TTL_MS),
+        tradeState: 'SUCCESS',
+        createdAt: o.paidAt,
+        timeEnd: toBeijingCompact(o.paidAt),
+        paidAt: o.paidAt,
+        bankType: DEFAULT_BANK_TYPE,
+        refunds: [],
+      };
+      this.orders.add(order);
+      this.orders.assignTransactionId(order);
+      outTradeNos.push(outTradeNo);
+    }
+    return outTradeNos;
   }
 
   private assertPayable(order: SimOrder, payClosedOrder: boolean): void {

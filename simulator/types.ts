@@ -167,6 +167,13 @@ export interface PayOptions {
   payClosedOrder?: boolean;
 }
 
+export interface AddPaidOrdersOptions {
+  mchId?: string;
+  appId?: string;
+  paidAt?: Date;
+  totalFee?: number;
+}
+
 export interface SendNotificationOptions {
   copies?: number;
   concurrent?: boolean;

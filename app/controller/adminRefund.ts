@@ -20,9 +20,6 @@ export default class AdminRefundController extends Controller {
     if ([ ...body.reason ].length > 80) throw new ValidationError('reason', 'reason must be at most 80 characters');
     // Sent to WeChat inside XML: a character XML cannot carry would make the request unbuildable.
     const reason = requireXmlText(body.reason.trim(), 'reason');
-    // The XML builder (lib/wechatpay/xml.ts) still refuses "]]>" in a value, as it cannot sit inside
-    // one CDATA section; drop this check once the builder splits the section instead.
-    if (reason.includes(']]>')) throw new ValidationError('reason', 'reason must not contain the sequence "]]>"');
     const transactionId = body.transactionId === undefined ? undefined :
       requireString(body.transactionId, 'transactionId', { max: 32, pattern: /^[0-9A-Za-z]+$/ });
     const keyHeader = ctx.get('idempotency-key');

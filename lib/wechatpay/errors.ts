@@ -48,6 +48,16 @@ export class WechatApiError extends WechatError {
   }
 }
 
+/**
+ * A downloaded bill past a size cap: its bytes on the wire (`compressed`) or its text once
+ * decompressed (`decompressed`). Reading stopped there, so a larger cap is the remedy, not a retry.
+ */
+export class WechatBillTooLargeError extends WechatError {
+  constructor(readonly measure: 'compressed' | 'decompressed', readonly limitBytes: number) {
+    super(`the bill exceeds ${limitBytes} bytes ${measure === 'compressed' ? 'on the wire' : 'decompressed'}`);
+  }
+}
+
 /** code2Session answered an errcode. */
 export class WechatLoginError extends WechatError {
   constructor(readonly errcode: number, readonly errmsg: string) {

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { WechatRequestNotSentError, WechatTransportError } from './errors';
+import { WechatError, WechatRequestNotSentError, WechatTransportError } from './errors';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -19,17 +19,41 @@ export interface HttpResponse {
   body: Buffer;
 }
 
+export type HttpStreamRequest = Omit<HttpRequest, 'maxBytes'>;
+
+export interface HttpStreamResponse<T> {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** What `consume` made of the body. */
+  result: T;
+}
+
 /**
  * One HTTP exchange with a hard deadline covering connect, send and the whole reply: WeChat's
  * APIs are called from request handlers, which must not hang on a slow peer.
  */
-export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  const maxBytes = req.maxBytes ?? 10 * 1024 * 1024;
+  const { status, headers, result } = await httpRequestStream(req, (res, path) => collect(res, maxBytes, path));
+  return { status, headers, body: result };
+}
+
+/**
+ * Like httpRequest, but the reply body is handed as it arrives to `consume`, which reads it to
+ * its end (a stream pipeline, say) and resolves with what it made of it; the deadline covers that
+ * too. A rejection of `consume` that is a WechatError is passed on as it is, any other becomes a
+ * WechatTransportError; either way the connection is closed.
+ */
+export function httpRequestStream<T>(
+  req: HttpStreamRequest,
+  consume: (body: http.IncomingMessage, path: string) => Promise<T>,
+): Promise<HttpStreamResponse<T>> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let request: http.ClientRequest | undefined;
     let path = '(unparsed URL)'; // never the raw URL: its query may hold a secret
-    const finish = (err: Error | null, res?: HttpResponse) => {
+    const finish = (err: Error | null, res?: HttpStreamResponse<T>) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
@@ -47,7 +71,6 @@ export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       path = url.pathname;
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported protocol ${url.protocol}`);
       const transport = url.protocol === 'https:' ? https : http;
-      const maxBytes = req.maxBytes ?? 10 * 1024 * 1024;
       timer = setTimeout(() => {
         finish(new WechatTransportError(`${path} did not answer within ${req.timeoutMs} ms`, 'timeout'));
       }, req.timeoutMs);
@@ -59,27 +82,26 @@ export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
         },
         agent: req.agent,
       }, res => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) {
-            finish(new WechatTransportError(`reply from ${path} exceeds ${maxBytes} bytes`, 'network'));
-            return;
-          }
-          chunks.push(chunk);
+        // A reply cut short (socket closed before Content-Length or the last chunk) is not a reply.
+        // The consumer's stream fails then, and its own typed error (a size cap that made it stop
+        // reading) wins over this.
+        const cutOff = () => new WechatTransportError(`reply from ${path} was cut off`, 'network');
+        let aborted = false;
+        res.on('aborted', () => { aborted = true; });
+        let consuming: Promise<T>;
+        try {
+          consuming = consume(res, path);
+        } catch (err) {
+          consuming = Promise.reject(err);
+        }
+        consuming.then(result => {
+          if (aborted || !res.complete) return finish(cutOff());
+          finish(null, { status: res.statusCode ?? 0, headers: res.headers, result });
+        }, (err: unknown) => {
+          if (err instanceof WechatError) return finish(err);
+          if (aborted || !res.complete) return finish(cutOff());
+          finish(new WechatTransportError(`reading reply from ${path}: ${err instanceof Error ? err.message : String(err)}`, 'network'));
         });
-        res.on('end', () => {
-          // A reply cut short (socket closed before Content-Length or the last chunk) is not a reply.
-          if (!res.complete) {
-            finish(new WechatTransportError(`reply from ${path} was cut off`, 'network'));
-            return;
-          }
-          finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-        res.on('error', err => finish(new WechatTransportError(`reading reply from ${path}: ${err.message}`, 'network')));
-        res.on('aborted', () => finish(new WechatTransportError(`reply from ${path} was cut off`, 'network')));
-        res.on('close', () => finish(new WechatTransportError(`reply from ${path} was cut off`, 'network')));
       });
       request.on('error', err => finish(new WechatTransportError(`${path}: ${err.message}`, 'network')));
       if (req.body !== undefined) request.write(req.body);
@@ -87,5 +109,27 @@ export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     } catch (err) {
       finish(new WechatRequestNotSentError(`${path}: ${err instanceof Error ? err.message : String(err)}`));
     }
+  });
+}
+
+/** The whole body, refused once it grows past maxBytes (nothing more is kept). */
+function collect(res: http.IncomingMessage, maxBytes: number, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        reject(new WechatTransportError(`reply from ${path} exceeds ${maxBytes} bytes`, 'network'));
+        res.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', reject);
+    // Closed before its end: the exchange reports it as cut off.
+    res.on('close', () => reject(new WechatTransportError(`reply from ${path} was cut off`, 'network')));
   });
 }

@@ -1,6 +1,8 @@
+import { constants } from 'node:buffer';
 import * as https from 'node:https';
+import { readBillReply } from './billReply';
 import { WechatApiError, WechatRequestNotSentError, WechatSignatureError, WechatTransportError, WechatXmlError } from './errors';
-import { httpRequest } from './http';
+import { httpRequest, httpRequestStream } from './http';
 import { nonceStr } from './ids';
 import { isSignType, sign, SignType, verifySign } from './sign';
 import { buildXml, parseXml } from './xml';
@@ -15,11 +17,26 @@ export interface PayClientConfig {
   /** Where /secapi/ routes go (mutual TLS); baseUrl when unset. */
   secapiBaseUrl?: string;
   timeoutMs: number;
+  /**
+   * Cap on a downloaded bill's text (decompressed). Default 256 MiB: bill lines run 250-400 bytes, so
+   * that holds over 600,000 transactions, many times a large merchant's day, while bounding memory.
+   */
+  maxBillBytes?: number;
+  /** Cap on a bill reply's bytes on the wire. Default 64 MiB: gzip shrinks a bill several-fold. */
+  maxBillCompressedBytes?: number;
+  /** Deadline for a whole bill download, longer than an API call's: default 120 s (timeoutMs when that is longer). */
+  billTimeoutMs?: number;
   /** Mutual TLS for /secapi/ routes: PKCS#12 or PEM, plus an optional CA (the simulator's). */
   tls?: { pfx?: Buffer; passphrase?: string; cert?: Buffer; key?: Buffer; ca?: Buffer };
 }
 
 export type Reply = Record<string, string>;
+
+const MAX_STRING_LENGTH = constants.MAX_STRING_LENGTH;
+
+export const DEFAULT_MAX_BILL_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_BILL_COMPRESSED_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_BILL_TIMEOUT_MS = 120_000;
 
 /** Per-call settings. */
 export interface CallOptions {
@@ -61,6 +78,13 @@ export class WechatPayClient {
   private readonly tlsAgent?: https.Agent;
 
   constructor(readonly config: PayClientConfig) {
+    // The bill is returned as one string, whose length V8 bounds; a UTF-8 byte is at most one UTF-16 unit.
+    for (const [ name, max ] of [ [ 'maxBillBytes', MAX_STRING_LENGTH ], [ 'maxBillCompressedBytes', Number.MAX_SAFE_INTEGER ] ] as const) {
+      const value = config[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0 && value <= max)) {
+        throw new RangeError(`${name} must be a whole number of bytes from 1 to ${max}`);
+      }
+    }
     if (config.tls && (config.tls.pfx || config.tls.cert)) {
       this.tlsAgent = new https.Agent({ ...config.tls, keepAlive: false });
     }
@@ -90,12 +114,34 @@ export class WechatPayClient {
     return this.call('/pay/refundquery', ref, options);
   }
 
-  /** The bill as text, or a WechatApiError (e.g. "No Bill Exist") when WeChat answers XML. */
+  /**
+   * The bill as text, or a WechatApiError (e.g. "No Bill Exist") when WeChat answers XML. Asked for
+   * as GZIP and read as a stream within maxBillCompressedBytes and maxBillBytes (else a
+   * WechatBillTooLargeError); a GZIP body that does not decompress is a WechatBillError.
+   */
   async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
-    const res = await this.post('/pay/downloadbill', this.requestBody('/pay/downloadbill', { bill_date: billDate, bill_type: billType }, options.signType));
-    const text = res.toString('utf8');
+    const path = '/pay/downloadbill';
+    const body = this.requestBody(path, { bill_date: billDate, bill_type: billType, tar_type: 'GZIP' }, options.signType);
+    const limits = {
+      maxBytes: this.config.maxBillBytes ?? DEFAULT_MAX_BILL_BYTES,
+      maxCompressedBytes: this.config.maxBillCompressedBytes ?? DEFAULT_MAX_BILL_COMPRESSED_BYTES,
+    };
+    const { result: text } = await httpRequestStream({
+      method: 'POST',
+      url: this.url(path),
+      body,
+      headers: { 'Content-Type': 'text/xml; charset=utf-8' },
+      timeoutMs: this.config.billTimeoutMs ?? Math.max(DEFAULT_BILL_TIMEOUT_MS, this.config.timeoutMs),
+    }, async res => {
+      if (res.statusCode !== 200) throw new WechatTransportError(`${path} answered HTTP ${res.statusCode}`, 'http_status');
+      return readBillReply(res, limits);
+    });
     if (text.trimStart().startsWith('<xml')) {
       const reply = parseXml(text, { maxBytes: 64 * 1024 });
+      // A busy WeChat answers like the other APIs (result_code FAIL, err_code SYSTEMERROR); bill errors come as return_code FAIL.
+      if (reply.return_code === 'SUCCESS' && reply.result_code === 'FAIL') {
+        throw new WechatApiError('result', reply.err_code || 'FAIL', reply.err_code_des || reply.return_msg || '', reply);
+      }
       throw new WechatApiError('return', reply.error_code || reply.return_code || 'FAIL', reply.return_msg || 'downloadbill failed', reply);
     }
     return text;
@@ -153,11 +199,15 @@ export class WechatPayClient {
     return reply;
   }
 
-  private async post(path: string, xml: string, agent?: https.Agent): Promise<Buffer> {
+  private url(path: string): string {
     const base = path.startsWith('/secapi/') && this.config.secapiBaseUrl ? this.config.secapiBaseUrl : this.config.baseUrl;
+    return base.replace(/\/+$/, '') + path;
+  }
+
+  private async post(path: string, xml: string, agent?: https.Agent): Promise<Buffer> {
     const res = await httpRequest({
       method: 'POST',
-      url: base.replace(/\/+$/, '') + path,
+      url: this.url(path),
       body: xml,
       headers: { 'Content-Type': 'text/xml; charset=utf-8' },
       timeoutMs: this.config.timeoutMs,

@@ -230,7 +230,7 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.equal(await app.model.Refund.count(), 0);
     });
 
-    it('refuses a reason with a character XML 1.0 forbids, or "]]>", saying which: 422, nothing reserved or sent', async () => {
+    it('refuses a reason with a character XML 1.0 forbids, saying which: 422, nothing reserved or sent; "]]>" and other XML text go through', async () => {
       const { outTradeNo } = await paidOrder(token);
       const forbidden = {
         code: 'VALIDATION_FAILED', field: 'reason',
@@ -240,13 +240,12 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
         const res = await requestRefund(outTradeNo, { amount: 100, reason }).expect(422);
         assert.deepEqual(res.body, forbidden, JSON.stringify(reason));
       }
-      const cdataEnd = await requestRefund(outTradeNo, { amount: 100, reason: 'see ]]> here' }).expect(422);
-      assert.deepEqual(cdataEnd.body, { code: 'VALIDATION_FAILED', field: 'reason', message: 'reason must not contain the sequence "]]>"' });
       assert.equal(await app.model.Refund.count(), 0);
       assert.equal(refundRequests().length, 0);
 
       // Tab, line feed, carriage return and any other character XML allows are fine, astral ones included.
-      const reason = 'line one\r\nline two\tbadly packed 🥐 ]] >';
+      // "]]>" once left a refund PROCESSING forever: building its XML threw before anything was sent.
+      const reason = 'line one\r\nline two\tbadly packed 🥐 see ]]> here';
       const ok = await requestRefund(outTradeNo, { amount: 100, reason }).expect(201);
       assert.equal(ok.body.reason, reason);
       assert.equal(refundRequests()[0].refund_desc, reason);

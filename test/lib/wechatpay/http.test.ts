@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as http from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { httpRequest, WechatRequestNotSentError, WechatTransportError } from '../../../lib/wechatpay';
+import { Readable } from 'node:stream';
+import { httpRequest, httpRequestStream, WechatBillTooLargeError, WechatRequestNotSentError, WechatTransportError } from '../../../lib/wechatpay';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void;
 
@@ -230,5 +231,68 @@ describe('lib/wechatpay http httpRequest', () => {
       const res = await httpRequest({ method: 'GET', url: `${server.base}/echo`, timeoutMs: 2000 });
       assert.equal(res.status, 200);
     });
+  });
+});
+
+describe('lib/wechatpay http httpRequestStream', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let closed: Promise<unknown> = Promise.resolve();
+
+  before(async () => {
+    server = await startServer({
+      '/chunks': (_req, res) => {
+        res.writeHead(200, { 'X-Reply': 'yes' });
+        res.write('one,', () => res.write('two,', () => res.end('three')));
+      },
+      '/endless': (_req, res) => {
+        res.writeHead(200);
+        closed = once(res, 'close');
+        const endless = new Readable({ read() { this.push(Buffer.alloc(16 * 1024, 0x61)); } });
+        endless.pipe(res);
+        res.on('close', () => endless.destroy());
+      },
+    });
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  it('hands the body as it arrives to the consumer and resolves with its result', async () => {
+    const res = await httpRequestStream({ method: 'GET', url: `${server.base}/chunks`, timeoutMs: 2000 }, async (body, path) => {
+      const parts: string[] = [];
+      for await (const chunk of body) parts.push(String(chunk));
+      return { parts: parts.join(''), path };
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-reply'], 'yes');
+    assert.deepEqual(res.result, { parts: 'one,two,three', path: '/chunks' });
+  });
+
+  it('passes on a consumer\'s WechatError and closes the connection', async () => {
+    const pending = httpRequestStream({ method: 'GET', url: `${server.base}/endless`, timeoutMs: 2000 }, async body => {
+      let size = 0;
+      for await (const chunk of body) {
+        size += (chunk as Buffer).length;
+        if (size > 64 * 1024) throw new WechatBillTooLargeError('decompressed', 64 * 1024);
+      }
+      return size;
+    });
+    await assert.rejects(pending, (err: unknown) => err instanceof WechatBillTooLargeError && err.limitBytes === 64 * 1024);
+    await closed;
+  });
+
+  it('turns any other consumer failure into WechatTransportError(network)', async () => {
+    const pending = httpRequestStream({ method: 'GET', url: `${server.base}/chunks`, timeoutMs: 2000 }, async () => {
+      throw new Error('consumer broke');
+    });
+    await assertTransportError(pending, 'network', /^reading reply from \/chunks: consumer broke$/);
+  });
+
+  it('a consumer that throws synchronously rejects too', async () => {
+    const pending = httpRequestStream({ method: 'GET', url: `${server.base}/chunks`, timeoutMs: 2000 }, () => {
+      throw new Error('sync');
+    });
+    await assertTransportError(pending, 'network', /sync/);
   });
 });
