@@ -1,3 +1,4 @@
+/* eslint-disable no-inner-declarations, @typescript-eslint/no-var-requires */ // A bare server in one file, on purpose: the baseline.
 /**
  * The baseline `npm run bench` measures the service against: a bare node:http server doing the
  * essential work of each route and nothing else: no framework, no audit row, no row locks, no

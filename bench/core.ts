@@ -59,8 +59,11 @@ export function runCore(apiKey: string, durationMs: number): CoreResult {
     const text = body.toString('utf8');
     const fields: Record<string, string> = {};
     for (const m of text.matchAll(cdata)) fields[m[1]] = m[2];
-    const plain = Object.keys(fields).filter(k => k !== 'sign' && fields[k] !== '').sort().map(k => `${k}=${fields[k]}`).join('&');
-    const expected = createHmac('sha256', apiKey).update(`${plain}&key=${apiKey}`).digest('hex').toUpperCase();
+    const plain = Object.keys(fields).filter(k => k !== 'sign' && fields[k] !== '').sort()
+      .map(k => `${k}=${fields[k]}`)
+      .join('&');
+    const expected = createHmac('sha256', apiKey).update(`${plain}&key=${apiKey}`).digest('hex')
+      .toUpperCase();
     if (expected !== fields.sign) throw new Error('sign');
     // eslint-disable-next-line @typescript-eslint/no-unused-expressions
     '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>'.length;

@@ -260,38 +260,40 @@ async function main() {
     const rounds: Array<{ round: number; connections: number; results: Record<Scenario, Record<string, LoadResult>> }> = [];
     // Every level within each round, so a round's throughput (its best level, below) is taken
     // from runs minutes apart at most.
-    for (let round = 0; round < ROUNDS; round++) for (const connections of CONNECTION_LEVELS) {
-      const results: Record<Scenario, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
-      rounds.push({ round, connections, results });
-      console.log(`bench: round ${round + 1} of ${ROUNDS}, ${connections} connections`);
-      for (const target of round % 2 === 0 ? targets : [ ...targets ].reverse()) {
-        if (SCENARIOS.has('notify')) {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const connections of CONNECTION_LEVELS) {
+        const results: Record<Scenario, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
+        rounds.push({ round, connections, results });
+        console.log(`bench: round ${round + 1} of ${ROUNDS}, ${connections} connections`);
+        for (const target of round % 2 === 0 ? targets : [ ...targets ].reverse()) {
+          if (SCENARIOS.has('notify')) {
           // 1. Distinct orders: each notification pays one order.
-          const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
-          await load(target, { path: '/payment/notify', amount: WARMUP, connections, next: xml(bodies) });
-          const measured = bodies.slice(WARMUP);
-          const distinct = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
-          const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
-          if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
-          results.distinctNotifications[target.name] = distinct;
+            const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
+            await load(target, { path: '/payment/notify', amount: WARMUP, connections, next: xml(bodies) });
+            const measured = bodies.slice(WARMUP);
+            const distinct = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
+            const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
+            if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
+            results.distinctNotifications[target.name] = distinct;
 
-          if (SCENARIOS.has('repeat')) {
+            if (SCENARIOS.has('repeat')) {
             // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
-            const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
-            results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
-            if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+              const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+              results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
+              if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+            }
           }
-        }
 
-        if (SCENARIOS.has('order')) {
+          if (SCENARIOS.has('order')) {
           // 3. Order creation, unified order at the simulator included.
-          const before = await count('SELECT COUNT(*) AS n FROM orders');
-          const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
-          const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
-          await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next });
-          results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next });
-          const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
-          if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+            const before = await count('SELECT COUNT(*) AS n FROM orders');
+            const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
+            const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
+            await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next });
+            results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next });
+            const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
+            if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+          }
         }
       }
     }
@@ -306,34 +308,36 @@ async function main() {
       '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     const summary: Record<string, unknown> = {};
-    for (const connections of CONNECTION_LEVELS) for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
-      const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline)
-        .map(r => r.results[scenario]);
-      if (!measured.length) continue;
-      const label = `${scenario} @${connections}`;
-      const perTarget: Record<string, Record<string, number>> = {};
-      for (const name of [ 'service', 'baseline' ]) {
-        const runs = measured.map(m => m[name]);
-        const m = perTarget[name] = {
-          reqPerSec: median(runs.map(r => r.reqPerSec)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)),
-          peakRssMb: Math.max(...runs.map(r => r.peakRssMb)), cpuTarget: median(runs.map(r => r.cpuMsPerRequest.target)),
-          cpuDatabase: median(runs.map(r => r.cpuMsPerRequest.database)),
-          non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0),
-        };
-        rows.push(`| ${label} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
+    for (const connections of CONNECTION_LEVELS) {
+      for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
+        const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline)
+          .map(r => r.results[scenario]);
+        if (!measured.length) continue;
+        const label = `${scenario} @${connections}`;
+        const perTarget: Record<string, Record<string, number>> = {};
+        for (const name of [ 'service', 'baseline' ]) {
+          const runs = measured.map(m => m[name]);
+          const m = perTarget[name] = {
+            reqPerSec: median(runs.map(r => r.reqPerSec)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)),
+            peakRssMb: Math.max(...runs.map(r => r.peakRssMb)), cpuTarget: median(runs.map(r => r.cpuMsPerRequest.target)),
+            cpuDatabase: median(runs.map(r => r.cpuMsPerRequest.database)),
+            non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0),
+          };
+          rows.push(`| ${label} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
           `${fmt(m.cpuTarget, 2)} + ${fmt(m.cpuDatabase, 2)} | ${m.non2xx} | ${m.errors} |`);
-      }
-      const ratios = measured.map(m => m.service.reqPerSec / m.baseline.reqPerSec);
-      rows.push(`| ${label} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
+        }
+        const ratios = measured.map(m => m.service.reqPerSec / m.baseline.reqPerSec);
+        rows.push(`| ${label} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
         `${fmt(perTarget.service.peakRssMb / perTarget.baseline.peakRssMb, 2)} | | | |`);
-      summary[label] = { ...perTarget, ratio: median(ratios), ratios };
+        summary[label] = { ...perTarget, ratio: median(ratios), ratios };
+      }
     }
     // Throughput, as the issue sets its target: the most requests per second a target answered at
     // any level measured with p99 under the latency bound, taken in each round (its levels ran
     // minutes apart at most), the ratio being the median of the rounds' ratios.
     rows.push('', `Throughput: each target's highest req/s over the levels measured (${CONNECTION_LEVELS.join(', ')} connections) ` +
       `with p99 under ${P99_BOUND_MS} ms, per round; the ratio is the median of the rounds' service / baseline.`, '',
-      '| scenario | target | throughput req/s (level, p99 ms) per round | median req/s |', '|---|---|---|---:|');
+    '| scenario | target | throughput req/s (level, p99 ms) per round | median req/s |', '|---|---|---|---:|');
     for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
       const perRound: Array<Record<'service' | 'baseline', Throughput>> = [];
       for (let round = 0; round < ROUNDS; round++) {

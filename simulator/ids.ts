@@ -28,7 +28,8 @@ export function randomOpenid(): string {
 
 /** The openid a `test-...` login code stands for: stable across runs, different per code. */
 export function openidFromTestCode(code: string): string {
-  return `o${createHash('sha256').update(code, 'utf8').digest('base64url').slice(0, 27)}`;
+  return `o${createHash('sha256').update(code, 'utf8').digest('base64url')
+    .slice(0, 27)}`;
 }
 
 /** A wx.login()-shaped code (32 letters and digits). */

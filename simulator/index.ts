@@ -23,6 +23,8 @@ export { LOGIN_CODE_TTL_MS } from './login';
 export { PREPAY_TTL_MS } from './pay';
 export { PayerError } from './payer';
 
+// The typed overloads of EventEmitter's methods for the events the simulator emits.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface WechatSimulator {
   on(event: 'delivery', listener: (attempt: DeliveryAttempt) => void): this;
   on(event: 'deliveryEnd', listener: (end: DeliveryEnd) => void): this;
@@ -42,6 +44,7 @@ export interface WechatSimulator {
  * 'deliveryEnd' when WeChat's own delivery of a notification stops (acknowledged or given up),
  * and 'request' for every request to one of WeChat's APIs.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WechatSimulator extends EventEmitter {
   readonly retryScale: number;
   readonly notifyTimeoutMs: number;

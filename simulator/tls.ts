@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // DER encoding is bit fields: tags, lengths, certificate flags.
 import { createHash, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
 
 /**

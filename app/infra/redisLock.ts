@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from './withTimeout';
 
 /** Deletes the key only while it still holds our token: an expired lock retaken by another owner stays theirs. */
-const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const RELEASE_SCRIPT = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'del\', KEYS[1]) else return 0 end';
 
 /** A held lock: release it once done. */
 export interface HeldLock {

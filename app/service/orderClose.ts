@@ -53,29 +53,30 @@ export default class OrderCloseService extends Service {
         closedAtWechat.add(closedKey(attempt));
       }
 
+      const { id: orderId, outTradeNo } = order;
       const outcome = await this.app.model.transaction(async transaction => {
         // The order row first, then its attempts: the lock order of every path
         // (docs/decisions/0002-lock-order.md), so a notification settling meanwhile waits, never deadlocks.
-        const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
-        if (!locked) throw new Error(`order ${order.outTradeNo} vanished while closing`);
+        const locked = await Order.findByPk(orderId, { lock: transaction.LOCK.UPDATE, transaction });
+        if (!locked) throw new Error(`order ${outTradeNo} vanished while closing`);
         if (locked.status !== 'NOTPAY') return { order: locked, done: true };
-        const stillOpen = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES }, transaction });
+        const stillOpen = await PaymentAttempt.findAll({ where: { orderId, status: OPEN_ATTEMPT_STATUSES }, transaction });
         // An attempt opened after our WeChat calls is still live there: close it first (next round).
         // So is one that got a prepay_id after we closed it (a unified order racing our closeorder).
         if (stillOpen.some(a => !closedAtWechat.has(closedKey(a)))) return { order: locked, done: false };
 
         const closedAt = new Date();
-        const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: order.id, status: 'NOTPAY' }, transaction });
-        if (changed !== 1) throw new Error(`order ${order.outTradeNo} changed under its row lock`);
+        const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: orderId, status: 'NOTPAY' }, transaction });
+        if (changed !== 1) throw new Error(`order ${outTradeNo} changed under its row lock`);
         await PaymentAttempt.update({ status: 'CLOSED' }, {
-          where: { orderId: order.id, status: { [Op.in]: OPEN_ATTEMPT_STATUSES } }, transaction,
+          where: { orderId, status: { [Op.in]: OPEN_ATTEMPT_STATUSES } }, transaction,
         });
         await OrderEvent.create({
-          orderId: order.id, type: 'CLOSED', source,
+          orderId, type: 'CLOSED', source,
           detail: JSON.stringify({ outTradeNos: closedNumbers(closedAtWechat), expired: locked.expiresAt.getTime() <= closedAt.getTime() }),
         }, { transaction });
         transaction.afterCommit(() => {
-          this.app.logger.info('[payment] order %s closed: source=%s out_trade_nos=%s', order.outTradeNo, source, closedNumbers(closedAtWechat).join(','));
+          this.app.logger.info('[payment] order %s closed: source=%s out_trade_nos=%s', outTradeNo, source, closedNumbers(closedAtWechat).join(','));
         });
         return { order: locked, done: true };
       });

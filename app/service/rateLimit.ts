@@ -42,7 +42,8 @@ export default class RateLimitService extends Service {
   private async increment(key: string, windowSeconds: number): Promise<number> {
     const replies = await withTimeout(
       // The key outlives its window by a second so a late INCR never finds it gone and restarts at 1.
-      this.app.redis.multi().incr(key).expire(key, windowSeconds + 1).exec(),
+      this.app.redis.multi().incr(key).expire(key, windowSeconds + 1)
+        .exec(),
       this.config.session.commandTimeoutMs, 'redis');
     const [ incrError, count ] = replies[0];
     if (incrError) throw incrError;

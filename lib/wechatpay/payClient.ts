@@ -79,7 +79,7 @@ export class WechatPayClient {
 
   constructor(readonly config: PayClientConfig) {
     // The bill is returned as one string, whose length V8 bounds; a UTF-8 byte is at most one UTF-16 unit.
-    for (const [ name, max ] of [ [ 'maxBillBytes', MAX_STRING_LENGTH ], [ 'maxBillCompressedBytes', Number.MAX_SAFE_INTEGER ] ] as const) {
+    for (const [ name, max ] of [[ 'maxBillBytes', MAX_STRING_LENGTH ], [ 'maxBillCompressedBytes', Number.MAX_SAFE_INTEGER ]] as const) {
       const value = config[name];
       if (value !== undefined && !(Number.isSafeInteger(value) && value > 0 && value <= max)) {
         throw new RangeError(`${name} must be a whole number of bytes from 1 to ${max}`);

@@ -3,7 +3,8 @@ import { WechatSignatureError } from './errors';
 
 function refundKey(apiKey: string): Buffer {
   // The AES-256 key is the 32 ASCII characters of the lower-case hex MD5 of the merchant key.
-  return Buffer.from(createHash('md5').update(apiKey, 'utf8').digest('hex').toLowerCase(), 'utf8');
+  return Buffer.from(createHash('md5').update(apiKey, 'utf8').digest('hex')
+    .toLowerCase(), 'utf8');
 }
 
 /** Decrypts a refund notification's req_info; a payload that does not decrypt is forged. */

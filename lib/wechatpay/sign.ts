@@ -28,10 +28,12 @@ export function stringToSign(params: Params, apiKey: string): string {
 export function sign(params: Params, apiKey: string, signType: SignType): string {
   const text = stringToSign(params, apiKey);
   if (signType === 'HMAC-SHA256') {
-    return createHmac('sha256', apiKey).update(text, 'utf8').digest('hex').toUpperCase();
+    return createHmac('sha256', apiKey).update(text, 'utf8').digest('hex')
+      .toUpperCase();
   }
   if (signType === 'MD5') {
-    return createHash('md5').update(text, 'utf8').digest('hex').toUpperCase();
+    return createHash('md5').update(text, 'utf8').digest('hex')
+      .toUpperCase();
   }
   throw new Error(`unsupported sign type ${String(signType)}`);
 }
