@@ -137,16 +137,16 @@ describe('GET /payment/orders/:outTradeNo', () => {
     assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ attempts[1].outTradeNo ]);
   });
 
-  it('asks about a FAILED attempt (a payment WeChat reported failed, never closed there): it can still be paid', async () => {
+  it('a FAILED attempt is closed at WeChat when /pay replaces it, and is then no longer asked about', async () => {
     const created = await createOrder(token).expect(200);
     const { outTradeNo } = created.body;
     await app.model.PaymentAttempt.update({ status: 'FAILED', prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { outTradeNo } });
-    // A FAILED attempt is replaced without closeorder; the status poll still asks about it.
     await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
     const attempts = await app.model.PaymentAttempt.findAll({ order: [[ 'id', 'ASC' ]] });
-    assert.deepEqual(attempts.map(a => a.status), [ 'FAILED', 'PREPAID' ]);
+    assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
+    assert.deepEqual(testEnv.sim.requests('closeorder').map(r => r.params.out_trade_no), [ outTradeNo ]);
     await status(outTradeNo).expect(200);
-    assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no).sort(), [ outTradeNo, attempts[1].outTradeNo ].sort());
+    assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ attempts[1].outTradeNo ]);
   });
 
   it('answers the local status when the query fails', async () => {

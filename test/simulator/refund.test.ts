@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import * as https from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import {
-  beijingDay, decryptRefundInfo, httpRequest, parseXml, verifySign, WechatApiError, WechatPayClient, WechatTransportError, WechatXmlError,
+  beijingDay, decryptRefundInfo, httpRequest, parseXml, verifySign, WechatApiError, WechatPayClient, WechatRequestNotSentError, WechatTransportError,
 } from '../../lib/wechatpay';
 import { WechatSimulator } from '../../simulator';
 import { deliveryEnd, DEV, MerchantServer, orderRequest, useSimulatorWithMerchant, payClient, rawCall, signedXml, TestClock } from './helpers';
@@ -136,8 +136,8 @@ describe('simulator: refunds, refund query, bills', () => {
     it('a refund_desc holding a character XML 1.0 forbids is refused before anything is sent', async () => {
       const { outTradeNo } = await paidOrder();
       const err = await secure.refund({ ...refundRequest(outTradeNo), refund_desc: 'bad\u0002reason' }).then(() => undefined, e => e);
-      assert.ok(err instanceof WechatXmlError, `expected a WechatXmlError, got ${err}`);
-      assert.equal(err.message, 'value of refund_desc contains U+0002, which XML 1.0 does not allow');
+      assert.ok(err instanceof WechatRequestNotSentError, `expected a WechatRequestNotSentError, got ${err}`);
+      assert.equal(err.message, 'request to /secapi/pay/refund not sent: value of refund_desc contains U+0002, which XML 1.0 does not allow');
       assert.deepEqual(sim.requests('refund'), []);
     });
 

@@ -89,8 +89,8 @@ describe('lib/wechatpay clients (small checks of the fixes; the simulator covers
         return { body: signedReply({ result_code: 'SUCCESS' }) };
       };
       await assert.rejects(payClient().orderQuery({ out_trade_no: 'P1' }, { signType: 'SHA1' as SignType }),
-        (err: unknown) => err instanceof RangeError && err.message === 'unsupported sign type "SHA1"');
-      await assert.rejects(payClient().downloadBill('20260101', 'ALL', { signType: 'md5' as SignType }), RangeError);
+        (err: unknown) => err instanceof WechatRequestNotSentError && err.message === 'request to /pay/orderquery not sent: unsupported sign type "SHA1"');
+      await assert.rejects(payClient().downloadBill('20260101', 'ALL', { signType: 'md5' as SignType }), WechatRequestNotSentError);
       assert.equal(requests, 0);
     });
 
