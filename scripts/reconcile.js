@@ -60,5 +60,5 @@ main().then(
   err => {
     process.stderr.write(`reconcile: ${err && err.stack || err}\n`);
     process.exit(2);
-  },
+  }
 );

@@ -6,7 +6,7 @@
  * whose buttons act as the payer in the simulator (through /demo/pay, so the page needs no CORS
  * from the simulator's port).
  */
-(function () {
+(function() {
   'use strict';
 
   const { createApi } = window.miniprogram.api;

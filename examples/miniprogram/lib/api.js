@@ -116,7 +116,7 @@ function createApi(options) {
    * @param {object} [req.data] JSON body
    * @param {object} [req.header] extra headers, e.g. { 'Idempotency-Key': '...' }
    * @param {boolean} [req.auth] send the bearer token (default true)
-   * @returns {Promise<any>} the reply's JSON body on 2xx; rejects with an ApiError otherwise
+   * @return {Promise<any>} the reply's JSON body on 2xx; rejects with an ApiError otherwise
    */
   async function request(req) {
     const auth = req.auth !== false;
