@@ -196,6 +196,40 @@ describe('settlement', () => {
     assert.deepEqual((await orderState(blocked.outTradeNo)).events, [ 'PAID' ]);
   });
 
+  it('locks the order and its attempts but not the owner read beside them: a login is not held up by a payment', async () => {
+    const { token, userId } = await login();
+    const a = await paidAtWechat(token);
+    // Hold the settlement inside its transaction, with its locks taken, until the checks are done.
+    let reached!: () => void;
+    let release!: () => void;
+    const inside = new Promise<void>(resolve => { reached = resolve; });
+    const held = new Promise<void>(resolve => { release = resolve; });
+    const lockPayment = SettlementRepository.prototype.lockPayment;
+    mock(SettlementRepository.prototype, 'lockPayment', async function(this: SettlementRepository, ...args: Parameters<typeof lockPayment>) {
+      const rows = await lockPayment.apply(this, args);
+      reached();
+      await held;
+      return rows;
+    });
+    const settling = settle(received(a.fields));
+    await inside;
+    const other = await app.model.transaction();
+    try {
+      await app.model.query('SET SESSION innodb_lock_wait_timeout = 1', { transaction: other });
+      // Another transaction writes the owner's row at once...
+      await app.model.User.update({ lastLoginAt: new Date() }, { where: { id: userId }, transaction: other });
+      // ...and waits in vain for the order's and the attempt's.
+      await assert.rejects(app.model.Order.update({ body: 'x' }, { where: { outTradeNo: a.outTradeNo }, transaction: other }), /Lock wait timeout/);
+      await assert.rejects(app.model.PaymentAttempt.update({ errCode: 'X' }, { where: { outTradeNo: a.outTradeNo }, transaction: other }), /Lock wait timeout/);
+    } finally {
+      // The pooled connection goes back with the server's default wait.
+      await app.model.query('SET SESSION innodb_lock_wait_timeout = DEFAULT', { transaction: other });
+      await other.rollback();
+      release();
+    }
+    assert.equal((await settling).result, 'APPLIED');
+  });
+
   it('keeps a notification\'s non-ASCII text intact in its audit row', async () => {
     const { token } = await login();
     const a = await paidAtWechat(token);
