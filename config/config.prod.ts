@@ -37,7 +37,7 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
   }
   if (read('ADMIN_TOKEN') && (read('ADMIN_TOKEN') as string).length < 24) problems.push('ADMIN_TOKEN must be at least 24 characters');
   if (problems.length) {
-    throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee README "Configuration".`);
+    throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee docs/operations.md "Configuration".`);
   }
 }
 

@@ -13,7 +13,7 @@ const METHODS = [ 'get', 'put', 'post', 'delete', 'patch' ];
 
 /**
  * Routes that are not part of the API on purpose: developer tools registered in local
- * development and tests only (app/lib/devRoutes.ts), never in production.
+ * development and tests only (app/router.ts, DEV_TOOL_ENVS), never in production.
  */
 const UNDOCUMENTED_DEV_ROUTES = [
   'GET /openapi.json',
