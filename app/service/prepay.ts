@@ -2,7 +2,7 @@ import { Service } from 'egg';
 import {
   merchantNumber, requestPaymentParams, RequestPaymentParams, SignType, toBeijingCompact, WechatApiError, WechatError, WechatXmlError,
 } from '../../lib/wechatpay';
-import { ConflictError } from '../common/errors';
+import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
 import { isPaidStatus } from '../domain/orderStatus';
 import type { OrderRow } from '../model/order';
@@ -54,7 +54,7 @@ export default class PrepayService extends Service {
     // The attempt was closed or replaced on purpose while we called WeChat: start again from the
     // order as it is now, once.
     await order.reload();
-    if (retried) throw new ConflictError('ORDER_BUSY', 'the order changed while it was being paid, retry shortly');
+    if (retried) throw new ServiceUnavailableError('ORDER_BUSY', 'the order changed while it was being paid, retry shortly');
     return this.paymentParams(order, openid, clientIp, undefined, true);
   }
 
