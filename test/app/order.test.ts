@@ -110,9 +110,22 @@ describe('POST /payment/order', () => {
 
   it('concurrent requests with one Idempotency-Key make one order', async () => {
     const replies = await Promise.all(Array.from({ length: 5 }, () => createOrder(token, undefined, 'key-race')));
+    // Every reply, not only the successful ones: each racer is answered with the one order and its prepay.
+    assert.deepEqual(replies.map(r => r.status), [ 200, 200, 200, 200, 200 ], JSON.stringify(replies.map(r => r.body)));
     const numbers = new Set(replies.filter(r => r.status === 200).map(r => r.body.outTradeNo));
     assert.equal(numbers.size, 1);
+    assert.equal(new Set(replies.map(r => r.body.package)).size, 1);
+    for (const reply of replies) {
+      assert.deepEqual(Object.keys(reply.body).sort(), [ 'nonceStr', 'outTradeNo', 'package', 'paySign', 'signType', 'timeStamp' ]);
+    }
     assert.equal(await app.model.Order.count(), 1);
+    const order = await app.model.Order.findOne();
+    assert.equal(order!.outTradeNo, replies[0].body.outTradeNo);
+    const attempts = await app.model.PaymentAttempt.findAll();
+    assert.deepEqual(attempts.map(a => [ a.id, a.status ]), [[ order!.currentAttemptId, 'PREPAID' ]]);
+    assert.equal(replies[0].body.package, `prepay_id=${attempts[0].prepayId}`);
+    // WeChat knows one number, whatever the racers asked it.
+    assert.deepEqual([ ...new Set(testEnv.sim.requests('unifiedorder').map(r => r.params.out_trade_no)) ], [ order!.outTradeNo ]);
   });
 
   it('an Idempotency-Key reused for a different order gets 409', async () => {
