@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
 import { WechatPayClient } from '../../lib/wechatpay';
 import { DEV_CREDENTIALS } from '../../simulator';
@@ -56,8 +57,19 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
 
     it('an empty configured admin token lets nobody in', async () => {
       const { outTradeNo } = await paidOrder(token);
+      const configured = app.config.adminToken;
       mock(app.config, 'adminToken', '');
       await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', 'Bearer ').expect(401);
+      // Real-looking tokens, which the header pattern accepts: the one configured before, a random one.
+      for (const given of [ configured, randomBytes(32).toString('base64url') ]) {
+        const list = await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${given}`).expect(401);
+        assert.deepEqual(list.body, { code: 'ADMIN_UNAUTHORIZED', message: 'the admin API needs Authorization: Bearer <admin token>' });
+        const create = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`)
+          .set('Authorization', `Bearer ${given}`).send({ amount: 100, reason: 'r' }).expect(401);
+        assert.equal(create.body.code, 'ADMIN_UNAUTHORIZED');
+      }
+      assert.equal(await app.model.Refund.count(), 0);
+      assert.equal(refundRequests().length, 0);
     });
   });
 
