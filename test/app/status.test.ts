@@ -81,7 +81,15 @@ describe('GET /payment/orders/:outTradeNo', () => {
   it('answers the local status when the query fails', async () => {
     const created = await createOrder(token).expect(200);
     testEnv.sim.setFault('orderquery', { kind: 'systemerror' });
+    app.mockLog();
     const res = await status(created.body.outTradeNo).expect(200);
     assert.equal(res.body.status, 'NOTPAY');
+    // WeChat was asked, exactly once, and its failure is what the local answer stands in for.
+    assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ created.body.outTradeNo ]);
+    app.expectLog(new RegExp(`\\[payment\\] order ${created.body.outTradeNo}: order query failed, answering local status`));
+    const order = await app.model.Order.findOne({ where: { outTradeNo: created.body.outTradeNo } });
+    assert.equal(order!.status, 'NOTPAY');
+    assert.equal(res.body.outTradeNo, created.body.outTradeNo);
+    assert.equal(res.body.paidAt, null);
   });
 });
