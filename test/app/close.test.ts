@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -78,7 +79,7 @@ describe('POST /payment/orders/:outTradeNo/close', () => {
 
   it('when WeChat answers ORDERPAID it applies the payment and answers 409 ORDER_ALREADY_PAID', async () => {
     // The payment's notification cannot reach us: only the close reveals it.
-    mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+    mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
     const created = await createOrder(token).expect(200);
     mock.restore();
     const outTradeNo = created.body.outTradeNo;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
 import { WechatPayClient } from '../../lib/wechatpay';
 import { DEV_CREDENTIALS } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 import {
@@ -380,7 +381,7 @@ describe('refunds: the overdue-refund job (refundquery)', () => {
   it('applies a result whose notification was lost, once; the late notification then changes nothing', async () => {
     const { outTradeNo } = await paidOrder(token, manual.sim);
     // The refund notification goes to a closed port: only a query can reveal the result.
-    mock(app.config.wechat, 'refundNotifyUrl', 'http://127.0.0.1:9/payment/refund-notify');
+    mock(app.config.wechat, 'refundNotifyUrl', await closedUrl('/payment/refund-notify'));
     const res = await requestRefund(outTradeNo, { amount: 400, reason: 'lost notification' }).expect(201);
     const outRefundNo = res.body.outRefundNo;
     manual.sim.completeRefund(outRefundNo, 'SUCCESS');
@@ -422,7 +423,7 @@ describe('refunds: the overdue-refund job (refundquery)', () => {
 
   it('CHANGE and REFUNDCLOSE found by the query: CHANGE keeps the amount reserved, REFUNDCLOSE gives it back', async () => {
     const { outTradeNo } = await paidOrder(token, manual.sim);
-    mock(app.config.wechat, 'refundNotifyUrl', 'http://127.0.0.1:9/payment/refund-notify');
+    mock(app.config.wechat, 'refundNotifyUrl', await closedUrl('/payment/refund-notify'));
     const a = await requestRefund(outTradeNo, { amount: 400, reason: 'a' }).expect(201);
     const b = await requestRefund(outTradeNo, { amount: 500, reason: 'b' }).expect(201);
     manual.sim.completeRefund(a.body.outRefundNo, 'CHANGE');

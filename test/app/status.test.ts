@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildXml } from '../../lib/wechatpay';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -42,7 +43,7 @@ describe('GET /payment/orders/:outTradeNo', () => {
 
   it('learns a payment whose notification never came by querying WeChat, once', async () => {
     // WeChat cannot reach us: the notification goes to a closed port.
-    mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+    mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
     const created = await createOrder(token).expect(200);
     mock.restore();
     const payment = await testEnv.sim.pay(created.body.outTradeNo);

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { parseXml, verifySign, WechatApiError, WechatLoginError, WechatTransportError } from '../../lib/wechatpay';
 import { WechatSimulator } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { DEV, MerchantServer, orderRequest, payClient, loginClient, rawCall, signedXml } from './helpers';
 
-const NOTIFY_URL = 'http://127.0.0.1:9/payment/notify';
+/** A notify_url whose connections are refused (set before the tests). */
+let NOTIFY_URL = '';
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
   const err = await promise.then(() => undefined, e => e);
@@ -14,7 +16,10 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 
 describe('simulator: faults', () => {
   const sim = new WechatSimulator({ retryScale: 0.001, notifyTimeoutMs: 500 });
-  before(() => sim.start());
+  before(async () => {
+    NOTIFY_URL = await closedUrl('/payment/notify');
+    await sim.start();
+  });
   after(() => sim.stop());
   beforeEach(() => sim.reset());
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { parseXml, toBeijingCompact, verifySign } from '../../lib/wechatpay';
 import { DeliveryAttempt, NOTIFY_RETRY_DELAYS_MS, WechatSimulator } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { ACK, deliveryEnd, DEV, MerchantServer, useSimulatorWithMerchant, NACK, OPENID, orderRequest, payClient } from './helpers';
 
 const SCALE = 0.001;
@@ -161,7 +162,7 @@ describe('simulator: payment notifications', () => {
     });
 
     it('an unreachable notify_url is recorded as an error and retried', async () => {
-      const req = orderRequest('http://127.0.0.1:9/payment/notify');
+      const req = orderRequest(await closedUrl('/payment/notify'));
       await payClient(sim).unifiedOrder(req);
       await sim.pay(req.out_trade_no);
       const attempts = await sim.waitForDelivery(req.out_trade_no, { count: 2 });
@@ -170,7 +171,7 @@ describe('simulator: payment notifications', () => {
     });
 
     it('reset() stops the deliveries under way and forgets them', async () => {
-      const req = orderRequest('http://127.0.0.1:9/payment/notify');
+      const req = orderRequest(await closedUrl('/payment/notify'));
       await payClient(sim).unifiedOrder(req);
       await sim.pay(req.out_trade_no);
       await sim.waitForDelivery(req.out_trade_no, { count: 2 });
