@@ -13,6 +13,14 @@ export type RateLimitRuleName = keyof RateLimitConfig;
 export type WhenCounterDown = 'allow' | 'refuse';
 
 /**
+ * The clock the windows are cut from (milliseconds since the epoch). Tests fix it, so a test that
+ * straddles a window boundary does not see its count restart.
+ */
+export const rateLimitClock = {
+  nowMs: (): number => Date.now(),
+};
+
+/**
  * Fixed-window request counters in Redis, shared by every worker and host: one key per rule,
  * subject and window, INCR then EXPIRE in one MULTI. A burst of up to twice the limit can straddle
  * a window boundary; that is the price of one round trip per request.
@@ -22,7 +30,7 @@ export default class RateLimitService extends Service {
   async consume(rule: RateLimitRuleName, subject: string, whenCounterDown: WhenCounterDown): Promise<void> {
     const { limit, windowSeconds } = this.config.rateLimit[rule];
     if (limit <= 0) return;
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = rateLimitClock.nowMs() / 1000;
     const window = Math.floor(nowSeconds / windowSeconds);
     const key = `ratelimit:${rule}:${subject}:${window}`;
     let count: number;

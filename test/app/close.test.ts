@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildXml } from '../../lib/wechatpay';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
+import { ReplyGate } from '../support/replyGate';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
 function closeRequest(outTradeNo: string, bearer: string) {
@@ -79,7 +81,7 @@ describe('POST /payment/orders/:outTradeNo/close', () => {
 
   it('when WeChat answers ORDERPAID it applies the payment and answers 409 ORDER_ALREADY_PAID', async () => {
     // The payment's notification cannot reach us: only the close reveals it.
-    mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+    mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
     const created = await createOrder(token).expect(200);
     mock.restore();
     const outTradeNo = created.body.outTradeNo;
@@ -168,20 +170,33 @@ describe('POST /payment/orders/:outTradeNo/close', () => {
     const first = await createOrder(token, undefined, 'race-close').expect(503);
     assert.equal(first.body.code, 'WECHAT_BUSY');
     const order = await app.model.Order.findOne();
-    // The retry takes effect at WeChat but its reply is late; the owner closes meanwhile.
-    testEnv.sim.setFault('unifiedorder', { kind: 'slow', delayMs: 400 }, 1);
-    const unifiedOrderArrived = new Promise(resolve => testEnv.sim.once('request', resolve));
-    const paying = createOrder(token, undefined, 'race-close').then(res => res); // supertest sends on then()
-    await unifiedOrderArrived;
-    await closeRequest(order!.outTradeNo, token).expect(200);
-    const paid = await paying;
-    assert.equal(paid.status, 409);
-    assert.equal(paid.body.code, 'ORDER_CLOSED');
+    // The retry takes effect at WeChat but its reply is late: held back (no delay to guess) until
+    // the owner's close has been answered.
+    const gate = new ReplyGate(testEnv.sim.url);
+    await gate.start();
+    try {
+      mock(app.config.wechat, 'payBaseUrl', gate.url);
+      mock(app.config.wechat, 'timeoutMs', 30_000);
+      const unifiedOrderAnswered = gate.hold('/pay/unifiedorder');
+      const paying = createOrder(token, undefined, 'race-close').then(res => res); // supertest sends on then()
+      await unifiedOrderAnswered;
+      assert.equal(testEnv.sim.order(order!.outTradeNo)!.tradeState, 'NOTPAY', 'the unified order took effect at WeChat');
+      await closeRequest(order!.outTradeNo, token).expect(200);
+      gate.release();
+      const paid = await paying;
+      assert.equal(paid.status, 409);
+      assert.equal(paid.body.code, 'ORDER_CLOSED');
+    } finally {
+      await gate.stop();
+    }
 
     const { order: after, attempts } = await stored(order!.outTradeNo);
     assert.equal(after.status, 'CLOSED');
     assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED' ]);
     assert.equal(testEnv.sim.order(order!.outTradeNo)!.tradeState, 'CLOSED');
+    // The owner's close, then the late unified order's number closed again.
+    assert.deepEqual(testEnv.sim.requests().filter(r => r.api === 'unifiedorder' || r.api === 'closeorder').map(r => r.api),
+      [ 'unifiedorder', 'unifiedorder', 'closeorder', 'closeorder' ]);
   });
 
   it('another user\'s order answers 404 ORDER_NOT_FOUND and stays open', async () => {

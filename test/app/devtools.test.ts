@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as vm from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
 import registerRoutes from '../../app/router';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -89,11 +90,12 @@ describe('developer tools: /demo and its simulator calls', () => {
     });
 
     it('answers 503 SIMULATOR_UNAVAILABLE when the simulator does not answer', async () => {
-      mock(app.config.wechat, 'payBaseUrl', 'http://127.0.0.1:1');
+      const nowhere = await closedUrl();
+      mock(app.config.wechat, 'payBaseUrl', nowhere);
       const res = await app.httpRequest().post('/demo/login-code').send({}).expect(503);
       assert.deepEqual(res.body, {
         code: 'SIMULATOR_UNAVAILABLE',
-        message: 'the WeChat simulator at http://127.0.0.1:1 did not answer: is it running (npm run dev)?',
+        message: `the WeChat simulator at ${nowhere} did not answer: is it running (npm run dev)?`,
       });
     });
   });

@@ -56,9 +56,11 @@ describe('faults', () => {
     let proxy: TcpProxy;
     let app2: MockApplication;
     before(async () => {
-      proxy = new TcpProxy('127.0.0.1', 3306);
+      // To the MariaDB server the app uses (MYSQL_HOST, MYSQL_PORT), whichever it is.
+      const { host, port } = app.config.sequelize as { host: string; port: number };
+      proxy = new TcpProxy(host, port);
       await proxy.start();
-      app2 = await startSecondApp({ MYSQL_PORT: String(proxy.port) });
+      app2 = await startSecondApp({ MYSQL_HOST: '127.0.0.1', MYSQL_PORT: String(proxy.port) });
     });
     after(async () => {
       await app2?.close();
@@ -141,9 +143,11 @@ describe('faults', () => {
     let proxy: TcpProxy;
     let app2: MockApplication;
     before(async () => {
-      proxy = new TcpProxy('127.0.0.1', 6379);
+      // To the Redis server the app uses (REDIS_HOST, REDIS_PORT), whichever it is.
+      const { host, port } = app.config.redis.client as { host: string; port: number };
+      proxy = new TcpProxy(host, port);
       await proxy.start();
-      app2 = await startSecondApp({ REDIS_PORT: String(proxy.port) });
+      app2 = await startSecondApp({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(proxy.port) });
     });
     after(async () => {
       await app2?.close();

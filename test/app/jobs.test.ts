@@ -7,6 +7,7 @@ import mm, { MockApplication } from 'egg-mock';
 import { app, mock } from 'egg-mock/bootstrap';
 import { RedisLock } from '../../app/infra/redisLock';
 import { jobLockKey } from '../../app/service/jobLock';
+import { closedPort, closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -54,7 +55,7 @@ describe('scheduled jobs', () => {
 
   /** An order whose payment notification goes to a closed port: only a query can reveal it. */
   async function orderWithLostNotification(): Promise<string> {
-    mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+    mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
     const outTradeNo = await newOrder();
     mock.restore();
     return outTradeNo;
@@ -202,7 +203,8 @@ describe('scheduled jobs', () => {
     let app2: MockApplication;
     before(async () => {
       // A second app instance sharing MySQL and Redis: another worker or host.
-      app2 = mm.app({ baseDir: process.cwd(), cache: false });
+      // clean: false, or egg-mock would empty logs/ under the main app's feet.
+      app2 = mm.app({ baseDir: process.cwd(), cache: false, clean: false });
       await app2.ready();
       Object.assign(app2.config.wechat, {
         payBaseUrl: testEnv.sim.url,
@@ -324,12 +326,3 @@ describe('scheduled jobs', () => {
     });
   });
 });
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}

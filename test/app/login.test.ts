@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
+import { WechatLoginClient, WechatLoginError } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { resetWorld } from '../support/fixtures';
 
@@ -97,11 +98,38 @@ describe('POST /api/login', () => {
     assert.equal(await app.model.User.count(), 0);
   });
 
-  it('Redis down answers 503 SESSION_STORE_UNAVAILABLE', async () => {
-    mock(app.redis, 'multi', () => ({ set() { return this; }, exec: async () => { throw new Error('Connection is closed.'); } }));
+  it('Redis failing the session write, after WeChat spent the code: 503 SESSION_STORE_UNAVAILABLE, no session, the code used up', async () => {
+    // Only the session write fails (a MULTI that SETs): the rate limiter's MULTI (INCR, EXPIRE)
+    // still counts, so the request gets past it and WeChat spends the code before the write fails.
+    const realMulti = app.redis.multi.bind(app.redis);
+    mock(app.redis, 'multi', (...args: any[]) => {
+      const chain: any = (realMulti as any)(...args);
+      const { set, exec } = chain;
+      let writesSession = false;
+      chain.set = (...setArgs: unknown[]) => { writesSession = true; return set.apply(chain, setArgs); };
+      chain.exec = (...execArgs: unknown[]) => (writesSession
+        ? Promise.reject(new Error('Connection is closed.'))
+        : exec.apply(chain, execArgs));
+      return chain;
+    });
     const code = testEnv.sim.issueLoginCode({});
     const res = await app.httpRequest().post('/api/login').send({ code }).expect(503);
     assert.equal(res.body.code, 'SESSION_STORE_UNAVAILABLE');
+    assert.deepEqual(res.body, { code: 'SESSION_STORE_UNAVAILABLE', message: 'session store is unavailable, try again shortly' });
+
+    // The limiter counted the request (it was not what failed), and WeChat was asked once.
+    assert.equal((await app.redis.keys('ratelimit:loginPerIp:*')).length, 1);
+    assert.equal((await app.redis.keys('ratelimit:loginPerUser:*')).length, 1);
+    assert.equal(testEnv.sim.requests('jscode2session').length, 1);
+    // No session, no session_key stored.
+    assert.deepEqual(await app.redis.keys('session:*'), []);
+    assert.deepEqual(await app.redis.keys('wx_session_key:*'), []);
+    // WeChat counts the code as used: the client must call wx.login() again.
+    const wechat = new WechatLoginClient({ appId: app.config.wechat.appId, appSecret: app.config.wechat.appSecret, baseUrl: testEnv.sim.url, timeoutMs: 2000 });
+    await assert.rejects(wechat.code2Session(code), (err: unknown) => err instanceof WechatLoginError && err.errcode === 40163);
+    mock.restore();
+    const again = await app.httpRequest().post('/api/login').send({ code }).expect(401);
+    assert.equal(again.body.code, 'INVALID_LOGIN_CODE');
   });
 
   for (const [ label, body ] of [

@@ -38,6 +38,18 @@ function check(cert: Record<string, string | undefined>): MerchantCertError | un
 describe('merchant client certificate (mutual TLS for refunds)', () => {
   let dir: string;
   const file = (name: string) => path.join(dir, name);
+
+  /**
+   * The legacy p12 converted to PEM with the advice's command: the certificate and the key in two
+   * files (`<prefix>_cert.pem`, `<prefix>_key.pem`) and both in one (`<prefix>.pem`).
+   */
+  function convertLegacyP12(prefix: string) {
+    openssl('pkcs12', '-in', file('apiclient_cert.p12'), '-legacy', '-clcerts', '-nokeys', '-out', file(`${prefix}_cert.pem`), '-passin', `pass:${MCH_ID}`);
+    openssl('pkcs12', '-in', file('apiclient_cert.p12'), '-legacy', '-nocerts', '-nodes', '-out', file(`${prefix}_key.pem`), '-passin', `pass:${MCH_ID}`);
+    openssl('pkcs12', '-in', file('apiclient_cert.p12'), '-legacy', '-nodes', '-out', file(`${prefix}.pem`), '-passin', `pass:${MCH_ID}`);
+  }
+
+  // Every file a test uses is made here (or by the test itself), so any test runs alone (--grep) or in any order.
   before(() => {
     // The test needs the openssl command; .ci/run installs it when missing.
     assert.doesNotThrow(() => execFileSync('openssl', [ 'version' ], { stdio: 'ignore' }), 'the openssl command is required (apt-get install openssl)');
@@ -48,6 +60,8 @@ describe('merchant client certificate (mutual TLS for refunds)', () => {
     writeFileSync(file('ca.pem'), tls.ca);
     openssl('pkcs12', '-export', '-legacy', '-in', file('cert.pem'), '-inkey', file('key.pem'), '-out', file('apiclient_cert.p12'), '-passout', `pass:${MCH_ID}`);
     openssl('pkcs12', '-export', '-in', file('cert.pem'), '-inkey', file('key.pem'), '-out', file('modern.p12'), '-passout', `pass:${MCH_ID}`);
+    // The refund tests' PEM files, converted from the legacy p12.
+    convertLegacyP12('converted');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,9 +75,7 @@ describe('merchant client certificate (mutual TLS for refunds)', () => {
     });
 
     it('the advice works: the legacy p12 converted with it loads as PEM (two files, or one for both settings)', () => {
-      openssl('pkcs12', '-in', file('apiclient_cert.p12'), '-legacy', '-clcerts', '-nokeys', '-out', file('apiclient_cert.pem'), '-passin', `pass:${MCH_ID}`);
-      openssl('pkcs12', '-in', file('apiclient_cert.p12'), '-legacy', '-nocerts', '-nodes', '-out', file('apiclient_key.pem'), '-passin', `pass:${MCH_ID}`);
-      openssl('pkcs12', '-in', file('apiclient_cert.p12'), '-legacy', '-nodes', '-out', file('apiclient.pem'), '-passin', `pass:${MCH_ID}`);
+      convertLegacyP12('apiclient');
       assert.equal(check({ certPath: file('apiclient_cert.pem'), keyPath: file('apiclient_key.pem'), caPath: file('ca.pem') }), undefined);
       assert.equal(check({ certPath: file('apiclient.pem'), keyPath: file('apiclient.pem') }), undefined);
     });
@@ -113,7 +125,8 @@ describe('merchant client certificate (mutual TLS for refunds)', () => {
       process.env.WECHAT_CERT_P12_PATH = file('apiclient_cert.p12');
       let app2: MockApplication | undefined;
       try {
-        app2 = mm.app({ baseDir: process.cwd(), cache: false });
+        // clean: false, or egg-mock would empty logs/ under the main app's feet.
+        app2 = mm.app({ baseDir: process.cwd(), cache: false, clean: false });
         const err = await app2.ready().then(() => undefined, e => e);
         assert.ok(err instanceof Error, 'the app started');
         assert.ok(err.message.includes(CONVERT_ADVICE), err.message);
@@ -141,9 +154,11 @@ describe('merchant client certificate (mutual TLS for refunds)', () => {
     });
 
     it('the PEM files converted from the legacy p12 refund too', async () => {
-      mock(app.config.wechat, 'clientCert', { certPath: file('apiclient_cert.pem'), keyPath: file('apiclient_key.pem'), caPath: file('ca.pem') });
+      mock(app.config.wechat, 'clientCert', { certPath: file('converted_cert.pem'), keyPath: file('converted_key.pem'), caPath: file('ca.pem') });
       const { outTradeNo } = await paidOrder(token);
       await requestRefund(outTradeNo, { amount: 100, reason: 'pem' }).expect(201);
+      assert.equal(testEnv.sim.requests('refund').length, 1);
+      assert.equal(testEnv.sim.order(outTradeNo)!.refunds.length, 1);
     });
 
     it('the certificate file gone after start: pay APIs keep working, refunds answer 503 REFUNDS_NOT_CONFIGURED', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
 import { sign, SignType } from '../../lib/wechatpay';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
 
@@ -110,9 +111,22 @@ describe('POST /payment/order', () => {
 
   it('concurrent requests with one Idempotency-Key make one order', async () => {
     const replies = await Promise.all(Array.from({ length: 5 }, () => createOrder(token, undefined, 'key-race')));
+    // Every reply, not only the successful ones: each racer is answered with the one order and its prepay.
+    assert.deepEqual(replies.map(r => r.status), [ 200, 200, 200, 200, 200 ], JSON.stringify(replies.map(r => r.body)));
     const numbers = new Set(replies.filter(r => r.status === 200).map(r => r.body.outTradeNo));
     assert.equal(numbers.size, 1);
+    assert.equal(new Set(replies.map(r => r.body.package)).size, 1);
+    for (const reply of replies) {
+      assert.deepEqual(Object.keys(reply.body).sort(), [ 'nonceStr', 'outTradeNo', 'package', 'paySign', 'signType', 'timeStamp' ]);
+    }
     assert.equal(await app.model.Order.count(), 1);
+    const order = await app.model.Order.findOne();
+    assert.equal(order!.outTradeNo, replies[0].body.outTradeNo);
+    const attempts = await app.model.PaymentAttempt.findAll();
+    assert.deepEqual(attempts.map(a => [ a.id, a.status ]), [[ order!.currentAttemptId, 'PREPAID' ]]);
+    assert.equal(replies[0].body.package, `prepay_id=${attempts[0].prepayId}`);
+    // WeChat knows one number, whatever the racers asked it.
+    assert.deepEqual([ ...new Set(testEnv.sim.requests('unifiedorder').map(r => r.params.out_trade_no)) ], [ order!.outTradeNo ]);
   });
 
   it('an Idempotency-Key reused for a different order gets 409', async () => {
@@ -197,6 +211,55 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     await resetWorld();
     ({ token } = await login());
   });
+  afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
+
+  function pay(outTradeNo: string) {
+    return app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`);
+  }
+
+  /** An order whose current prepay has expired here: the next /pay must replace its attempt. */
+  async function orderWithExpiredPrepay(): Promise<{ outTradeNo: string; package: string; orderId: number; attemptId: number }> {
+    const created = await createOrder(token).expect(200);
+    const order = (await app.model.Order.findOne({ where: { outTradeNo: created.body.outTradeNo } }))!;
+    await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { id: order.currentAttemptId! } });
+    return { outTradeNo: order.outTradeNo, package: created.body.package, orderId: order.id, attemptId: order.currentAttemptId! };
+  }
+
+  async function attemptsOf(orderId: number) {
+    return app.model.PaymentAttempt.findAll({ where: { orderId }, order: [[ 'id', 'ASC' ]] });
+  }
+
+  /** The unified order and close calls WeChat received, in order, as `api number`. */
+  const payCalls = () => testEnv.sim.requests()
+    .filter(r => r.api === 'unifiedorder' || r.api === 'closeorder')
+    .map(r => `${r.api} ${r.params.out_trade_no}`);
+
+  /** After a close that failed: nothing replaced, the old number still live here and at WeChat. */
+  async function assertNotReplaced(expired: { outTradeNo: string; orderId: number; attemptId: number }) {
+    const order = (await app.model.Order.findByPk(expired.orderId))!;
+    assert.equal(order.status, 'NOTPAY');
+    assert.equal(order.currentAttemptId, expired.attemptId);
+    const attempts = await attemptsOf(expired.orderId);
+    assert.deepEqual(attempts.map(a => [ a.id, a.status ]), [[ expired.attemptId, 'PREPAID' ]]);
+    // No unified order after the close: no second number WeChat would take money for.
+    assert.deepEqual(payCalls(), [ `unifiedorder ${expired.outTradeNo}`, `closeorder ${expired.outTradeNo}` ]);
+  }
+
+  /** The retry once WeChat answers again: the old number closed first, then a new one opened. */
+  async function assertRetryReplaces(expired: { outTradeNo: string; package: string; orderId: number }, closeCalls: number) {
+    const res = await pay(expired.outTradeNo).expect(200);
+    assert.equal(res.body.outTradeNo, expired.outTradeNo);
+    assert.notEqual(res.body.package, expired.package);
+    const attempts = await attemptsOf(expired.orderId);
+    assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
+    assert.equal(res.body.package, `prepay_id=${attempts[1].prepayId}`);
+    assert.equal(testEnv.sim.order(expired.outTradeNo)!.tradeState, 'CLOSED');
+    assert.deepEqual(payCalls(), [
+      `unifiedorder ${expired.outTradeNo}`,
+      ...Array.from({ length: closeCalls }, () => `closeorder ${expired.outTradeNo}`),
+      `unifiedorder ${attempts[1].outTradeNo}`,
+    ]);
+  }
 
   it('reuses a valid prepay_id', async () => {
     const created = await createOrder(token).expect(200);
@@ -215,6 +278,73 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     const attempts = await app.model.PaymentAttempt.findAll({ where: { orderId: order!.id }, order: [[ 'id', 'ASC' ]] });
     assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
     assert.equal(testEnv.sim.order(attempts[0].outTradeNo)!.tradeState, 'CLOSED');
+    // Closed at WeChat before the new number was opened there.
+    assert.deepEqual(payCalls(), [
+      `unifiedorder ${attempts[0].outTradeNo}`, `closeorder ${attempts[0].outTradeNo}`, `unifiedorder ${attempts[1].outTradeNo}`,
+    ]);
+  });
+
+  describe('the close of the expired attempt fails', () => {
+    it('WeChat busy (SYSTEMERROR): 503 WECHAT_BUSY, no new attempt; the retry closes it, then opens one', async () => {
+      const expired = await orderWithExpiredPrepay();
+      testEnv.sim.setFault('closeorder', { kind: 'systemerror' }, 1);
+      const res = await pay(expired.outTradeNo).expect(503);
+      assert.deepEqual(res.body, { code: 'WECHAT_BUSY', message: 'WeChat Pay is busy, retry the same request shortly' });
+      await assertNotReplaced(expired);
+      assert.equal(testEnv.sim.order(expired.outTradeNo)!.tradeState, 'NOTPAY');
+
+      await assertRetryReplaces(expired, 2);
+    });
+
+    it('WeChat unreachable (the request lost): 503 WECHAT_UNAVAILABLE, no new attempt; the retry closes it, then opens one', async () => {
+      const expired = await orderWithExpiredPrepay();
+      testEnv.sim.setFault('closeorder', { kind: 'drop', beforeProcessing: true }, 1);
+      const res = await pay(expired.outTradeNo).expect(503);
+      assert.deepEqual(res.body, { code: 'WECHAT_UNAVAILABLE', message: 'WeChat Pay could not be reached, retry the same request shortly' });
+      await assertNotReplaced(expired);
+      assert.equal(testEnv.sim.order(expired.outTradeNo)!.tradeState, 'NOTPAY');
+
+      await assertRetryReplaces(expired, 2);
+    });
+
+    it('the close\'s reply lost (closed at WeChat, we cannot know): 503 WECHAT_UNAVAILABLE; the retry\'s ORDERCLOSED counts as closed', async () => {
+      const expired = await orderWithExpiredPrepay();
+      testEnv.sim.setFault('closeorder', { kind: 'drop' }, 1);
+      const res = await pay(expired.outTradeNo).expect(503);
+      assert.equal(res.body.code, 'WECHAT_UNAVAILABLE');
+      await assertNotReplaced(expired);
+      assert.equal(testEnv.sim.order(expired.outTradeNo)!.tradeState, 'CLOSED');
+
+      await assertRetryReplaces(expired, 2);
+    });
+
+    it('ORDERPAID (paid at WeChat, its notification lost): the payment is applied, 409 ORDER_ALREADY_PAID, no new attempt', async () => {
+      // The payment's notification cannot reach us: only the close reveals it.
+      mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
+      const expired = await orderWithExpiredPrepay();
+      mock.restore();
+      const payment = await testEnv.sim.pay(expired.outTradeNo);
+
+      const res = await pay(expired.outTradeNo).expect(409);
+      assert.deepEqual(res.body, { code: 'ORDER_ALREADY_PAID', message: 'this order is already paid' });
+      const order = (await app.model.Order.findByPk(expired.orderId))!;
+      assert.equal(order.status, 'SUCCESS');
+      assert.equal(order.transactionId, payment.transactionId);
+      assert.equal(order.paidAttemptId, expired.attemptId);
+      assert.equal(order.currentAttemptId, expired.attemptId);
+      const attempts = await attemptsOf(expired.orderId);
+      assert.deepEqual(attempts.map(a => [ a.id, a.status, a.transactionId ]), [[ expired.attemptId, 'PAID', payment.transactionId ]]);
+      const events = await app.model.OrderEvent.findAll({ where: { orderId: expired.orderId } });
+      assert.deepEqual(events.map(e => [ e.type, e.source ]), [[ 'PAID', 'query' ]]);
+      // Closed (refused: paid), then no new number: WeChat got one unified order only.
+      assert.deepEqual(payCalls(), [ `unifiedorder ${expired.outTradeNo}`, `closeorder ${expired.outTradeNo}` ]);
+      assert.equal(testEnv.sim.order(expired.outTradeNo)!.tradeState, 'SUCCESS');
+
+      // Asked again, it stays paid without calling WeChat.
+      const again = await pay(expired.outTradeNo).expect(409);
+      assert.equal(again.body.code, 'ORDER_ALREADY_PAID');
+      assert.equal(testEnv.sim.requests('closeorder').length, 1);
+    });
   });
 
   it('concurrent pay requests after the prepay expired open one new attempt, not two', async () => {

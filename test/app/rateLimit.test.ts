@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
+import { rateLimitClock } from '../../app/service/rateLimit';
 
 const RATE_LIMITED = { code: 'RATE_LIMITED', message: 'too many requests, try again later' };
 
@@ -19,18 +20,36 @@ function breakRedisMulti() {
   });
 }
 
+/**
+ * The limiter's clock, fixed by each test: windows are cut from the epoch, so a test running
+ * across a real window boundary would otherwise see its count restart and a 429 turn into a 200.
+ */
+const clock = {
+  ms: 0,
+  /** `seconds` into a window of every rule (they share RATE_LIMIT_WINDOW_SECONDS). */
+  set(secondsIntoWindow: number) {
+    const windowMs = app.config.rateLimit.loginPerIp.windowSeconds * 1000;
+    clock.ms = Math.floor(Date.UTC(2026, 10, 30, 15, 59, 0) / windowMs) * windowMs + secondsIntoWindow * 1000;
+  },
+  advance(seconds: number) {
+    clock.ms += seconds * 1000;
+  },
+};
+
 function assertRetryAfter(res: { headers: Record<string, string> }, windowSeconds: number) {
   const retryAfter = Number(res.headers['retry-after']);
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowSeconds, `Retry-After ${res.headers['retry-after']}`);
+  // With the clock fixed the wait is known: the rest of the window, in whole seconds.
+  const intoWindow = (clock.ms / 1000) % windowSeconds;
+  assert.equal(retryAfter, Math.max(1, Math.ceil(windowSeconds - intoWindow)));
 }
-
-/** Far longer than a test run: no assertion may depend on where the wall clock's current window ends. */
-const LONG_WINDOW_SECONDS = 1_000_000_000;
 
 describe('rate limits', () => {
   beforeEach(async () => {
-    for (const rule of Object.values(app.config.rateLimit)) mock(rule, 'windowSeconds', LONG_WINDOW_SECONDS);
     await resetWorld();
+    for (const rule of Object.values(app.config.rateLimit)) assert.ok(rule.windowSeconds === app.config.rateLimit.loginPerIp.windowSeconds);
+    clock.set(app.config.rateLimit.loginPerIp.windowSeconds / 2);
+    mock(rateLimitClock, 'nowMs', () => clock.ms);
   });
   afterEach(() => { mock.restore(); testEnv.sim.clearFaults(); });
 
@@ -49,6 +68,25 @@ describe('rate limits', () => {
       // The refused code was not spent: once the window is over (here: its counter removed) it works.
       await app.redis.del(await app.redis.keys('ratelimit:loginPerIp:*'));
       await postLogin(code).expect(200);
+    });
+
+    it('counts per window: the limit holds to the window\'s last second, the next window counts afresh after Retry-After', async () => {
+      const windowSeconds = app.config.rateLimit.loginPerIp.windowSeconds;
+      clock.set(0);
+      for (let i = 0; i < 3; i++) await postLogin(testEnv.sim.issueLoginCode({})).expect(200);
+      clock.advance(windowSeconds - 0.5);
+      const refused = await postLogin(testEnv.sim.issueLoginCode({})).expect(429);
+      assertRetryAfter(refused, windowSeconds);
+      assert.equal(refused.headers['retry-after'], '1');
+
+      clock.advance(Number(refused.headers['retry-after']));
+      for (let i = 0; i < 3; i++) await postLogin(testEnv.sim.issueLoginCode({})).expect(200);
+      const again = await postLogin(testEnv.sim.issueLoginCode({})).expect(429);
+      // Half a second into the new window: the whole window, rounded up, is left.
+      assertRetryAfter(again, windowSeconds);
+      assert.equal(again.headers['retry-after'], String(windowSeconds));
+      assert.equal(testEnv.sim.requests('jscode2session').length, 6);
+      assert.equal((await app.redis.keys('ratelimit:loginPerIp:*')).length, 2);
     });
 
     it('ignores X-Forwarded-For unless TRUST_PROXY is set, so a client cannot pick its own IP', async () => {
@@ -110,7 +148,7 @@ describe('rate limits', () => {
       const queries = testEnv.sim.requests('orderquery').length;
       const res = await status(outTradeNo).expect(429);
       assert.deepEqual(res.body, RATE_LIMITED);
-      assertRetryAfter(res, LONG_WINDOW_SECONDS);
+      assertRetryAfter(res, app.config.rateLimit.statusPerUser.windowSeconds);
       // Missing orders count too: the limit is per user, not per order.
       assert.deepEqual((await status('P0000000000000000000000000000').expect(429)).body, RATE_LIMITED);
       assert.equal(testEnv.sim.requests('orderquery').length, queries);

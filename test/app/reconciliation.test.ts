@@ -8,7 +8,8 @@ import { DEV_CREDENTIALS, RefundStatus, WechatSimulator } from '../../simulator'
 import { runReconcileCommand } from '../../scripts/reconcileCommand';
 import { Discrepancy } from '../../app/domain/reconcileMatching';
 import { jobLockKey } from '../../app/service/jobLock';
-import type { ReconciliationReport } from '../../app/service/reconciliation';
+import ReconciliationService, { type ReconciliationReport } from '../../app/service/reconciliation';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -20,6 +21,19 @@ const beijingDate = (at: Date) => {
   const d = beijingDay(at);
   return `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}`;
 };
+
+/** An instant of a Beijing day: `hhmmss` Beijing time on YYYY-MM-DD. */
+const beijingAt = (day: string, hhmmss: string) => fromBeijing(`${day.replace(/-/g, '')}${hhmmss}`)!;
+
+/** The Beijing day `days` after (before, if negative) `day`. */
+const addDays = (day: string, days: number) => beijingDate(new Date(beijingAt(day, '120000').getTime() + days * DAY_MS));
+
+/**
+ * The Beijing day the payments and refunds of these tests happen on: a fixed day, never today's,
+ * which changes under a test running across Beijing midnight (16:00 UTC). The simulator's clock
+ * starts at its noon in every test, and our own rows are dated from that clock.
+ */
+const DAY = '2026-11-23';
 
 interface Paid {
   outTradeNo: string;
@@ -35,13 +49,17 @@ const kinds = (report: ReconciliationReport) =>
 
 describe('reconciliation with WeChat\'s bill', () => {
   /**
-   * A simulator of our own whose clock can be moved: a day's bill exists only from 10:00 the next
-   * (Beijing) day, so to download today's bill the simulator is moved two days ahead, and to place
-   * a payment on another day it is moved to that moment while the payer pays.
+   * A simulator of our own whose clock is set by the tests and runs on from there: each test starts
+   * at noon of DAY; a day's bill exists only from 10:00 the next (Beijing) day, so to download a
+   * day's bill the simulator is moved two days past it, and to place a payment on another day it is
+   * moved to that moment while the payer pays.
    */
   let offsetMs = 0;
+  /** The simulator's time, which our rows written by hand (a refund asked for, a payment planted) take too. */
+  const simNow = () => new Date(Date.now() + offsetMs);
+  const setSimClock = (at: Date) => { offsetMs = at.getTime() - Date.now(); };
   const sim = new WechatSimulator({
-    now: () => new Date(Date.now() + offsetMs), retryScale: 0.001, notifyTimeoutMs: 3000, autoCompleteRefunds: false,
+    now: simNow, retryScale: 0.001, notifyTimeoutMs: 3000, autoCompleteRefunds: false,
   });
   let saved: { sim: WechatSimulator; payBaseUrl: string; loginBaseUrl: string };
   /** The merchant's client with its certificate, for refunds straight at the simulator. */
@@ -69,7 +87,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     await sim.stop();
   });
   beforeEach(async () => {
-    offsetMs = 0;
+    setSimClock(beijingAt(DAY, '120000'));
     await resetWorld();
     ({ token } = await login());
   });
@@ -86,10 +104,11 @@ describe('reconciliation with WeChat\'s bill', () => {
   /** An order paid at WeChat (at the simulator's clock, moved to `at` if given) and applied here. */
   async function paidOrder(options: { quantity?: number; at?: Date } = {}): Promise<Paid> {
     const outTradeNo = await newOrder(options.quantity);
-    if (options.at) offsetMs = options.at.getTime() - Date.now();
+    const saved = offsetMs;
+    if (options.at) setSimClock(options.at);
     const delivered = sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
     const payment = await sim.pay(outTradeNo);
-    offsetMs = 0;
+    offsetMs = saved;
     await delivered;
     const order = (await app.model.Order.findOne({ where: { outTradeNo } }))!;
     assert.equal(order.status, 'SUCCESS');
@@ -106,7 +125,7 @@ describe('reconciliation with WeChat\'s bill', () => {
 
   /** Our `refunds` row, as the refund service writes it. */
   async function recordRefund(paid: Paid, refund: { outRefundNo: string; refundId: string | null; amount: number; status: string; createdAt?: Date }) {
-    const at = refund.createdAt ?? new Date();
+    const at = refund.createdAt ?? simNow();
     await app.model.query(
       `INSERT INTO refunds (order_id, attempt_id, out_trade_no, transaction_id, out_refund_no, refund_id, amount, reason, status, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'test', ?, ?, ?)`,
@@ -115,14 +134,21 @@ describe('reconciliation with WeChat\'s bill', () => {
     );
   }
 
-  /** Reconciles a day with the simulator two days later, when that day's bill is ready. */
-  async function reconcile(billDate = beijingDate(new Date())): Promise<ReconciliationReport> {
-    offsetMs = 2 * DAY_MS;
+  /** Runs `fn` with the simulator's clock at `at`, then sets it back. */
+  async function withSimClockAt<T>(at: Date, fn: () => Promise<T>): Promise<T> {
+    const saved = offsetMs;
+    setSimClock(at);
     try {
-      return await app.createAnonymousContext().service.reconciliation.reconcile(billDate);
+      return await fn();
     } finally {
-      offsetMs = 0;
+      offsetMs = saved;
     }
+  }
+
+  /** Reconciles a day (DAY by default) with the simulator two days later, when that day's bill is ready. */
+  async function reconcile(billDate = DAY): Promise<ReconciliationReport> {
+    return withSimClockAt(beijingAt(addDays(billDate, 2), '120000'),
+      () => app.createAnonymousContext().service.reconciliation.reconcile(billDate));
   }
 
   async function stored(billDate: string) {
@@ -143,7 +169,7 @@ describe('reconciliation with WeChat\'s bill', () => {
       // Refused by WeChat for good: never on its books, so not one of our refunds of the day.
       await recordRefund(a, { outRefundNo: 'RF-refused', refundId: null, amount: 100, status: 'FAILED' });
 
-      const today = beijingDate(new Date());
+      const today = DAY;
       const report = await reconcile(today);
       assert.equal(report.status, 'OK');
       assert.deepEqual(report.discrepancies, []);
@@ -171,7 +197,8 @@ describe('reconciliation with WeChat\'s bill', () => {
       const paid = await paidOrder();
       // A second attempt of the same order paid at WeChat: recorded and flagged (what settlement does).
       const second = await paidOrder();
-      await sql('UPDATE payment_attempts SET order_id = ? WHERE id = ?', [ paid.orderId, second.attemptId ]);
+      // Its attempt became PAID when we learned of the payment, on the payment's day.
+      await sql('UPDATE payment_attempts SET order_id = ?, updated_at = ? WHERE id = ?', [ paid.orderId, simNow(), second.attemptId ]);
       await sql('DELETE FROM orders WHERE id = ?', [ second.orderId ]);
       await sql('UPDATE orders SET refund_required = 1 WHERE id = ?', [ paid.orderId ]);
       const report = await reconcile();
@@ -188,7 +215,7 @@ describe('reconciliation with WeChat\'s bill', () => {
   describe('payments: a planted discrepancy of each kind is found', () => {
     it('paid at WeChat, notification never applied here: MISSING_LOCAL', async () => {
       const clean = await paidOrder();
-      mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+      mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
       const lost = await newOrder(2);
       mock.restore();
       const payment = await sim.pay(lost);
@@ -223,7 +250,7 @@ describe('reconciliation with WeChat\'s bill', () => {
       await paidOrder();
       const fake = await newOrder();
       await sql(`UPDATE orders SET status = 'SUCCESS', paid_at = ?, transaction_id = '4200000000209901010000000001' WHERE out_trade_no = ?`,
-        [ new Date(), fake ]);
+        [ simNow(), fake ]);
       const report = await reconcile();
       assert.equal(report.status, 'MISMATCH');
       assert.deepEqual(kinds(report), [[ 'MISSING_AT_WECHAT', 'PAYMENT', fake ]]);
@@ -237,7 +264,7 @@ describe('reconciliation with WeChat\'s bill', () => {
 
     it('a day only we have payments on (WeChat: No Bill Exist): MISMATCH, not NO_BILL', async () => {
       const fake = await newOrder();
-      const tenDaysAgo = new Date(Date.now() - 10 * DAY_MS);
+      const tenDaysAgo = new Date(simNow().getTime() - 10 * DAY_MS);
       await sql(`UPDATE orders SET status = 'SUCCESS', paid_at = ?, transaction_id = '4200000000209901010000000002' WHERE out_trade_no = ?`,
         [ tenDaysAgo, fake ]);
       const report = await reconcile(beijingDate(tenDaysAgo));
@@ -281,22 +308,20 @@ describe('reconciliation with WeChat\'s bill', () => {
     it('every kind at once: each is reported, with an error log line each', async () => {
       const changed = await paidOrder();
       const closed = await paidOrder();
-      mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+      mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
       const lost = await newOrder();
       mock.restore();
       await sim.pay(lost);
       const fake = await newOrder();
       await sql(`UPDATE orders SET status = 'SUCCESS', paid_at = ?, transaction_id = '4200000000209901010000000003' WHERE out_trade_no = ?`,
-        [ new Date(), fake ]);
+        [ simNow(), fake ]);
       await sql('UPDATE orders SET total_fee = 999 WHERE id = ?', [ changed.orderId ]);
       await sql(`UPDATE orders SET status = 'NOTPAY' WHERE id = ?`, [ closed.orderId ]);
 
       const errors: string[] = [];
       const ctx = app.createAnonymousContext();
       mock(ctx.logger, 'error', (text: string, ...args: unknown[]) => { errors.push(format(text, ...args)); });
-      offsetMs = 2 * DAY_MS;
-      const report = await ctx.service.reconciliation.reconcile(beijingDate(new Date()));
-      offsetMs = 0;
+      const report = await withSimClockAt(beijingAt(addDays(DAY, 2), '120000'), () => ctx.service.reconciliation.reconcile(DAY));
       assert.deepEqual(kinds(report), [
         [ 'AMOUNT_MISMATCH', 'PAYMENT', changed.outTradeNo ],
         [ 'MISSING_AT_WECHAT', 'PAYMENT', fake ],
@@ -351,7 +376,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     it('a refund asked for on an earlier day still matches its bill line', async () => {
       const paid = await paidOrder();
       const refund = await refundAtWechat(paid, 300);
-      await recordRefund(paid, { ...refund, amount: 300, status: 'SUCCESS', createdAt: new Date(Date.now() - 3 * DAY_MS) });
+      await recordRefund(paid, { ...refund, amount: 300, status: 'SUCCESS', createdAt: new Date(simNow().getTime() - 3 * DAY_MS) });
       const report = await reconcile();
       assert.equal(report.status, 'OK', JSON.stringify(report.discrepancies));
       assert.equal(report.local.refundCount, 0);
@@ -360,28 +385,40 @@ describe('reconciliation with WeChat\'s bill', () => {
 
   describe('days and time zones', () => {
     it('a payment belongs to its Beijing day, not its UTC day', async () => {
-      const day = beijingDate(new Date(Date.now() - 3 * DAY_MS));
+      const day = addDays(DAY, -3);
       const compact = day.replace(/-/g, '');
       // 00:00:30 Beijing is 16:00:30 UTC the day before; 23:59:59 Beijing is 15:59:59 UTC the same day.
       const early = await paidOrder({ at: fromBeijing(`${compact}000030`)! });
       const late = await paidOrder({ at: fromBeijing(`${compact}235959`)! });
+      // The first second of the next day.
+      const next = await paidOrder({ at: beijingAt(addDays(day, 1), '000000') });
       const earlyRow = await app.model.Order.findOne({ where: { outTradeNo: early.outTradeNo } });
       assert.equal(earlyRow!.paidAt!.toISOString().slice(11, 19), '16:00:30');
       assert.notEqual(earlyRow!.paidAt!.toISOString().slice(0, 10), day);
+      const lateRow = await app.model.Order.findOne({ where: { outTradeNo: late.outTradeNo } });
+      assert.equal(lateRow!.paidAt!.toISOString(), `${day}T15:59:59.000Z`);
 
       const report = await reconcile(day);
       assert.equal(report.status, 'OK', JSON.stringify(report.discrepancies));
       assert.equal(report.local.paymentCount, 2);
       assert.equal(report.bill!.paymentCount, 2);
       assert.ok(late);
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: early.totalFee + late.totalFee, refundCount: 0, refundTotal: 0 });
+
+      // The next day has the payment of its first second, and not `late`, one second before it.
+      const nextDay = await reconcile(addDays(day, 1));
+      assert.equal(nextDay.status, 'OK', JSON.stringify(nextDay.discrepancies));
+      assert.deepEqual(nextDay.discrepancies, []);
+      assert.deepEqual(nextDay.local, { paymentCount: 1, paymentTotal: next.totalFee, refundCount: 0, refundTotal: 0 });
+      assert.equal(nextDay.bill!.paymentCount, 1);
 
       const dayBefore = beijingDate(new Date(fromBeijing(`${compact}000000`)!.getTime() - DAY_MS));
       assert.equal((await reconcile(dayBefore)).status, 'NO_BILL');
     });
 
     it('a day without transactions on either side: NO_BILL, stored', async () => {
-      await paidOrder(); // today: not the day reconciled
-      const day = beijingDate(new Date(Date.now() - 10 * DAY_MS));
+      await paidOrder(); // DAY: not the day reconciled
+      const day = addDays(DAY, -10);
       const report = await reconcile(day);
       assert.equal(report.status, 'NO_BILL');
       assert.equal(report.bill, null);
@@ -393,7 +430,9 @@ describe('reconciliation with WeChat\'s bill', () => {
 
     it('a bill not ready yet (today): ERROR with WeChat\'s answer, stored', async () => {
       await paidOrder();
-      const today = beijingDate(new Date());
+      // Today for the simulator, whose clock is at DAY's noon.
+      const today = beijingDate(simNow());
+      assert.equal(today, DAY);
       const report = await app.createAnonymousContext().service.reconciliation.reconcile(today);
       assert.equal(report.status, 'ERROR');
       assert.equal(report.error, 'WeChat answered Bill Creating (20003)');
@@ -404,8 +443,8 @@ describe('reconciliation with WeChat\'s bill', () => {
     });
 
     it('WeChat unreachable: ERROR', async () => {
-      mock(app.config.wechat, 'payBaseUrl', 'http://127.0.0.1:9');
-      const report = await reconcile(beijingDate(new Date(Date.now() - DAY_MS)));
+      mock(app.config.wechat, 'payBaseUrl', await closedUrl());
+      const report = await reconcile(addDays(DAY, -1));
       assert.equal(report.status, 'ERROR');
       assert.match(report.error!, /ECONNREFUSED/);
       assert.equal((await stored(report.billDate)).status, 'ERROR');
@@ -438,9 +477,18 @@ describe('reconciliation with WeChat\'s bill', () => {
   });
 
   describe('the daily job', () => {
-    const runDaily = () => app.runSchedule('reconcileDaily') as Promise<any>;
-    const yesterday = () => beijingDate(new Date(Date.now() - DAY_MS));
-    const daysBack = (n: number) => beijingDate(new Date(Date.now() - n * DAY_MS));
+    /** The tick: at 10:30 Beijing the day after DAY, as the cron has it; WeChat's clock there too. */
+    const TICK = beijingAt(addDays(DAY, 1), '103000');
+    beforeEach(() => {
+      // The scheduled task calls runDaily() without a time: it gets the tick's, not the real clock's.
+      const runDaily = ReconciliationService.prototype.runDaily;
+      mock(ReconciliationService.prototype, 'runDaily', function(this: ReconciliationService, now?: Date) {
+        return runDaily.call(this, now ?? TICK);
+      });
+    });
+    const runDaily = () => withSimClockAt(TICK, () => app.runSchedule('reconcileDaily') as Promise<any>);
+    const yesterday = () => DAY;
+    const daysBack = (n: number) => addDays(DAY, 1 - n);
 
     it('is a worker job on a Beijing-time cron from config, off in unittest', () => {
       const items = Object.values((app as any).scheduleWorker.scheduleItems as Record<string, { key: string; schedule: any }>);
@@ -449,11 +497,9 @@ describe('reconciliation with WeChat\'s bill', () => {
     });
 
     it('reconciles yesterday and the days before it without a result; a second run skips them', async () => {
-      const paid = await paidOrder({ at: new Date(Date.now() - DAY_MS) });
-      // Simulator time stays real: yesterday's bill is ready only after 10:00; move it past that.
-      offsetMs = DAY_MS;
+      const paid = await paidOrder();
+      // WeChat's clock at the tick, past 10:00: yesterday's bill is ready.
       const run = await runDaily();
-      offsetMs = 0;
       assert.equal(run.ran, true);
       assert.deepEqual(run.result.reconciled, [
         { billDate: daysBack(4), status: 'NO_BILL' },
@@ -470,13 +516,12 @@ describe('reconciliation with WeChat\'s bill', () => {
 
     it('tries a day that ended in ERROR again', async () => {
       // WeChat unreachable for the first run.
-      mock(app.config.wechat, 'payBaseUrl', 'http://127.0.0.1:9');
+      const wechat = app.config.wechat.payBaseUrl;
+      mock(app.config.wechat, 'payBaseUrl', await closedUrl());
       const failed = await runDaily();
       assert.deepEqual(failed.result.reconciled.map((r: any) => r.status), [ 'ERROR', 'ERROR', 'ERROR', 'ERROR' ]);
-      mock.restore();
-      offsetMs = DAY_MS;
+      mock(app.config.wechat, 'payBaseUrl', wechat);
       const retried = await runDaily();
-      offsetMs = 0;
       assert.deepEqual(retried.result.reconciled.map((r: any) => [ r.billDate, r.status ]), [
         [ daysBack(4), 'NO_BILL' ], [ daysBack(3), 'NO_BILL' ], [ daysBack(2), 'NO_BILL' ], [ yesterday(), 'NO_BILL' ],
       ]);
@@ -498,18 +543,14 @@ describe('reconciliation with WeChat\'s bill', () => {
     }
     async function command(argv: string[]) {
       const captured = io();
-      offsetMs = 2 * DAY_MS;
-      try {
-        const code = await runReconcileCommand(app, argv, captured.io);
-        return { code, stdout: captured.out.join(''), stderr: captured.err.join('') };
-      } finally {
-        offsetMs = 0;
-      }
+      // WeChat two days after DAY: the bills of DAY and the days before are ready.
+      const code = await withSimClockAt(beijingAt(addDays(DAY, 2), '120000'), () => runReconcileCommand(app, argv, captured.io));
+      return { code, stdout: captured.out.join(''), stderr: captured.err.join('') };
     }
 
     it('exit 0 and a readable report when everything matches', async () => {
       await paidOrder();
-      const today = beijingDate(new Date());
+      const today = DAY;
       const { code, stdout, stderr } = await command([ '--date', today ]);
       assert.equal(code, 0);
       assert.equal(stderr, '');
@@ -527,7 +568,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     it('exit 1 on a mismatch, one ERROR line per discrepancy on stderr', async () => {
       const paid = await paidOrder();
       await sql('UPDATE orders SET total_fee = 1300 WHERE id = ?', [ paid.orderId ]);
-      const today = beijingDate(new Date());
+      const today = DAY;
       const { code, stdout, stderr } = await command([ `--date=${today}` ]);
       assert.equal(code, 1);
       assert.match(stdout, /: MISMATCH\n/);
@@ -538,14 +579,14 @@ describe('reconciliation with WeChat\'s bill', () => {
     });
 
     it('exit 0 for a day with no bill and nothing of ours', async () => {
-      const { code, stdout } = await command([ '--date', beijingDate(new Date(Date.now() - 10 * DAY_MS)) ]);
+      const { code, stdout } = await command([ '--date', addDays(DAY, -10) ]);
       assert.equal(code, 0);
       assert.match(stdout, /: NO_BILL\n {2}WeChat has no bill for this day and we have no payment or refund on it\.\n$/);
     });
 
     it('exit 2 when the day cannot be reconciled, or on bad usage', async () => {
-      mock(app.config.wechat, 'payBaseUrl', 'http://127.0.0.1:9');
-      const failed = await command([ '--date', beijingDate(new Date(Date.now() - DAY_MS)) ]);
+      mock(app.config.wechat, 'payBaseUrl', await closedUrl());
+      const failed = await command([ '--date', addDays(DAY, -1) ]);
       assert.equal(failed.code, 2);
       assert.match(failed.stdout, /: ERROR\n {2}could not reconcile: /);
       assert.match(failed.stderr, /^ERROR reconcile \d{4}-\d{2}-\d{2}: /);
@@ -562,8 +603,8 @@ describe('reconciliation with WeChat\'s bill', () => {
       this.timeout(120_000);
       const paid = await paidOrder();
       await sql(`UPDATE orders SET status = 'CLOSED' WHERE id = ?`, [ paid.orderId ]);
-      const today = beijingDate(new Date());
-      offsetMs = 2 * DAY_MS;
+      const today = DAY;
+      setSimClock(beijingAt(addDays(DAY, 2), '120000'));
       const child = spawn(process.execPath, [ path.join(ROOT, 'scripts/reconcile.js'), '--date', today ], {
         cwd: ROOT,
         env: {
@@ -575,7 +616,6 @@ describe('reconciliation with WeChat\'s bill', () => {
       child.stdout.on('data', chunk => { stdout += chunk; });
       child.stderr.on('data', chunk => { stderr += chunk; });
       const code = await new Promise<number | null>(resolve => child.on('close', resolve));
-      offsetMs = 0;
       assert.equal(code, 1, `stdout:\n${stdout}\nstderr:\n${stderr}`);
       assert.match(stdout, new RegExp(`^Reconciliation of ${today} \\(Beijing day, WeChat bill ALL\\): MISMATCH\n`));
       assert.match(stdout, /\n {4}STATUS_MISMATCH +PAYMENT +.*our order .* is CLOSED\n/);

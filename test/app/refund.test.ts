@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
 import { WechatPayClient } from '../../lib/wechatpay';
 import { DEV_CREDENTIALS } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 import {
@@ -56,8 +58,19 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
 
     it('an empty configured admin token lets nobody in', async () => {
       const { outTradeNo } = await paidOrder(token);
+      const configured = app.config.adminToken;
       mock(app.config, 'adminToken', '');
       await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', 'Bearer ').expect(401);
+      // Real-looking tokens, which the header pattern accepts: the one configured before, a random one.
+      for (const given of [ configured, randomBytes(32).toString('base64url') ]) {
+        const list = await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${given}`).expect(401);
+        assert.deepEqual(list.body, { code: 'ADMIN_UNAUTHORIZED', message: 'the admin API needs Authorization: Bearer <admin token>' });
+        const create = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`)
+          .set('Authorization', `Bearer ${given}`).send({ amount: 100, reason: 'r' }).expect(401);
+        assert.equal(create.body.code, 'ADMIN_UNAUTHORIZED');
+      }
+      assert.equal(await app.model.Refund.count(), 0);
+      assert.equal(refundRequests().length, 0);
     });
   });
 
@@ -439,7 +452,7 @@ describe('refunds: the overdue-refund job (refundquery)', () => {
   it('applies a result whose notification was lost, once; the late notification then changes nothing', async () => {
     const { outTradeNo } = await paidOrder(token, manual.sim);
     // The refund notification goes to a closed port: only a query can reveal the result.
-    mock(app.config.wechat, 'refundNotifyUrl', 'http://127.0.0.1:9/payment/refund-notify');
+    mock(app.config.wechat, 'refundNotifyUrl', await closedUrl('/payment/refund-notify'));
     const res = await requestRefund(outTradeNo, { amount: 400, reason: 'lost notification' }).expect(201);
     const outRefundNo = res.body.outRefundNo;
     manual.sim.completeRefund(outRefundNo, 'SUCCESS');
@@ -481,7 +494,7 @@ describe('refunds: the overdue-refund job (refundquery)', () => {
 
   it('CHANGE and REFUNDCLOSE found by the query: CHANGE keeps the amount reserved, REFUNDCLOSE gives it back', async () => {
     const { outTradeNo } = await paidOrder(token, manual.sim);
-    mock(app.config.wechat, 'refundNotifyUrl', 'http://127.0.0.1:9/payment/refund-notify');
+    mock(app.config.wechat, 'refundNotifyUrl', await closedUrl('/payment/refund-notify'));
     const a = await requestRefund(outTradeNo, { amount: 400, reason: 'a' }).expect(201);
     const b = await requestRefund(outTradeNo, { amount: 500, reason: 'b' }).expect(201);
     manual.sim.completeRefund(a.body.outRefundNo, 'CHANGE');

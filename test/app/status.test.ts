@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildXml } from '../../lib/wechatpay';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 
@@ -42,7 +43,7 @@ describe('GET /payment/orders/:outTradeNo', () => {
 
   it('learns a payment whose notification never came by querying WeChat, once', async () => {
     // WeChat cannot reach us: the notification goes to a closed port.
-    mock(app.config.wechat, 'notifyUrl', 'http://127.0.0.1:9/payment/notify');
+    mock(app.config.wechat, 'notifyUrl', await closedUrl('/payment/notify'));
     const created = await createOrder(token).expect(200);
     mock.restore();
     const payment = await testEnv.sim.pay(created.body.outTradeNo);
@@ -152,7 +153,15 @@ describe('GET /payment/orders/:outTradeNo', () => {
   it('answers the local status when the query fails', async () => {
     const created = await createOrder(token).expect(200);
     testEnv.sim.setFault('orderquery', { kind: 'systemerror' });
+    app.mockLog();
     const res = await status(created.body.outTradeNo).expect(200);
     assert.equal(res.body.status, 'NOTPAY');
+    // WeChat was asked, exactly once, and its failure is what the local answer stands in for.
+    assert.deepEqual(testEnv.sim.requests('orderquery').map(r => r.params.out_trade_no), [ created.body.outTradeNo ]);
+    app.expectLog(new RegExp(`\\[payment\\] order ${created.body.outTradeNo}: order query failed, answering local status`));
+    const order = await app.model.Order.findOne({ where: { outTradeNo: created.body.outTradeNo } });
+    assert.equal(order!.status, 'NOTPAY');
+    assert.equal(res.body.outTradeNo, created.body.outTradeNo);
+    assert.equal(res.body.paidAt, null);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
+import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { PRODUCTS, resetWorld } from '../support/fixtures';
 import { createWxStub } from './wxStub';
@@ -154,7 +155,7 @@ describe('examples/miniprogram lib/api.js against the running service', () => {
 
   it('an unreachable service is a retryable NETWORK_ERROR', async () => {
     const { wx } = createWxStub();
-    const api = createApi({ wx, baseUrl: 'http://127.0.0.1:1' });
+    const api = createApi({ wx, baseUrl: await closedUrl() });
     const err = await apiError(api.request({ path: '/api/products', auth: false }));
     assert.equal(err.status, 0);
     assert.equal(err.code, 'NETWORK_ERROR');

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { parseXml, verifySign, WechatApiError, WechatLoginError, WechatTransportError } from '../../lib/wechatpay';
 import { WechatSimulator } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { DEV, MerchantServer, orderRequest, payClient, loginClient, rawCall, signedXml } from './helpers';
 
-const NOTIFY_URL = 'http://127.0.0.1:9/payment/notify';
+/** A notify_url whose connections are refused (set before the tests). */
+let NOTIFY_URL = '';
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
   const err = await promise.then(() => undefined, e => e);
@@ -14,7 +16,10 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 
 describe('simulator: faults', () => {
   const sim = new WechatSimulator({ retryScale: 0.001, notifyTimeoutMs: 500 });
-  before(() => sim.start());
+  before(async () => {
+    NOTIFY_URL = await closedUrl('/payment/notify');
+    await sim.start();
+  });
   after(() => sim.stop());
   beforeEach(() => sim.reset());
 
@@ -112,11 +117,21 @@ describe('simulator: faults', () => {
   });
 
   describe('slow', () => {
-    it('delays the reply by delayMs', async () => {
+    it('delays the reply by delayMs, then answers it', async () => {
       sim.setFault('orderquery', { kind: 'slow', delayMs: 150 }, 1);
-      const started = Date.now();
-      await failure(payClient(sim).orderQuery({ out_trade_no: 'T-x' }));
-      assert.ok(Date.now() - started >= 150);
+      const arrived = once(sim, 'request');
+      // The monotonic clock, read before the request leaves: the reply's timer starts after it, so
+      // the wait measured is at least the delay, whatever the wall clock does meanwhile, less the
+      // 2 ms by which libuv's timer clock (whole milliseconds, possibly the coarse clock) may lag it.
+      const started = performance.now();
+      const err = await failure(payClient(sim).orderQuery({ out_trade_no: 'T-x' }));
+      const waited = performance.now() - started;
+      const [ request ] = await arrived;
+      assert.equal(request.params.out_trade_no, 'T-x');
+      // Late, not lost: WeChat's real answer.
+      assert.ok(err instanceof WechatApiError, String(err));
+      assert.equal(err.errCode, 'ORDERNOTEXIST');
+      assert.ok(waited >= 150 - 2, `answered after ${waited} ms`);
     });
 
     it('past the client timeout: a timeout error, yet the order exists and the retry gets its prepay_id', async () => {
@@ -132,14 +147,16 @@ describe('simulator: faults', () => {
     it('stop() does not wait for a slow reply', async () => {
       const other = new WechatSimulator();
       await other.start();
-      other.setFault('orderquery', { kind: 'slow', delayMs: 60_000 });
+      // A reply held far longer than the test may run: only stop() cutting the connection ends the call.
+      other.setFault('orderquery', { kind: 'slow', delayMs: 3_600_000 });
       const arrived = once(other, 'request');
       const call = failure(payClient(other, { timeoutMs: 30_000 }).orderQuery({ out_trade_no: 'T-x' }));
       await arrived;
-      const started = Date.now();
       await other.stop();
-      assert.ok(Date.now() - started < 1000);
-      assert.ok(await call instanceof WechatTransportError);
+      const err = await call;
+      assert.ok(err instanceof WechatTransportError);
+      // Cut by the server, not given up by the client after its 30 s timeout (what a stop() that waited would cause).
+      assert.equal(err.reason, 'network');
     });
   });
 
@@ -197,10 +214,14 @@ describe('simulator: faults', () => {
 
     it('slow holds the attempt back by delayMs', async () => {
       sim.setFault('notify', { kind: 'slow', delayMs: 100 }, 1);
-      const started = Date.now();
+      // The monotonic clock, read before the payment starts the delivery (see 'delays the reply by delayMs').
+      const started = performance.now();
       const no = await paid();
-      await sim.waitForDelivery(no, { acknowledged: true });
-      assert.ok(Date.now() - started >= 100);
+      const [ attempt ] = await sim.waitForDelivery(no, { acknowledged: true });
+      const waited = performance.now() - started;
+      assert.equal(attempt.attempt, 1);
+      assert.equal(merchant.received.length, 1);
+      assert.ok(waited >= 100 - 2, `delivered after ${waited} ms`);
     });
 
     it('manual sends ignore faults', async () => {

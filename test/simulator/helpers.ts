@@ -123,7 +123,7 @@ export class MerchantServer extends EventEmitter {
         res.end(reply.body);
       };
       if (this.held) this.held.push(answer); else answer();
-      this.emit('request');
+      this.emit('request', req);
     });
   });
   url = '';

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { toBeijingCompact, verifySign, WechatApiError } from '../../lib/wechatpay';
 import { WechatSimulator } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { DEV, OPENID, orderRequest, payClient, rawCall, rawOrderParams, signedXml, TestClock } from './helpers';
 
-const NOTIFY_URL = 'http://127.0.0.1:9/payment/notify';
+/** A notify_url whose connections are refused (set before the tests). */
+let NOTIFY_URL = '';
 const COMMON = [ 'appid', 'mch_id', 'nonce_str', 'result_code', 'return_code', 'return_msg', 'sign' ];
 
 async function apiError(promise: Promise<unknown>): Promise<WechatApiError> {
@@ -23,7 +25,10 @@ describe('simulator: order query and close order', () => {
     ],
   });
   const client = () => payClient(sim);
-  before(() => sim.start());
+  before(async () => {
+    NOTIFY_URL = await closedUrl('/payment/notify');
+    await sim.start();
+  });
   after(() => sim.stop());
   beforeEach(() => sim.reset());
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { toBeijingCompact, verifySign, WechatApiError } from '../../lib/wechatpay';
 import { PREPAY_TTL_MS, WechatSimulator } from '../../simulator';
+import { closedUrl } from '../support/closedPort';
 import { DEV, OPENID, orderRequest, payClient, rawCall, rawOrderParams, signedXml, TestClock } from './helpers';
 
-const NOTIFY_URL = 'http://127.0.0.1:9/payment/notify';
+/** A notify_url whose connections are refused (set before the tests). */
+let NOTIFY_URL = '';
 
 /** The error a client call ends in. */
 async function apiError(promise: Promise<unknown>): Promise<WechatApiError> {
@@ -39,7 +41,10 @@ describe('simulator: unified order', () => {
       { mchId: '1900000002', apiKey: 'otherkey000000000000000000000002', appIds: [ DEV.appId ] },
     ],
   });
-  before(() => sim.start());
+  before(async () => {
+    NOTIFY_URL = await closedUrl('/payment/notify');
+    await sim.start();
+  });
   after(() => sim.stop());
   beforeEach(() => sim.reset());
 
