@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { WechatLoginClient, WechatLoginError } from '../../lib/wechatpay';
-import { testEnv } from '../support/env';
-import { resetWorld } from '../support/fixtures';
+import { WechatLoginClient, WechatLoginError } from '../../../lib/wechatpay';
+import { testEnv } from '../../support/env';
+import { resetWorld } from '../../support/fixtures';
 
 describe('POST /api/login', () => {
   beforeEach(resetWorld);

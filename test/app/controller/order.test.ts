@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { sign, SignType } from '../../lib/wechatpay';
-import { closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
+import { sign, SignType } from '../../../lib/wechatpay';
+import { closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { createOrder, login, PRODUCTS, resetWorld } from '../../support/fixtures';
 
 describe('POST /payment/order', () => {
   let token: string;

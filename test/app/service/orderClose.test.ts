@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildXml } from '../../lib/wechatpay';
-import { closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { ReplyGate } from '../support/replyGate';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { buildXml } from '../../../lib/wechatpay';
+import { closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { ReplyGate } from '../../support/replyGate';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 function closeRequest(outTradeNo: string, bearer: string) {
   return app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set('Authorization', `Bearer ${bearer}`);

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
-import { WechatPayClient } from '../../lib/wechatpay';
-import { DEV_CREDENTIALS } from '../../simulator';
-import { closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { WechatPayClient } from '../../../lib/wechatpay';
+import { DEV_CREDENTIALS } from '../../../simulator';
+import { closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 import {
   adminHeader, listRefunds, useManualRefunds, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund,
-} from '../support/refunds';
+} from '../../support/refunds';
 
 /** Waits for WeChat's refund notification of this refund to be acknowledged by the app. */
 async function refundNotified(sim: typeof testEnv.sim, outTradeNo: string, count = 1) {

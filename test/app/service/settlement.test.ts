@@ -4,13 +4,13 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
-import { buildXml, sign, SignType } from '../../lib/wechatpay';
-import { postXml } from '../support/postXml';
-import { startSecondApp } from '../support/secondApp';
-import { SettlementRepository } from '../../app/repository/settlementRepository';
-import { ReceivedNotification } from '../../app/service/settlement';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { buildXml, sign, SignType } from '../../../lib/wechatpay';
+import { postXml } from '../../support/postXml';
+import { startSecondApp } from '../../support/secondApp';
+import { SettlementRepository } from '../../../app/repository/settlementRepository';
+import { ReceivedNotification } from '../../../app/service/settlement';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 // Settlement (app/service/settlement.ts): each payment in its own transaction, its order row and
 // then its attempts locked; concurrent payments are each judged by their own rules.

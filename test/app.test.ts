@@ -4,10 +4,10 @@ import * as net from 'node:net';
 import { once } from 'node:events';
 import { AddressInfo } from 'node:net';
 import { app } from 'egg-mock/bootstrap';
-import { buildXml } from '../../lib/wechatpay';
-import { InFlightRequests } from '../../app/infra/inFlight';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { buildXml } from '../lib/wechatpay';
+import { InFlightRequests } from '../app/infra/inFlight';
+import { testEnv } from './support/env';
+import { createOrder, login, resetWorld } from './support/fixtures';
 
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 

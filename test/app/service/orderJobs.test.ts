@@ -5,11 +5,11 @@ import { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import mm, { MockApplication } from 'egg-mock';
 import { app, mock } from 'egg-mock/bootstrap';
-import { RedisLock } from '../../app/infra/redisLock';
-import { jobLockKey } from '../../app/service/jobLock';
-import { closedPort, closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { RedisLock } from '../../../app/infra/redisLock';
+import { jobLockKey } from '../../../app/service/jobLock';
+import { closedPort, closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 const CLOSE_EXPIRED = 'closeExpiredOrders';
 const QUERY_OVERDUE = 'queryOverdueOrders';

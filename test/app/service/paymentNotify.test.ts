@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildXml, sign } from '../../lib/wechatpay';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
-import { SettlementRepository } from '../../app/repository/settlementRepository';
+import { buildXml, sign } from '../../../lib/wechatpay';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
+import { SettlementRepository } from '../../../app/repository/settlementRepository';
 
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 

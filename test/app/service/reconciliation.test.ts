@@ -3,18 +3,18 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { format } from 'node:util';
 import { app, mock } from 'egg-mock/bootstrap';
-import { beijingDay, fromBeijing, WechatPayClient } from '../../lib/wechatpay';
-import { DEV_CREDENTIALS, RefundStatus, WechatSimulator } from '../../simulator';
-import { runReconcileCommand } from '../../scripts/reconcileCommand';
-import { Discrepancy } from '../../app/domain/reconcileMatching';
-import { jobLockKey } from '../../app/service/jobLock';
-import ReconciliationService, { type ReconciliationReport } from '../../app/service/reconciliation';
-import { closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { beijingDay, fromBeijing, WechatPayClient } from '../../../lib/wechatpay';
+import { DEV_CREDENTIALS, RefundStatus, WechatSimulator } from '../../../simulator';
+import { runReconcileCommand } from '../../../scripts/reconcileCommand';
+import { Discrepancy } from '../../../app/domain/reconcileMatching';
+import { jobLockKey } from '../../../app/service/jobLock';
+import ReconciliationService, { type ReconciliationReport } from '../../../app/service/reconciliation';
+import { closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 const DAY_MS = 24 * 3600 * 1000;
-const ROOT = path.join(__dirname, '../..');
+const ROOT = path.join(__dirname, '../../..');
 
 /** YYYY-MM-DD of the Beijing day an instant falls in. */
 const beijingDate = (at: Date) => {

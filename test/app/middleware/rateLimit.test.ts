@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
-import { rateLimitClock } from '../../app/service/rateLimit';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
+import { rateLimitClock } from '../../../app/service/rateLimit';
 
 const RATE_LIMITED = { code: 'RATE_LIMITED', message: 'too many requests, try again later' };
 

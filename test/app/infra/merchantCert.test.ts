@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import mm, { MockApplication } from 'egg-mock';
 import { app, mock } from 'egg-mock/bootstrap';
-import { checkMerchantCertificateAtStart, checkMerchantTls, MerchantCertError, readMerchantTls } from '../../app/infra/merchantCert';
-import { DEV_CREDENTIALS } from '../../simulator';
-import { testEnv } from '../support/env';
-import { login, resetWorld } from '../support/fixtures';
-import { paidOrder, requestRefund } from '../support/refunds';
+import { checkMerchantCertificateAtStart, checkMerchantTls, MerchantCertError, readMerchantTls } from '../../../app/infra/merchantCert';
+import { DEV_CREDENTIALS } from '../../../simulator';
+import { testEnv } from '../../support/env';
+import { login, resetWorld } from '../../support/fixtures';
+import { paidOrder, requestRefund } from '../../support/refunds';
 
 const MCH_ID = DEV_CREDENTIALS.mchId;
 const CONVERT_ADVICE = 'openssl pkcs12 -in apiclient_cert.p12 -legacy -nodes -out apiclient.pem';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as vm from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
-import registerRoutes from '../../app/router';
-import { closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import registerRoutes from '../../../app/router';
+import { closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 describe('developer tools: /demo and its simulator calls', () => {
   beforeEach(resetWorld);

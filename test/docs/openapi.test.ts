@@ -271,7 +271,7 @@ describe('docs/openapi.json', () => {
       }
       assert.ok(checked.size > 0);
       const unchecked = documentedOperations().filter(op => !checked.has(op));
-      assert.deepEqual(unchecked, [], 'add a request for these to "against real replies" in test/app/openapi.test.ts');
+      assert.deepEqual(unchecked, [], 'add a request for these to "against real replies" in test/docs/openapi.test.ts');
     });
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildXml } from '../../lib/wechatpay';
-import { closedUrl } from '../support/closedPort';
-import { testEnv } from '../support/env';
-import { createOrder, login, resetWorld } from '../support/fixtures';
+import { buildXml } from '../../../lib/wechatpay';
+import { closedUrl } from '../../support/closedPort';
+import { testEnv } from '../../support/env';
+import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 describe('GET /payment/orders/:outTradeNo', () => {
   let token: string;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { app } from 'egg-mock/bootstrap';
-import { buildXml, decryptRefundInfo, encryptRefundInfo, fromBeijing, nonceStr, parseXml, WechatPayClient } from '../../lib/wechatpay';
-import { DEV_CREDENTIALS } from '../../simulator';
-import { listRefunds, useManualRefunds, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund } from '../support/refunds';
+import { buildXml, decryptRefundInfo, encryptRefundInfo, fromBeijing, nonceStr, parseXml, WechatPayClient } from '../../../lib/wechatpay';
+import { DEV_CREDENTIALS } from '../../../simulator';
+import { listRefunds, useManualRefunds, orderEvents, paidOrder, requestRefund, storedOrder, storedRefund } from '../../support/refunds';
 
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 const FAIL_XML = '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[refused]]></return_msg></xml>';
