@@ -69,7 +69,8 @@ describe('faults', () => {
     afterEach(() => proxy.restore());
 
     function notify(xml: string) {
-      return app2.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml);
+      return app2.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+        .send(xml);
     }
 
     it('cut in the middle of the settlement transaction: FAIL, nothing half-written, the resend after recovery pays once', async () => {
@@ -170,7 +171,8 @@ describe('faults', () => {
     it('login answers 503 SESSION_STORE_UNAVAILABLE, and works again once Redis is back', async () => {
       await cutRedis();
       const code = testEnv.sim.issueLoginCode({});
-      const res = await app2.httpRequest().post('/api/login').send({ code }).expect(503);
+      const res = await app2.httpRequest().post('/api/login').send({ code })
+        .expect(503);
       assert.deepEqual(res.body, { code: 'SESSION_STORE_UNAVAILABLE', message: 'session store is unavailable, try again shortly' });
       assert.equal(await app.model.User.count(), 0);
 
@@ -187,8 +189,12 @@ describe('faults', () => {
       const { outTradeNo, transactionId } = await paidAtWechat(token);
       await cutRedis();
       const xml = notificationXml(outTradeNo);
-      await app2.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml).expect(200, SUCCESS_XML);
-      await app2.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml).expect(200, SUCCESS_XML);
+      await app2.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+        .send(xml)
+        .expect(200, SUCCESS_XML);
+      await app2.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+        .send(xml)
+        .expect(200, SUCCESS_XML);
       const state = await paidState(outTradeNo);
       assert.equal(state.order.status, 'SUCCESS');
       assert.equal(state.order.transactionId, transactionId);
@@ -198,7 +204,8 @@ describe('faults', () => {
     it('authenticated routes answer 503, not 401, so clients keep their token', async () => {
       const { token } = await login();
       await cutRedis();
-      const res = await app2.httpRequest().get('/payment/orders/P00000000000000000000000000000').set('Authorization', `Bearer ${token}`).expect(503);
+      const res = await app2.httpRequest().get('/payment/orders/P00000000000000000000000000000').set('Authorization', `Bearer ${token}`)
+        .expect(503);
       assert.equal(res.body.code, 'SESSION_STORE_UNAVAILABLE');
     });
   });
@@ -241,7 +248,9 @@ describe('faults', () => {
       assert.equal(committed.paidEvents, 1);
 
       // WeChat resends to the surviving (or restarted) service.
-      const resent = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml).expect(200);
+      const resent = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+        .send(xml)
+        .expect(200);
       assert.equal(resent.text, SUCCESS_XML);
       assert.deepEqual(await paidState(outTradeNo), committed);
       const outcomes = (await app.model.PaymentNotification.findAll({ order: [[ 'id', 'ASC' ]], raw: true })).map(n => n.outcome);

@@ -117,7 +117,8 @@ describe('hostile input', () => {
       const junk = head + '\x01'.repeat(app.config.payment.maxNotifyBytes - head.length - tail.length) + tail;
       assert.equal(Buffer.byteLength(junk), app.config.payment.maxNotifyBytes, 'exactly at the size limit');
 
-      const post = (xml: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml);
+      const post = (xml: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+        .send(xml);
       const [ refused, paid ] = await Promise.all([ post(junk), post(genuine) ]);
 
       assert.equal(refused.status, 200);
@@ -200,17 +201,22 @@ describe('hostile input', () => {
     ]) {
       it(`login sent as ${type} gets 415 and the code is not spent`, async () => {
         const code = testEnv.sim.issueLoginCode({});
-        const res = await app.httpRequest().post('/api/login').set('Content-Type', type).send(body.replace('CODE', code)).expect(415);
+        const res = await app.httpRequest().post('/api/login').set('Content-Type', type)
+          .send(body.replace('CODE', code))
+          .expect(415);
         assert.deepEqual(res.body, UNSUPPORTED);
         assert.equal(testEnv.sim.requests('jscode2session').length, 0);
-        await app.httpRequest().post('/api/login').send({ code }).expect(200);
+        await app.httpRequest().post('/api/login').send({ code })
+          .expect(200);
       });
     }
 
     it('an order sent as a form gets 415 and creates nothing', async () => {
       const { token } = await login();
       const res = await app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`)
-        .set('Content-Type', 'application/x-www-form-urlencoded').send('productId=1&quantity=1').expect(415);
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send('productId=1&quantity=1')
+        .expect(415);
       assert.deepEqual(res.body, UNSUPPORTED);
       assert.equal(await app.model.Order.count(), 0);
     });
@@ -218,18 +224,22 @@ describe('hostile input', () => {
     it('application/json with a charset is accepted', async () => {
       const { token } = await login();
       await app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`)
-        .set('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify({ productId: 1, quantity: 1 })).expect(200);
+        .set('Content-Type', 'application/json; charset=utf-8')
+        .send(JSON.stringify({ productId: 1, quantity: 1 }))
+        .expect(200);
     });
 
     it('a JSON body over 64 KB gets 413 PAYLOAD_TOO_LARGE', async () => {
-      const res = await app.httpRequest().post('/api/login').send({ code: 'x', pad: 'y'.repeat(70 * 1024) }).expect(413);
+      const res = await app.httpRequest().post('/api/login').send({ code: 'x', pad: 'y'.repeat(70 * 1024) })
+        .expect(413);
       assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE');
     });
 
     it('deeply nested JSON gets a clear 4xx, not a crash', async () => {
       const { token } = await login();
       const res = await app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`)
-        .set('Content-Type', 'application/json').send(`{"items":${'['.repeat(20000)}${']'.repeat(20000)}}`);
+        .set('Content-Type', 'application/json')
+        .send(`{"items":${'['.repeat(20000)}${']'.repeat(20000)}}`);
       assert.ok(res.status === 422 || res.status === 400, `status ${res.status}`);
       assert.equal(await app.model.Order.count(), 0);
     });
@@ -246,7 +256,8 @@ describe('hostile input', () => {
     ]) {
       it(`refuses ${label} with 401 and creates nothing`, async () => {
         const res = await app.httpRequest().post('/payment/order').set('Authorization', header)
-          .send({ items: [{ productId: 1, quantity: 1 }] }).expect(401);
+          .send({ items: [{ productId: 1, quantity: 1 }] })
+          .expect(401);
         assert.ok([ 'UNAUTHORIZED', 'SESSION_EXPIRED' ].includes(res.body.code), res.body.code);
         assert.equal(await app.model.Order.count(), 0);
       });

@@ -77,7 +77,8 @@ describe('no secret in the log files', () => {
     // Two logins of one user: two session tokens, two session_keys from WeChat.
     for (let i = 0; i < 2; i++) {
       const code = testEnv.sim.issueLoginCode({ openid: 'oSecrets00000000000000000001' });
-      const res = await app.httpRequest().post('/api/login').send({ code }).expect(200);
+      const res = await app.httpRequest().post('/api/login').send({ code })
+        .expect(200);
       tokens.push(res.body.token);
       userId = res.body.user.id;
       const sessionKey = await app.redis.get(`wx_session_key:${userId}`);
@@ -85,27 +86,32 @@ describe('no secret in the log files', () => {
       sessionKeys.push(sessionKey);
     }
     // A login WeChat refuses (a code never issued).
-    await app.httpRequest().post('/api/login').send({ code: 'never-issued' }).expect(401);
+    await app.httpRequest().post('/api/login').send({ code: 'never-issued' })
+      .expect(401);
 
     // An order, paid: WeChat's signed notification applied.
     const created = await createOrder(tokens[1]).expect(200);
     const { outTradeNo } = created.body;
     await testEnv.sim.pay(outTradeNo);
     await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
-    await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${tokens[1]}`).expect(200);
+    await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${tokens[1]}`)
+      .expect(200);
 
     // A refund, over mutual TLS, and its encrypted notification applied.
     await requestRefund(outTradeNo, { amount: 100, reason: 'secrets test' }).expect(201);
     await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'refund', acknowledged: true });
-    await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set(adminHeader()).expect(200);
+    await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set(adminHeader())
+      .expect(200);
 
     // Refused admin calls: the admin token with a character more, a user's session token.
     for (const given of [ `${app.config.adminToken}x`, tokens[0] ]) {
       await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${given}`)
-        .send({ amount: 1, reason: 'r' }).expect(401);
+        .send({ amount: 1, reason: 'r' })
+        .expect(401);
     }
     // A session token sent where it is no longer valid.
-    await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${tokens[0].slice(0, -1)}A`).expect(401);
+    await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${tokens[0].slice(0, -1)}A`)
+      .expect(401);
 
     await flushLogs();
     const files = [ ...new Set([ ...filesUnder(app.config.logger.dir), ...fileTransports().map(t => t.options.file) ]) ]

@@ -77,7 +77,8 @@ describe('docs/openapi.json', () => {
     for (const op of documentedOperations()) {
       const [ method, p ] = op.split(' ');
       const declared = (spec.paths[p][method.toLowerCase()].parameters ?? []).map(deref)
-        .filter((param: any) => param.in === 'path').map((param: any) => param.name).sort();
+        .filter((param: any) => param.in === 'path').map((param: any) => param.name)
+        .sort();
       const inPath = [ ...p.matchAll(/\{(\w+)\}/g) ].map(m => m[1]).sort();
       assert.deepEqual(declared, inPath, op);
     }
@@ -153,10 +154,15 @@ describe('docs/openapi.json', () => {
       assert.equal(products.body.products.length, 2);
 
       const code = testEnv.sim.issueLoginCode();
-      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({ code }).expect(200));
-      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({ code }).expect(401));
-      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({}).expect(422));
-      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').set('Content-Type', 'application/json').send('{"code":').expect(400));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({ code })
+        .expect(200));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({ code })
+        .expect(401));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').send({})
+        .expect(422));
+      conforms('POST', '/api/login', await app.httpRequest().post('/api/login').set('Content-Type', 'application/json')
+        .send('{"code":')
+        .expect(400));
     });
 
     scenario('an order from creation to paid, and the errors on the way', async () => {
@@ -165,8 +171,11 @@ describe('docs/openapi.json', () => {
       const created = await createOrder(token, items, 'openapi-1').expect(200);
       conforms('POST', '/payment/order', created);
       conforms('POST', '/payment/order', await createOrder(token, [{ productId: 2, quantity: 1 }], 'openapi-1').expect(409));
-      conforms('POST', '/payment/order', await app.httpRequest().post('/payment/order').send({ items }).expect(401));
-      conforms('POST', '/payment/order', await app.httpRequest().post('/payment/order').set(bearer(token)).send({ items, amount: 1 }).expect(422));
+      conforms('POST', '/payment/order', await app.httpRequest().post('/payment/order').send({ items })
+        .expect(401));
+      conforms('POST', '/payment/order', await app.httpRequest().post('/payment/order').set(bearer(token))
+        .send({ items, amount: 1 })
+        .expect(422));
       testEnv.sim.setFault('unifiedorder', { kind: 'systemerror' });
       conforms('POST', '/payment/order', await createOrder(token, items, 'openapi-busy').expect(503));
       testEnv.sim.clearFaults();
@@ -186,7 +195,8 @@ describe('docs/openapi.json', () => {
       mock.restore();
 
       conforms('POST', '/payment/orders/{outTradeNo}/pay',
-        await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(200));
+        await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token))
+          .expect(200));
 
       await testEnv.sim.pay(outTradeNo);
       await testEnv.sim.waitForDelivery(outTradeNo, { acknowledged: true });
@@ -196,24 +206,31 @@ describe('docs/openapi.json', () => {
       assert.equal(typeof paid.body.transactionId, 'string');
 
       conforms('POST', '/payment/orders/{outTradeNo}/pay',
-        await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token)).expect(409));
+        await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set(bearer(token))
+          .expect(409));
       conforms('POST', '/payment/orders/{outTradeNo}/close',
-        await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set(bearer(token)).expect(409));
+        await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set(bearer(token))
+          .expect(409));
 
       const other = await createOrder(token, [{ productId: 2, quantity: 1 }]).expect(200);
-      const closed = await app.httpRequest().post(`/payment/orders/${other.body.outTradeNo}/close`).set(bearer(token)).expect(200);
+      const closed = await app.httpRequest().post(`/payment/orders/${other.body.outTradeNo}/close`).set(bearer(token))
+        .expect(200);
       conforms('POST', '/payment/orders/{outTradeNo}/close', closed);
       assert.equal(closed.body.status, 'CLOSED');
       conforms('POST', '/payment/orders/{outTradeNo}/close',
-        await app.httpRequest().post('/payment/orders/P0000000000000000000000000000/close').set(bearer(token)).expect(404));
+        await app.httpRequest().post('/payment/orders/P0000000000000000000000000000/close').set(bearer(token))
+          .expect(404));
 
       // WeChat's notification of the paid order, again: acknowledged in WeChat's XML.
       const notification = buildXml(testEnv.sim.buildNotification(outTradeNo));
-      const ack = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(notification).expect(200);
+      const ack = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+        .send(notification)
+        .expect(200);
       conforms('POST', '/payment/notify', ack);
       assert.match(ack.text, /SUCCESS/);
       conforms('POST', '/payment/notify',
-        await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send('<!DOCTYPE x><xml></xml>'));
+        await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+          .send('<!DOCTYPE x><xml></xml>'));
     });
 
     scenario('refunds: the admin API and WeChat\'s refund notification', async () => {
@@ -241,25 +258,36 @@ describe('docs/openapi.json', () => {
       mock(client, 'signed', () => { throw new Error('cannot sign this request'); });
       conforms('POST', '/admin/orders/{outTradeNo}/refunds', await refund({ amount: 1, reason: 'unsigned' }).expect(500));
       mock.restore();
-      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().post(refunds).set(bearer(token)).send({ amount: 1, reason: 'r' }).expect(401));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().post(refunds).set(bearer(token))
+        .send({ amount: 1, reason: 'r' })
+        .expect(401));
       conforms('POST', '/admin/orders/{outTradeNo}/refunds',
-        await app.httpRequest().post('/admin/orders/P0000000000000000000000000000/refunds').set(admin).send({ amount: 1, reason: 'r' }).expect(404));
+        await app.httpRequest().post('/admin/orders/P0000000000000000000000000000/refunds').set(admin)
+          .send({ amount: 1, reason: 'r' })
+          .expect(404));
       await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'refund', acknowledged: true });
 
-      const list = await app.httpRequest().get(refunds).set(admin).expect(200);
+      const list = await app.httpRequest().get(refunds).set(admin)
+        .expect(200);
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', list);
       assert.equal(list.body.refunds.length, 3);
       conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get(refunds).expect(401));
-      conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get('/admin/orders/P0000000000000000000000000000/refunds').set(admin).expect(404));
+      conforms('GET', '/admin/orders/{outTradeNo}/refunds', await app.httpRequest().get('/admin/orders/P0000000000000000000000000000/refunds').set(admin)
+        .expect(404));
 
       // WeChat's refund notification, again: acknowledged; a forged one: FAIL.
       const [ delivery ] = testEnv.sim.deliveries(outTradeNo).filter(d => d.kind === 'refund');
-      const ack = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(delivery.body).expect(200);
+      const ack = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
+        .send(delivery.body)
+        .expect(200);
       conforms('POST', '/payment/refund-notify', ack);
       assert.match(ack.text, /SUCCESS/);
       const forged = buildXml({ return_code: 'SUCCESS', appid: 'wx', mch_id: '1', nonce_str: 'n', req_info: 'AAAAAAAAAAAAAAAAAAAAAA==' });
-      conforms('POST', '/payment/refund-notify', await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(forged).expect(200));
-      conforms('GET', '/payment/orders/{outTradeNo}', await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set(bearer(token)).expect(200));
+      conforms('POST', '/payment/refund-notify', await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
+        .send(forged)
+        .expect(200));
+      conforms('GET', '/payment/orders/{outTradeNo}', await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set(bearer(token))
+        .expect(200));
     });
 
     it('every documented operation had a real reply checked above', async () => {

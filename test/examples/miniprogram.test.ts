@@ -128,7 +128,7 @@ describe('examples/miniprogram lib/api.js against the running service', () => {
     assert.equal(err.retryable, false);
   });
 
-  it("surfaces a refused login code (INVALID_LOGIN_CODE) without trying again", async () => {
+  it('surfaces a refused login code (INVALID_LOGIN_CODE) without trying again', async () => {
     const { wx, calls } = createWxStub({ loginCode: () => 'a-code-wechat-never-issued' });
     const api = createApi({ wx, baseUrl: testEnv.appUrl });
     const err = await apiError(api.request({ path: '/payment/orders/P0000000000000000000000000000' }));

@@ -108,6 +108,8 @@ async function payAsWechat(fields: Record<string, any>, behaviour: PaymentBehavi
       return { ok: false, errMsg: 'requestPayment:fail cancel' };
     case 'success-unpaid':
       return { ok: true, res: { errMsg: 'requestPayment:ok' } };
+    default:
+      throw new Error(`unknown payment behaviour ${String(behaviour)}`);
   }
 }
 

@@ -77,10 +77,10 @@ describe('simulator: payer endpoints and console', () => {
 
     for (const [ label, body ] of [
       [ 'malformed JSON', '{"outTradeNo":' ],
-      [ 'no outTradeNo', {} ],
-      [ 'a numeric outTradeNo', { outTradeNo: 42 } ],
-      [ 'an unknown result', { outTradeNo: 'T-x', result: 'MAYBE' } ],
-      [ 'an array', [ 'T-x' ] ],
+      [ 'no outTradeNo', {}],
+      [ 'a numeric outTradeNo', { outTradeNo: 42 }],
+      [ 'an unknown result', { outTradeNo: 'T-x', result: 'MAYBE' }],
+      [ 'an array', [ 'T-x' ]],
     ] as const) {
       it(`${label}: 400`, async () => {
         const res = await jsonCall(sim, 'POST', '/simulator/pay', body);

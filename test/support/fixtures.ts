@@ -25,7 +25,8 @@ export async function resetWorld() {
 /** Logs in through the API with a fresh simulator code; returns the bearer token and openid. */
 export async function login(openid?: string): Promise<{ token: string; openid: string; userId: number }> {
   const code = testEnv.sim.issueLoginCode({ openid });
-  const res = await app.httpRequest().post('/api/login').send({ code }).expect(200);
+  const res = await app.httpRequest().post('/api/login').send({ code })
+    .expect(200);
   return { token: res.body.token, openid: res.body.user.openid, userId: res.body.user.id };
 }
 

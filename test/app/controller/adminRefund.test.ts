@@ -28,7 +28,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
   describe('admin credential', () => {
     it('no token: 401 ADMIN_UNAUTHORIZED, nothing refunded', async () => {
       const { outTradeNo } = await paidOrder(token);
-      const res = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`).send({ amount: 100, reason: 'r' }).expect(401);
+      const res = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`).send({ amount: 100, reason: 'r' })
+        .expect(401);
       assert.deepEqual(res.body, { code: 'ADMIN_UNAUTHORIZED', message: 'the admin API needs Authorization: Bearer <admin token>' });
       await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).expect(401);
       assert.equal(await app.model.Refund.count(), 0);
@@ -40,19 +41,25 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       const good = app.config.adminToken;
       for (const wrong of [ 'not-the-admin-token', `${good.slice(0, -1)}x`, `${good}x`, good.toUpperCase() ]) {
         const res = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`)
-          .set('Authorization', `Bearer ${wrong}`).send({ amount: 100, reason: 'r' }).expect(401);
+          .set('Authorization', `Bearer ${wrong}`)
+          .send({ amount: 100, reason: 'r' })
+          .expect(401);
         assert.equal(res.body.code, 'ADMIN_UNAUTHORIZED');
       }
-      await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Basic ${good}`).expect(401);
+      await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Basic ${good}`)
+        .expect(401);
       assert.equal(await app.model.Refund.count(), 0);
     });
 
     it('a user\'s session token is refused, even the order owner\'s', async () => {
       const { outTradeNo } = await paidOrder(token);
       const res = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`)
-        .set('Authorization', `Bearer ${token}`).send({ amount: 100, reason: 'r' }).expect(401);
+        .set('Authorization', `Bearer ${token}`)
+        .send({ amount: 100, reason: 'r' })
+        .expect(401);
       assert.equal(res.body.code, 'ADMIN_UNAUTHORIZED');
-      await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${token}`).expect(401);
+      await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${token}`)
+        .expect(401);
       assert.equal(await app.model.Refund.count(), 0);
     });
 
@@ -60,13 +67,17 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       const { outTradeNo } = await paidOrder(token);
       const configured = app.config.adminToken;
       mock(app.config, 'adminToken', '');
-      await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', 'Bearer ').expect(401);
+      await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', 'Bearer ')
+        .expect(401);
       // Real-looking tokens, which the header pattern accepts: the one configured before, a random one.
       for (const given of [ configured, randomBytes(32).toString('base64url') ]) {
-        const list = await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${given}`).expect(401);
+        const list = await app.httpRequest().get(`/admin/orders/${outTradeNo}/refunds`).set('Authorization', `Bearer ${given}`)
+          .expect(401);
         assert.deepEqual(list.body, { code: 'ADMIN_UNAUTHORIZED', message: 'the admin API needs Authorization: Bearer <admin token>' });
         const create = await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`)
-          .set('Authorization', `Bearer ${given}`).send({ amount: 100, reason: 'r' }).expect(401);
+          .set('Authorization', `Bearer ${given}`)
+          .send({ amount: 100, reason: 'r' })
+          .expect(401);
         assert.equal(create.body.code, 'ADMIN_UNAUTHORIZED');
       }
       assert.equal(await app.model.Refund.count(), 0);
@@ -108,7 +119,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.deepEqual(await orderEvents(outTradeNo), [[ 'PAID', 'notify' ], [ 'REFUND_REQUESTED', 'admin' ], [ 'REFUNDED', 'notify' ]]);
 
       // The owner sees the refunded amount on the order.
-      const view = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`).expect(200);
+      const view = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
       assert.equal(view.body.status, 'SUCCESS');
       assert.equal(view.body.refundedFee, 1000);
 
@@ -132,7 +144,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.equal(order.status, 'REFUND');
       assert.equal(order.refundedFee, 1200);
       assert.deepEqual(testEnv.sim.order(outTradeNo)!.refunds.map(r => [ r.refundFee, r.status ]), [[ 500, 'SUCCESS' ], [ 700, 'SUCCESS' ]]);
-      const view = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`).expect(200);
+      const view = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
       assert.equal(view.body.status, 'REFUND');
       assert.equal(view.body.refundedFee, 1200);
 
@@ -213,7 +226,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.equal(missing.body.code, 'ORDER_NOT_FOUND');
       await listRefunds('P0000000000000000000000000000').expect(404);
       // A closed, unpaid order neither.
-      await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/close`).set('Authorization', `Bearer ${token}`).expect(200);
+      await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/close`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
       assert.equal((await requestRefund(created.body.outTradeNo, { amount: 100, reason: 'r' }).expect(409)).body.code, 'ORDER_NOT_REFUNDABLE');
       assert.equal(await app.model.Refund.count(), 0);
       assert.equal(refundRequests().length, 0);
@@ -222,15 +236,15 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
     it('validates amount, reason, transactionId and the key', async () => {
       const { outTradeNo } = await paidOrder(token);
       const cases: Array<[Record<string, unknown>, string]> = [
-        [{ reason: 'r' }, 'amount'],
-        [{ amount: 0, reason: 'r' }, 'amount'],
-        [{ amount: 1.5, reason: 'r' }, 'amount'],
-        [{ amount: '100', reason: 'r' }, 'amount'],
-        [{ amount: 100 }, 'reason'],
-        [{ amount: 100, reason: '   ' }, 'reason'],
-        [{ amount: 100, reason: 'x'.repeat(81) }, 'reason'],
-        [{ amount: 100, reason: 'r', transactionId: 'not valid!' }, 'transactionId'],
-        [{ amount: 100, reason: 'r', transactionId: '4200000000000000000000000000' }, 'transactionId'],
+        [{ reason: 'r' }, 'amount' ],
+        [{ amount: 0, reason: 'r' }, 'amount' ],
+        [{ amount: 1.5, reason: 'r' }, 'amount' ],
+        [{ amount: '100', reason: 'r' }, 'amount' ],
+        [{ amount: 100 }, 'reason' ],
+        [{ amount: 100, reason: '   ' }, 'reason' ],
+        [{ amount: 100, reason: 'x'.repeat(81) }, 'reason' ],
+        [{ amount: 100, reason: 'r', transactionId: 'not valid!' }, 'transactionId' ],
+        [{ amount: 100, reason: 'r', transactionId: '4200000000000000000000000000' }, 'transactionId' ],
       ];
       for (const [ body, field ] of cases) {
         const res = await requestRefund(outTradeNo, body).expect(422);
@@ -239,7 +253,10 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       const badKey = await requestRefund(outTradeNo, { amount: 100, reason: 'r' }, 'bad key!').expect(422);
       assert.equal(badKey.body.field, 'Idempotency-Key');
       await requestRefund('bad%27no', { amount: 100, reason: 'r' }).expect(422);
-      await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`).set(adminHeader()).set('Content-Type', 'text/plain').send('amount=1').expect(415);
+      await app.httpRequest().post(`/admin/orders/${outTradeNo}/refunds`).set(adminHeader())
+        .set('Content-Type', 'text/plain')
+        .send('amount=1')
+        .expect(415);
       assert.equal(await app.model.Refund.count(), 0);
     });
 
@@ -387,7 +404,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
     it('paid after it was closed: the paid attempt is refunded; the flag clears, the order stays CLOSED', async () => {
       const created = await createOrder(token).expect(200);
       const outTradeNo = created.body.outTradeNo;
-      await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set('Authorization', `Bearer ${token}`).expect(200);
+      await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
       const payment = await testEnv.sim.pay(outTradeNo, { payClosedOrder: true });
       await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
       assert.equal((await storedOrder(outTradeNo)).refundRequired, true);
@@ -408,7 +426,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       const first = created.body.outTradeNo;
       // The first prepay expired: paying again closes the first number at WeChat and opens a second attempt.
       await app.model.query('UPDATE payment_attempts SET prepay_expires_at = ? WHERE out_trade_no = ?', { replacements: [ new Date(Date.now() - 1000), first ] });
-      await app.httpRequest().post(`/payment/orders/${first}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+      await app.httpRequest().post(`/payment/orders/${first}/pay`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
       const attempts = await app.model.PaymentAttempt.findAll({ order: [[ 'id', 'ASC' ]] });
       assert.equal(attempts.length, 2);
       const second = attempts[1].outTradeNo;
@@ -474,7 +493,9 @@ describe('refunds: the overdue-refund job (refundquery)', () => {
     // A second run finds nothing; the notification arriving late is acknowledged as a duplicate.
     assert.deepEqual(await app.runSchedule('queryOverdueRefunds'), { ran: true, result: { queried: 0, finished: 0, resent: 0, failed: 0 } });
     const [ delivery ] = manual.sim.deliveries(outTradeNo).filter(d => d.kind === 'refund');
-    const late = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(delivery.body).expect(200);
+    const late = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
+      .send(delivery.body)
+      .expect(200);
     assert.match(late.text, /SUCCESS/);
     assert.equal((await storedOrder(outTradeNo)).refundedFee, 400);
     assert.equal((await orderEvents(outTradeNo)).length, 3);

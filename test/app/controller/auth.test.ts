@@ -10,7 +10,8 @@ describe('POST /api/login', () => {
 
   it('creates the user, keeps session_key in Redis only and answers a token', async () => {
     const code = testEnv.sim.issueLoginCode({ openid: 'oUser000000000000000000000001', unionid: 'uUnion01' });
-    const res = await app.httpRequest().post('/api/login').send({ code }).expect(200);
+    const res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
     assert.deepEqual(Object.keys(res.body).sort(), [ 'expiresIn', 'token', 'user' ]);
     assert.equal(res.body.expiresIn, app.config.session.ttlSeconds);
     assert.match(res.body.token, /^[A-Za-z0-9_-]{43}$/);
@@ -29,47 +30,58 @@ describe('POST /api/login', () => {
 
   it('a second login of the same user updates the row instead of adding one', async () => {
     const first = testEnv.sim.issueLoginCode({ openid: 'oSame00000000000000000000001' });
-    await app.httpRequest().post('/api/login').send({ code: first }).expect(200);
+    await app.httpRequest().post('/api/login').send({ code: first })
+      .expect(200);
     const second = testEnv.sim.issueLoginCode({ openid: 'oSame00000000000000000000001' });
-    const res = await app.httpRequest().post('/api/login').send({ code: second }).expect(200);
+    const res = await app.httpRequest().post('/api/login').send({ code: second })
+      .expect(200);
     assert.equal(await app.model.User.count(), 1);
     assert.equal(res.body.user.openid, 'oSame00000000000000000000001');
   });
 
   it('the token opens protected routes, a wrong one gets 401', async () => {
     const code = testEnv.sim.issueLoginCode({});
-    const { body } = await app.httpRequest().post('/api/login').send({ code }).expect(200);
-    await app.httpRequest().get('/payment/orders/P00000000000000000000000000000').set('Authorization', `Bearer ${body.token}`).expect(404);
+    const { body } = await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
+    await app.httpRequest().get('/payment/orders/P00000000000000000000000000000').set('Authorization', `Bearer ${body.token}`)
+      .expect(404);
     const res = await app.httpRequest().get('/payment/orders/P00000000000000000000000000000')
-      .set('Authorization', `Bearer ${body.token.slice(0, -2)}xx`).expect(401);
+      .set('Authorization', `Bearer ${body.token.slice(0, -2)}xx`)
+      .expect(401);
     assert.deepEqual(res.body, { code: 'SESSION_EXPIRED', message: 'session token is invalid or expired, log in again' });
   });
 
   it('protected routes without a token answer 401', async () => {
-    const res = await app.httpRequest().post('/payment/order').send({ items: [{ productId: 1, quantity: 1 }] }).expect(401);
+    const res = await app.httpRequest().post('/payment/order').send({ items: [{ productId: 1, quantity: 1 }] })
+      .expect(401);
     assert.deepEqual(res.body, { code: 'UNAUTHORIZED', message: 'missing or malformed bearer token' });
   });
 
   it('an expired session gets 401', async () => {
     const code = testEnv.sim.issueLoginCode({});
-    const { body } = await app.httpRequest().post('/api/login').send({ code }).expect(200);
+    const { body } = await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
     const keys = await app.redis.keys('session:*');
     assert.equal(keys.length, 1);
     await app.redis.del(keys[0]);
-    const res = await app.httpRequest().get('/payment/orders/P1').set('Authorization', `Bearer ${body.token}`).expect(401);
+    const res = await app.httpRequest().get('/payment/orders/P1').set('Authorization', `Bearer ${body.token}`)
+      .expect(401);
     assert.equal(res.body.code, 'SESSION_EXPIRED');
   });
 
   it('an invalid code gets 401 INVALID_LOGIN_CODE and writes no user', async () => {
-    const res = await app.httpRequest().post('/api/login').send({ code: 'never-issued' }).expect(401);
+    const res = await app.httpRequest().post('/api/login').send({ code: 'never-issued' })
+      .expect(401);
     assert.deepEqual(res.body, { code: 'INVALID_LOGIN_CODE', message: 'login code is invalid, used or expired: call wx.login() again' });
     assert.equal(await app.model.User.count(), 0);
   });
 
   it('a code used twice gets 401 the second time', async () => {
     const code = testEnv.sim.issueLoginCode({});
-    await app.httpRequest().post('/api/login').send({ code }).expect(200);
-    const res = await app.httpRequest().post('/api/login').send({ code }).expect(401);
+    await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
+    const res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(401);
     assert.equal(res.body.code, 'INVALID_LOGIN_CODE');
     assert.equal(await app.model.User.count(), 1);
   });
@@ -77,7 +89,8 @@ describe('POST /api/login', () => {
   it('WeChat busy (errcode -1) gives 503 WECHAT_BUSY and no user row', async () => {
     testEnv.sim.setFault('jscode2session', { kind: 'systemerror' }, 1);
     const code = testEnv.sim.issueLoginCode({});
-    const res = await app.httpRequest().post('/api/login').send({ code }).expect(503);
+    const res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(503);
     assert.equal(res.body.code, 'WECHAT_BUSY');
     assert.equal(await app.model.User.count(), 0);
   });
@@ -85,7 +98,8 @@ describe('POST /api/login', () => {
   it('WeChat unreachable gives 503 WECHAT_UNAVAILABLE and no user row', async () => {
     testEnv.sim.setFault('jscode2session', { kind: 'drop' }, 1);
     const code = testEnv.sim.issueLoginCode({});
-    const res = await app.httpRequest().post('/api/login').send({ code }).expect(503);
+    const res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(503);
     assert.equal(res.body.code, 'WECHAT_UNAVAILABLE');
     assert.equal(await app.model.User.count(), 0);
   });
@@ -93,7 +107,8 @@ describe('POST /api/login', () => {
   it('a wrong app secret gives 502 WECHAT_LOGIN_REJECTED', async () => {
     mock(app.config.wechat, 'appSecret', 'not-the-secret');
     const code = testEnv.sim.issueLoginCode({});
-    const res = await app.httpRequest().post('/api/login').send({ code }).expect(502);
+    const res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(502);
     assert.deepEqual(res.body, { code: 'WECHAT_LOGIN_REJECTED', message: 'WeChat refused the login (errcode 40125)' });
     assert.equal(await app.model.User.count(), 0);
   });
@@ -113,7 +128,8 @@ describe('POST /api/login', () => {
       return chain;
     });
     const code = testEnv.sim.issueLoginCode({});
-    const res = await app.httpRequest().post('/api/login').send({ code }).expect(503);
+    const res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(503);
     assert.equal(res.body.code, 'SESSION_STORE_UNAVAILABLE');
     assert.deepEqual(res.body, { code: 'SESSION_STORE_UNAVAILABLE', message: 'session store is unavailable, try again shortly' });
 
@@ -128,26 +144,30 @@ describe('POST /api/login', () => {
     const wechat = new WechatLoginClient({ appId: app.config.wechat.appId, appSecret: app.config.wechat.appSecret, baseUrl: testEnv.sim.url, timeoutMs: 2000 });
     await assert.rejects(wechat.code2Session(code), (err: unknown) => err instanceof WechatLoginError && err.errcode === 40163);
     mock.restore();
-    const again = await app.httpRequest().post('/api/login').send({ code }).expect(401);
+    const again = await app.httpRequest().post('/api/login').send({ code })
+      .expect(401);
     assert.equal(again.body.code, 'INVALID_LOGIN_CODE');
   });
 
   for (const [ label, body ] of [
-    [ 'missing code', {} ],
-    [ 'numeric code', { code: 42 } ],
-    [ 'empty code', { code: '' } ],
-    [ 'overlong code', { code: 'x'.repeat(129) } ],
-    [ 'array body', [ 'code' ] ],
+    [ 'missing code', {}],
+    [ 'numeric code', { code: 42 }],
+    [ 'empty code', { code: '' }],
+    [ 'overlong code', { code: 'x'.repeat(129) }],
+    [ 'array body', [ 'code' ]],
   ] as const) {
     it(`refuses ${label} with 422 naming the field`, async () => {
-      const res = await app.httpRequest().post('/api/login').send(body as any).expect(422);
+      const res = await app.httpRequest().post('/api/login').send(body as any)
+        .expect(422);
       assert.equal(res.body.code, 'VALIDATION_FAILED');
       assert.ok([ 'code', 'body' ].includes(res.body.field));
     });
   }
 
   it('refuses malformed JSON with 400', async () => {
-    const res = await app.httpRequest().post('/api/login').set('Content-Type', 'application/json').send('{"code":').expect(400);
+    const res = await app.httpRequest().post('/api/login').set('Content-Type', 'application/json')
+      .send('{"code":')
+      .expect(400);
     assert.equal(res.body.code, 'BAD_REQUEST');
   });
 });

@@ -77,22 +77,26 @@ describe('developer tools: /demo and its simulator calls', () => {
 
   describe('POST /demo/login-code', () => {
     it('answers a code from the simulator that logs in as the given openid', async () => {
-      const res = await app.httpRequest().post('/demo/login-code').send({ openid: 'odemo-user_1' }).expect(200);
+      const res = await app.httpRequest().post('/demo/login-code').send({ openid: 'odemo-user_1' })
+        .expect(200);
       assert.deepEqual(Object.keys(res.body).sort(), [ 'code', 'openid' ]);
       assert.equal(res.body.openid, 'odemo-user_1');
-      const session = await app.httpRequest().post('/api/login').send({ code: res.body.code }).expect(200);
+      const session = await app.httpRequest().post('/api/login').send({ code: res.body.code })
+        .expect(200);
       assert.equal(session.body.user.openid, 'odemo-user_1');
     });
 
     it('refuses a malformed openid with 422 before calling the simulator', async () => {
-      const res = await app.httpRequest().post('/demo/login-code').send({ openid: 'not an openid' }).expect(422);
+      const res = await app.httpRequest().post('/demo/login-code').send({ openid: 'not an openid' })
+        .expect(422);
       assert.equal(res.body.field, 'openid');
     });
 
     it('answers 503 SIMULATOR_UNAVAILABLE when the simulator does not answer', async () => {
       const nowhere = await closedUrl();
       mock(app.config.wechat, 'payBaseUrl', nowhere);
-      const res = await app.httpRequest().post('/demo/login-code').send({}).expect(503);
+      const res = await app.httpRequest().post('/demo/login-code').send({})
+        .expect(503);
       assert.deepEqual(res.body, {
         code: 'SIMULATOR_UNAVAILABLE',
         message: `the WeChat simulator at ${nowhere} did not answer: is it running (npm run dev)?`,
@@ -106,23 +110,28 @@ describe('developer tools: /demo and its simulator calls', () => {
       const paid = await createOrder(token).expect(200);
       const failed = await createOrder(token, [{ productId: 2, quantity: 1 }]).expect(200);
 
-      const payRes = await app.httpRequest().post('/demo/pay').send({ outTradeNo: paid.body.outTradeNo, result: 'SUCCESS' }).expect(200);
+      const payRes = await app.httpRequest().post('/demo/pay').send({ outTradeNo: paid.body.outTradeNo, result: 'SUCCESS' })
+        .expect(200);
       assert.deepEqual(payRes.body, { outTradeNo: paid.body.outTradeNo, result: 'SUCCESS', tradeState: 'SUCCESS' });
-      const failRes = await app.httpRequest().post('/demo/pay').send({ outTradeNo: failed.body.outTradeNo, result: 'FAIL' }).expect(200);
+      const failRes = await app.httpRequest().post('/demo/pay').send({ outTradeNo: failed.body.outTradeNo, result: 'FAIL' })
+        .expect(200);
       assert.deepEqual(failRes.body, { outTradeNo: failed.body.outTradeNo, result: 'FAIL', tradeState: 'PAYERROR' });
       assert.equal(testEnv.sim.order(paid.body.outTradeNo)!.tradeState, 'SUCCESS');
       assert.equal(testEnv.sim.order(failed.body.outTradeNo)!.tradeState, 'PAYERROR');
     });
 
     it("answers 502 SIMULATOR_REFUSED with the simulator's reason", async () => {
-      const res = await app.httpRequest().post('/demo/pay').send({ outTradeNo: 'P0000000000000000000000000000', result: 'SUCCESS' }).expect(502);
+      const res = await app.httpRequest().post('/demo/pay').send({ outTradeNo: 'P0000000000000000000000000000', result: 'SUCCESS' })
+        .expect(502);
       assert.deepEqual(res.body, { code: 'SIMULATOR_REFUSED', message: 'the WeChat simulator refused: no order P0000000000000000000000000000' });
     });
 
     it('refuses a result other than SUCCESS or FAIL, and a malformed order number, with 422', async () => {
-      const bad = await app.httpRequest().post('/demo/pay').send({ outTradeNo: 'P1', result: 'MAYBE' }).expect(422);
+      const bad = await app.httpRequest().post('/demo/pay').send({ outTradeNo: 'P1', result: 'MAYBE' })
+        .expect(422);
       assert.equal(bad.body.field, 'result');
-      const malformed = await app.httpRequest().post('/demo/pay').send({ outTradeNo: 'P 1', result: 'FAIL' }).expect(422);
+      const malformed = await app.httpRequest().post('/demo/pay').send({ outTradeNo: 'P 1', result: 'FAIL' })
+        .expect(422);
       assert.equal(malformed.body.field, 'outTradeNo');
     });
   });

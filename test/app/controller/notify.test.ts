@@ -15,7 +15,9 @@ describe('NotifyController (POST /payment/notify, POST /payment/refund-notify)',
 
   it('answers a notification with WeChat\'s XML as text/xml, the query string ignored, and records the sender\'s IP', async () => {
     const res = await app.httpRequest().post('/payment/notify?from=wechat').set('Content-Type', 'text/xml')
-      .set('X-Forwarded-For', '6.6.6.6').send(NOT_OURS).expect(200);
+      .set('X-Forwarded-For', '6.6.6.6')
+      .send(NOT_OURS)
+      .expect(200);
     assert.equal(res.headers['content-type'], 'text/xml; charset=utf-8');
     assert.match(res.text, FAIL_XML);
     const rows = await app.model.PaymentNotification.findAll({ raw: true });
@@ -25,7 +27,9 @@ describe('NotifyController (POST /payment/notify, POST /payment/refund-notify)',
   it('records the forwarded IP when the proxy is trusted: the last maxIpsCount addresses, as Egg\'s request.ip', async () => {
     mock(app.config, 'proxy', true);
     const send = (forwarded: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
-      .set('X-Forwarded-For', forwarded).send(NOT_OURS).expect(200);
+      .set('X-Forwarded-For', forwarded)
+      .send(NOT_OURS)
+      .expect(200);
     await send('203.0.113.9');
     await send('6.6.6.6, 198.51.100.7');
     mock(app.config, 'maxIpsCount', 2);
@@ -44,20 +48,26 @@ describe('NotifyController (POST /payment/notify, POST /payment/refund-notify)',
 
   it('logs in Egg\'s request format, and a % in the URL is not taken for a placeholder', async () => {
     app.mockLog();
-    await app.httpRequest().post('/payment/notify?x=%25s%25d').set('Content-Type', 'text/xml').send(NOT_OURS).expect(200);
+    await app.httpRequest().post('/payment/notify?x=%25s%25d').set('Content-Type', 'text/xml')
+      .send(NOT_OURS)
+      .expect(200);
     app.expectLog(/\[-\/127\.0\.0\.1\/[^\]]* POST \/payment\/notify\?x=%25s%25d\] \[notify\] refused notification: appid /);
   });
 
   it('a declared body over the limit is refused with 413 before it is read, in XML, and nothing is recorded', async () => {
     const res = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
-      .set('Content-Length', String(app.config.payment.maxNotifyBytes + 1)).send('x'.repeat(app.config.payment.maxNotifyBytes + 1)).expect(413);
+      .set('Content-Length', String(app.config.payment.maxNotifyBytes + 1))
+      .send('x'.repeat(app.config.payment.maxNotifyBytes + 1))
+      .expect(413);
     assert.match(res.text, FAIL_XML);
     assert.equal(res.headers['content-type'], 'text/xml; charset=utf-8');
     assert.equal(await app.model.PaymentNotification.count(), 0);
   });
 
   it('a refund notification that is not ours is refused in XML and recorded as kind refund', async () => {
-    const res = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(NOT_OURS).expect(200);
+    const res = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
+      .send(NOT_OURS)
+      .expect(200);
     assert.match(res.text, FAIL_XML);
     const rows = await app.model.PaymentNotification.findAll({ raw: true });
     assert.deepEqual(rows.map(r => [ r.kind, r.outcome, r.reason ]), [[ 'refund', 'REJECTED', 'appid is not ours' ]]);

@@ -51,7 +51,8 @@ describe('POST /payment/order', () => {
 
   it('accepts the single-product form { productId, quantity }', async () => {
     const res = await app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`)
-      .send({ productId: PRODUCTS.croissant.id, quantity: 3 }).expect(200);
+      .send({ productId: PRODUCTS.croissant.id, quantity: 3 })
+      .expect(200);
     const order = await app.model.Order.findOne({ where: { outTradeNo: res.body.outTradeNo } });
     assert.equal(order!.totalFee, 3 * 850);
   });
@@ -69,7 +70,8 @@ describe('POST /payment/order', () => {
   for (const field of [ 'amount', 'total_fee', 'totalFee' ]) {
     it(`refuses a client-sent ${field} with 422 and creates nothing`, async () => {
       const res = await app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`)
-        .send({ items: [{ productId: 1, quantity: 1 }], [field]: 1 }).expect(422);
+        .send({ items: [{ productId: 1, quantity: 1 }], [field]: 1 })
+        .expect(422);
       assert.deepEqual(res.body, { code: 'VALIDATION_FAILED', message: 'amounts are computed by the server; do not send one', field });
       assert.equal(await app.model.Order.count(), 0);
     });
@@ -263,7 +265,8 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
 
   it('reuses a valid prepay_id', async () => {
     const created = await createOrder(token).expect(200);
-    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.equal(res.body.package, created.body.package);
     assert.equal(testEnv.sim.requests('unifiedorder').length, 1);
   });
@@ -272,7 +275,8 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     const created = await createOrder(token).expect(200);
     const order = await app.model.Order.findOne({ where: { outTradeNo: created.body.outTradeNo } });
     await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { id: order!.currentAttemptId! } });
-    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.notEqual(res.body.package, created.body.package);
     assert.equal(res.body.outTradeNo, created.body.outTradeNo);
     const attempts = await app.model.PaymentAttempt.findAll({ where: { orderId: order!.id }, order: [[ 'id', 'ASC' ]] });
@@ -404,7 +408,8 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     const failed = (await app.model.PaymentAttempt.findByPk(order.currentAttemptId!))!;
     assert.equal(failed.status, 'FAILED');
 
-    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.notEqual(res.body.package, created.body.package, 'the failed prepay is not offered again');
     const attempts = await app.model.PaymentAttempt.findAll({ where: { orderId: order.id }, order: [[ 'id', 'ASC' ]] });
     assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
@@ -418,21 +423,24 @@ describe('POST /payment/orders/:outTradeNo/pay', () => {
     const created = await createOrder(token).expect(200);
     await testEnv.sim.pay(created.body.outTradeNo);
     await testEnv.sim.waitForDelivery(created.body.outTradeNo, { acknowledged: true });
-    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(409);
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(409);
     assert.equal(res.body.code, 'ORDER_ALREADY_PAID');
   });
 
   it('refuses an expired order with 409 ORDER_EXPIRED', async () => {
     const created = await createOrder(token).expect(200);
     await app.model.Order.update({ expiresAt: new Date(Date.now() + 10_000) }, { where: { outTradeNo: created.body.outTradeNo } });
-    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(409);
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(409);
     assert.equal(res.body.code, 'ORDER_EXPIRED');
   });
 
   it('another user\'s order answers 404', async () => {
     const created = await createOrder(token).expect(200);
     const other = await login();
-    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${other.token}`).expect(404);
+    const res = await app.httpRequest().post(`/payment/orders/${created.body.outTradeNo}/pay`).set('Authorization', `Bearer ${other.token}`)
+      .expect(404);
     assert.equal(res.body.code, 'ORDER_NOT_FOUND');
   });
 });

@@ -191,8 +191,10 @@ describe('rate limits', () => {
 
     it('counts POST /payment/orders/:outTradeNo/pay too (it calls WeChat as well)', async () => {
       const { outTradeNo } = (await createOrder(token).expect(200)).body;
-      await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
-      const res = await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(429);
+      await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      const res = await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+        .expect(429);
       assert.equal(res.body.code, 'RATE_LIMITED');
     });
 
@@ -205,7 +207,8 @@ describe('rate limits', () => {
     });
 
     it('an unauthenticated request is refused 401 before it is counted', async () => {
-      await app.httpRequest().post('/payment/order').send({ items: [{ productId: 1, quantity: 1 }] }).expect(401);
+      await app.httpRequest().post('/payment/order').send({ items: [{ productId: 1, quantity: 1 }] })
+        .expect(401);
       assert.deepEqual(await app.redis.keys('ratelimit:orderPerUser:*'), []);
     });
 

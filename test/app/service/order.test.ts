@@ -57,7 +57,8 @@ describe('GET /payment/orders/:outTradeNo', () => {
 
     // The notification that arrives later is a duplicate: no second side effect.
     const late = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
-      .send(buildXml(testEnv.sim.buildNotification(created.body.outTradeNo))).expect(200);
+      .send(buildXml(testEnv.sim.buildNotification(created.body.outTradeNo)))
+      .expect(200);
     assert.match(late.text, /<return_code><!\[CDATA\[SUCCESS\]\]>/);
     assert.equal(await app.model.OrderEvent.count(), 1);
     // A paid order is not queried again.
@@ -128,7 +129,8 @@ describe('GET /payment/orders/:outTradeNo', () => {
     const { outTradeNo } = created.body;
     // The prepay has run out: /pay closes the first number at WeChat and opens a second one.
     await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { outTradeNo } });
-    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     const attempts = await app.model.PaymentAttempt.findAll({ order: [[ 'id', 'ASC' ]] });
     assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
     assert.deepEqual(testEnv.sim.requests('closeorder').map(r => r.params.out_trade_no), [ outTradeNo ]);
@@ -142,7 +144,8 @@ describe('GET /payment/orders/:outTradeNo', () => {
     const created = await createOrder(token).expect(200);
     const { outTradeNo } = created.body;
     await app.model.PaymentAttempt.update({ status: 'FAILED', prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { outTradeNo } });
-    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     const attempts = await app.model.PaymentAttempt.findAll({ order: [[ 'id', 'ASC' ]] });
     assert.deepEqual(attempts.map(a => a.status), [ 'CLOSED', 'PREPAID' ]);
     assert.deepEqual(testEnv.sim.requests('closeorder').map(r => r.params.out_trade_no), [ outTradeNo ]);

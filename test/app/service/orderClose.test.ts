@@ -46,9 +46,11 @@ describe('POST /payment/orders/:outTradeNo/close', () => {
     assert.deepEqual(testEnv.sim.requests('closeorder').map(r => r.params.out_trade_no), [ outTradeNo ]);
 
     // The view answers the same, and the order can no longer be paid.
-    const view = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`).expect(200);
+    const view = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.deepEqual(view.body, res.body);
-    const pay = await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(409);
+    const pay = await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(409);
     assert.equal(pay.body.code, 'ORDER_CLOSED');
   });
 
@@ -265,7 +267,8 @@ describe('a close racing a notification (one lock order: the order row, then its
     return { outTradeNo, xml: buildXml(testEnv.sim.buildNotification(outTradeNo)) };
   }
 
-  const postNotify = (xml: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml);
+  const postNotify = (xml: string) => app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+    .send(xml);
 
   it('a failed payment\'s notification and the owner\'s close, at once, many times: no deadlock, both answered, the order closed', async () => {
     const before = await deadlocks();

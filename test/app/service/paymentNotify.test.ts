@@ -8,7 +8,8 @@ import { SettlementRepository } from '../../../app/repository/settlementReposito
 const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 
 function postNotify(body: string | Buffer, contentType = 'text/xml') {
-  return app.httpRequest().post('/payment/notify').set('Content-Type', contentType).send(body);
+  return app.httpRequest().post('/payment/notify').set('Content-Type', contentType)
+    .send(body);
 }
 
 function failReply(text: string) {
@@ -45,7 +46,8 @@ describe('payment journey: login -> order -> pay -> notification -> paid', () =>
     assert.equal(notes[0].rawBody, deliveries[0].body);
     assert.equal(JSON.parse(notes[0].parsed!).transaction_id, payment.transactionId);
 
-    const status = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`).expect(200);
+    const status = await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.equal(status.body.status, 'SUCCESS');
     assert.equal(status.body.totalFee, 1200);
     assert.equal(status.body.paidAt, order!.paidAt!.toISOString());
@@ -70,7 +72,8 @@ describe('payment journey: login -> order -> pay -> notification -> paid', () =>
     // The prepay runs out: /pay closes the old number and opens a new one, both for this MD5 order.
     const order = (await app.model.Order.findOne({ where: { outTradeNo } }))!;
     await app.model.PaymentAttempt.update({ prepayExpiresAt: new Date(Date.now() - 1000) }, { where: { id: order.currentAttemptId! } });
-    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     await order.reload();
     const attempt = (await app.model.PaymentAttempt.findByPk(order.currentAttemptId!))!;
     assert.notEqual(attempt.outTradeNo, outTradeNo);

@@ -249,7 +249,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     it('an unpaid order marked paid here: MISSING_AT_WECHAT', async () => {
       await paidOrder();
       const fake = await newOrder();
-      await sql(`UPDATE orders SET status = 'SUCCESS', paid_at = ?, transaction_id = '4200000000209901010000000001' WHERE out_trade_no = ?`,
+      await sql('UPDATE orders SET status = \'SUCCESS\', paid_at = ?, transaction_id = \'4200000000209901010000000001\' WHERE out_trade_no = ?',
         [ simNow(), fake ]);
       const report = await reconcile();
       assert.equal(report.status, 'MISMATCH');
@@ -265,7 +265,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     it('a day only we have payments on (WeChat: No Bill Exist): MISMATCH, not NO_BILL', async () => {
       const fake = await newOrder();
       const tenDaysAgo = new Date(simNow().getTime() - 10 * DAY_MS);
-      await sql(`UPDATE orders SET status = 'SUCCESS', paid_at = ?, transaction_id = '4200000000209901010000000002' WHERE out_trade_no = ?`,
+      await sql('UPDATE orders SET status = \'SUCCESS\', paid_at = ?, transaction_id = \'4200000000209901010000000002\' WHERE out_trade_no = ?',
         [ tenDaysAgo, fake ]);
       const report = await reconcile(beijingDate(tenDaysAgo));
       assert.equal(report.status, 'MISMATCH');
@@ -296,7 +296,7 @@ describe('reconciliation with WeChat\'s bill', () => {
 
     it('our order is not paid although WeChat took the money: STATUS_MISMATCH', async () => {
       const paid = await paidOrder();
-      await sql(`UPDATE orders SET status = 'CLOSED' WHERE id = ?`, [ paid.orderId ]);
+      await sql('UPDATE orders SET status = \'CLOSED\' WHERE id = ?', [ paid.orderId ]);
       const report = await reconcile();
       assert.deepEqual(kinds(report), [[ 'STATUS_MISMATCH', 'PAYMENT', paid.outTradeNo ]]);
       const [ d ] = report.discrepancies;
@@ -313,10 +313,10 @@ describe('reconciliation with WeChat\'s bill', () => {
       mock.restore();
       await sim.pay(lost);
       const fake = await newOrder();
-      await sql(`UPDATE orders SET status = 'SUCCESS', paid_at = ?, transaction_id = '4200000000209901010000000003' WHERE out_trade_no = ?`,
+      await sql('UPDATE orders SET status = \'SUCCESS\', paid_at = ?, transaction_id = \'4200000000209901010000000003\' WHERE out_trade_no = ?',
         [ simNow(), fake ]);
       await sql('UPDATE orders SET total_fee = 999 WHERE id = ?', [ changed.orderId ]);
-      await sql(`UPDATE orders SET status = 'NOTPAY' WHERE id = ?`, [ closed.orderId ]);
+      await sql('UPDATE orders SET status = \'NOTPAY\' WHERE id = ?', [ closed.orderId ]);
 
       const errors: string[] = [];
       const ctx = app.createAnonymousContext();
@@ -460,11 +460,11 @@ describe('reconciliation with WeChat\'s bill', () => {
 
     it('reconciling a day again replaces its result', async () => {
       const paid = await paidOrder();
-      await sql(`UPDATE orders SET status = 'CLOSED' WHERE id = ?`, [ paid.orderId ]);
+      await sql('UPDATE orders SET status = \'CLOSED\' WHERE id = ?', [ paid.orderId ]);
       const first = await reconcile();
       assert.equal(first.status, 'MISMATCH');
       const before = await stored(first.billDate);
-      await sql(`UPDATE orders SET status = 'SUCCESS' WHERE id = ?`, [ paid.orderId ]);
+      await sql('UPDATE orders SET status = \'SUCCESS\' WHERE id = ?', [ paid.orderId ]);
       const second = await reconcile();
       assert.equal(second.status, 'OK');
       const rows = await app.model.Reconciliation.findAll();
@@ -591,7 +591,7 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.match(failed.stdout, /: ERROR\n {2}could not reconcile: /);
       assert.match(failed.stderr, /^ERROR reconcile \d{4}-\d{2}-\d{2}: /);
 
-      for (const argv of [ [], [ '--date' ], [ '--date', '2026-13-01' ], [ '--day', '2026-01-01' ] ]) {
+      for (const argv of [[], [ '--date' ], [ '--date', '2026-13-01' ], [ '--day', '2026-01-01' ]]) {
         const usage = await command(argv);
         assert.equal(usage.code, 2, argv.join(' '));
         assert.equal(usage.stdout, '');
@@ -602,7 +602,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     it('runs as `node scripts/reconcile.js` in its own process: report, ERROR lines, exit 1, result stored', async function() {
       this.timeout(120_000);
       const paid = await paidOrder();
-      await sql(`UPDATE orders SET status = 'CLOSED' WHERE id = ?`, [ paid.orderId ]);
+      await sql('UPDATE orders SET status = \'CLOSED\' WHERE id = ?', [ paid.orderId ]);
       const today = DAY;
       setSimClock(beijingAt(addDays(DAY, 2), '120000'));
       const child = spawn(process.execPath, [ path.join(ROOT, 'scripts/reconcile.js'), '--date', today ], {

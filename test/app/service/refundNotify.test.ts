@@ -8,7 +8,8 @@ const SUCCESS_XML = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_
 const FAIL_XML = '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[refused]]></return_msg></xml>';
 
 function postRefundNotify(body: string) {
-  return app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml').send(body);
+  return app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
+    .send(body);
 }
 
 /** A refund notification as WeChat builds it: no sign, the details AES-256-ECB encrypted with the merchant key. */

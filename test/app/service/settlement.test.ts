@@ -246,7 +246,8 @@ describe('settlement', () => {
     const { token } = await login();
     const a = await paidAtWechat(token);
     app.mockLog();
-    await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(buildXml(a.fields))
+    await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+      .send(buildXml(a.fields))
       .expect(200);
     // Egg's request logger prefixes the line with the request: [user/ip/trace/time METHOD url].
     app.expectLog(new RegExp(`\\[-/[^/]+/[^\\]]* POST /payment/notify\\] \\[payment\\] order ${a.outTradeNo} paid: out_trade_no=${a.outTradeNo} transaction_id=${a.fields.transaction_id} `));

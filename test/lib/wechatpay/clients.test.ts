@@ -64,7 +64,7 @@ describe('lib/wechatpay clients (small checks of the fixes; the simulator covers
       });
     }
 
-    for (const [ configured, perCall ] of [ [ 'HMAC-SHA256', 'MD5' ], [ 'MD5', 'HMAC-SHA256' ] ] as Array<[SignType, SignType]>) {
+    for (const [ configured, perCall ] of [[ 'HMAC-SHA256', 'MD5' ], [ 'MD5', 'HMAC-SHA256' ]] as Array<[SignType, SignType]>) {
       it(`configured ${configured}, a per-call ${perCall} signs the request and verifies the reply with ${perCall}`, async () => {
         answer = (_req, body) => {
           lastRequest = parseXml(body);

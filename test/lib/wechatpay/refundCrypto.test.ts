@@ -13,7 +13,8 @@ const PLAIN = '<root>\n<out_refund_no><![CDATA[R20240101000000abcdef0123456789]]
 
 /** The scheme written out independently: AES-256-ECB, PKCS#7, key = the 32 characters of md5(apiKey) in lower-case hex. */
 function independentEncrypt(plain: string, apiKey: string): string {
-  const key = Buffer.from(createHash('md5').update(apiKey).digest('hex').toLowerCase(), 'ascii');
+  const key = Buffer.from(createHash('md5').update(apiKey).digest('hex')
+    .toLowerCase(), 'ascii');
   assert.equal(key.length, 32);
   const cipher = createCipheriv('aes-256-ecb', key, null);
   return Buffer.concat([ cipher.update(Buffer.from(plain, 'utf8')), cipher.final() ]).toString('base64');

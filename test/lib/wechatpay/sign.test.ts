@@ -29,7 +29,8 @@ const PAY_SIGN = '22D9B4E54AB1950F51E0649E8810ACD6';
 const KEY = 'a'.repeat(32);
 
 function md5Upper(text: string): string {
-  return createHash('md5').update(Buffer.from(text, 'utf8')).digest('hex').toUpperCase();
+  return createHash('md5').update(Buffer.from(text, 'utf8')).digest('hex')
+    .toUpperCase();
 }
 
 /** A notification as WeChat would send it: every field, then sign over all of them. */
@@ -69,7 +70,8 @@ describe('lib/wechatpay sign', () => {
 
     it('agrees with an independent MD5 / HMAC computation over the string', () => {
       assert.equal(md5Upper(VECTOR_STRING), VECTOR_MD5);
-      assert.equal(createHmac('sha256', VECTOR_KEY).update(VECTOR_STRING).digest('hex').toUpperCase(), VECTOR_HMAC);
+      assert.equal(createHmac('sha256', VECTOR_KEY).update(VECTOR_STRING).digest('hex')
+        .toUpperCase(), VECTOR_HMAC);
     });
   });
 
@@ -91,7 +93,7 @@ describe('lib/wechatpay sign', () => {
     });
 
     it('sorts names by ASCII code, case-sensitively', () => {
-      const params = { b: '1', a: '2', B: '3', A: '4', _: '5', '1': '6', Z: '7', z: '8' };
+      const params = { b: '1', a: '2', B: '3', A: '4', _: '5', 1: '6', Z: '7', z: '8' };
       assert.equal(stringToSign(params, 'K'), '1=6&A=4&B=3&Z=7&_=5&a=2&b=1&z=8&key=K');
     });
 
@@ -120,7 +122,8 @@ describe('lib/wechatpay sign', () => {
 
     it('signs unicode values as UTF-8 (HMAC-SHA256)', () => {
       const params = { body: '测试商品' };
-      const expected = createHmac('sha256', 'K').update(Buffer.from('body=测试商品&key=K', 'utf8')).digest('hex').toUpperCase();
+      const expected = createHmac('sha256', 'K').update(Buffer.from('body=测试商品&key=K', 'utf8')).digest('hex')
+        .toUpperCase();
       assert.equal(sign(params, 'K', 'HMAC-SHA256'), expected);
     });
 
@@ -142,7 +145,7 @@ describe('lib/wechatpay sign', () => {
       assert.deepEqual([ ...SIGN_TYPES ], [ 'MD5', 'HMAC-SHA256' ]);
       assert.equal(isSignType('MD5'), true);
       assert.equal(isSignType('HMAC-SHA256'), true);
-      for (const bad of [ 'md5', 'hmac-sha256', 'SHA256', '', undefined, null, 5, {} ]) assert.equal(isSignType(bad), false);
+      for (const bad of [ 'md5', 'hmac-sha256', 'SHA256', '', undefined, null, 5, {}]) assert.equal(isSignType(bad), false);
     });
   });
 

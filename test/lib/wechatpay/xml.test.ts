@@ -322,7 +322,7 @@ describe('lib/wechatpay xml', () => {
       'surrogate character reference': '<xml><a>&#xD800;</a></xml>',
       'bare ampersand': '<xml><a>a & b</a></xml>',
       'bare less-than': '<xml><a>a < b</a></xml>',
-      'JSON': '{"return_code":"SUCCESS"}',
+      JSON: '{"return_code":"SUCCESS"}',
       'plain text': 'SUCCESS',
       'HTML error page': '<html><body>502 Bad Gateway</body></html>',
       'closing tag only': '</xml>',
