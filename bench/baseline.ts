@@ -3,7 +3,8 @@
  * The baseline `npm run bench` measures the service against: a bare node:http server doing the
  * essential work of each route and nothing else: no framework, no audit row, no row locks, no
  * event row, no rate limit. Same protocol code (lib/wechatpay), same MySQL and Redis, as many
- * worker processes as the service (node:cluster). Settings come from the environment (bench/run.ts).
+ * worker processes as the service (node:cluster), the same sign type (WECHAT_SIGN_TYPE, the
+ * service's default). Settings come from the environment (bench/run.ts).
  *
  *   POST /payment/notify  read the body (16 KB max), parse the XML, verify appid, mch_id and the
  *                         sign, then one conditional UPDATE (a SELECT too when it matched nothing,
@@ -16,7 +17,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import mysql from 'mysql2/promise';
 import { BASELINE_PAY_SQL, MYSQL_SERVER } from './fixtures';
-import { merchantNumber, notifyReply, parseXml, requestPaymentParams, toBeijingCompact, verifySign, WechatPayClient } from '../lib/wechatpay';
+import { merchantNumber, notifyReply, parseXml, requestPaymentParams, SignType, toBeijingCompact, verifySign, WechatPayClient } from '../lib/wechatpay';
 
 const env = process.env;
 const WORKERS = Number(env.BENCH_WORKERS ?? 1);
@@ -24,6 +25,8 @@ const PORT = Number(env.PORT);
 const APPID = env.WECHAT_APPID!;
 const MCH_ID = env.WECHAT_MCH_ID!;
 const API_KEY = env.WECHAT_API_KEY!;
+/** The service's default sign type, which its orders (and so the bench's notifications) carry. */
+const SIGN_TYPE = (env.WECHAT_SIGN_TYPE ?? 'MD5') as SignType;
 const MAX_BODY = 16 * 1024;
 
 if (cluster.isPrimary) {
@@ -50,7 +53,7 @@ if (cluster.isPrimary) {
   const Redis = require('ioredis');
   const redis = new Redis({ host: env.REDIS_HOST ?? '127.0.0.1', port: Number(env.REDIS_PORT ?? 6379), db: Number(env.REDIS_DB ?? 0) });
   const pay = new WechatPayClient({
-    appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: 'HMAC-SHA256', baseUrl: env.WECHAT_PAY_BASE_URL!, timeoutMs: 5000,
+    appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: SIGN_TYPE, baseUrl: env.WECHAT_PAY_BASE_URL!, timeoutMs: 5000,
   });
 
   const readBody = (req: http.IncomingMessage) => new Promise<Buffer>((resolve, reject) => {
@@ -78,7 +81,7 @@ if (cluster.isPrimary) {
       return send(res, 400, 'text/xml', notifyReply(false, 'bad body'));
     }
     if (fields.return_code !== 'SUCCESS' || fields.result_code !== 'SUCCESS' || fields.appid !== APPID ||
-      fields.mch_id !== MCH_ID || !verifySign(fields, API_KEY, 'HMAC-SHA256')) {
+      fields.mch_id !== MCH_ID || !verifySign(fields, API_KEY, SIGN_TYPE)) {
       return send(res, 200, 'text/xml', notifyReply(false, 'refused'));
     }
     const [ result ] = await pool.execute<mysql.ResultSetHeader>(BASELINE_PAY_SQL, [ fields.transaction_id, fields.out_trade_no, Number(fields.total_fee) ]);
@@ -108,13 +111,13 @@ if (cluster.isPrimary) {
     const expiresAt = new Date(Date.now() + 30 * 60 * 1000);
     await pool.execute(
       'INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) ' +
-      'VALUES (?, ?, ?, ?, ?, \'NOTPAY\', \'HMAC-SHA256\', ?, NOW(3), NOW(3))',
-      [ outTradeNo, user.userId, totalFee, price.get(items[0].productId)!.name, JSON.stringify(items), expiresAt ]);
+      'VALUES (?, ?, ?, ?, ?, \'NOTPAY\', ?, ?, NOW(3), NOW(3))',
+      [ outTradeNo, user.userId, totalFee, price.get(items[0].productId)!.name, JSON.stringify(items), SIGN_TYPE, expiresAt ]);
     const reply = await pay.unifiedOrder({
       body: price.get(items[0].productId)!.name, out_trade_no: outTradeNo, total_fee: totalFee, spbill_create_ip: '127.0.0.1',
       notify_url: env.WECHAT_NOTIFY_URL!, openid: user.openid, time_start: toBeijingCompact(new Date()), time_expire: toBeijingCompact(expiresAt),
     });
-    const params = requestPaymentParams({ appId: APPID, prepayId: reply.prepay_id, apiKey: API_KEY, signType: 'HMAC-SHA256' });
+    const params = requestPaymentParams({ appId: APPID, prepayId: reply.prepay_id, apiKey: API_KEY, signType: SIGN_TYPE });
     return send(res, 200, 'application/json', JSON.stringify({ ...params, outTradeNo }));
   }
 

@@ -8,7 +8,7 @@
  * The gap is what safe parsing costs per notification.
  */
 import { createHmac } from 'node:crypto';
-import { buildXml, notifyReply, parseXml, sign, verifySign } from '../lib/wechatpay';
+import { buildXml, notifyReply, parseXml, sign, SignType, verifySign } from '../lib/wechatpay';
 
 export interface CoreResult {
   serviceOpsPerSec: number;
@@ -29,13 +29,16 @@ function opsPerSecond(op: () => void, durationMs: number): number {
   return ops / seconds;
 }
 
-/** A signed payment notification as WeChat sends it; `overrides` name the order, payment and payer. */
-export function sampleNotification(apiKey: string, overrides: Record<string, string> = {}): string {
-  return buildXml(sampleNotificationFields(apiKey, overrides));
+/**
+ * A signed payment notification as WeChat sends it; `overrides` name the order, payment and payer.
+ * Signed with `signType`, the sign type of the unified order it pays (WeChat sends no `sign_type` field).
+ */
+export function sampleNotification(apiKey: string, overrides: Record<string, string> = {}, signType: SignType = 'HMAC-SHA256'): string {
+  return buildXml(sampleNotificationFields(apiKey, overrides, signType));
 }
 
 /** The fields of sampleNotification, sign included. */
-export function sampleNotificationFields(apiKey: string, overrides: Record<string, string> = {}): Record<string, string> {
+export function sampleNotificationFields(apiKey: string, overrides: Record<string, string> = {}, signType: SignType = 'HMAC-SHA256'): Record<string, string> {
   const fields: Record<string, string> = {
     return_code: 'SUCCESS', appid: 'wxbench00000000001', mch_id: '1900009999', nonce_str: 'Qm9vZ2xlIGlzIG5vdCBhIG5vbmNlIQ',
     result_code: 'SUCCESS', openid: 'oBench000000000000000000001', is_subscribe: 'N', trade_type: 'JSAPI', bank_type: 'OTHERS',
@@ -43,7 +46,7 @@ export function sampleNotificationFields(apiKey: string, overrides: Record<strin
     out_trade_no: 'P20261123091500ab12cd34ef56ab78', time_end: '20261123171500',
     ...overrides,
   };
-  fields.sign = sign(fields, apiKey, 'HMAC-SHA256');
+  fields.sign = sign(fields, apiKey, signType);
   return fields;
 }
 

@@ -1,12 +1,13 @@
 /**
- * What the HTTP bench (bench/run.ts) and the SQL bench (bench/settlementSql.ts) share: the
- * bench's credentials, the MariaDB server and bench database, the baseline's payment UPDATE, unpaid orders inserted straight into the
- * bench database, and CPU time read from /proc.
+ * What the bench (bench/run.ts) and its baseline (bench/baseline.ts) share: the bench's
+ * credentials, the MariaDB server and bench database, the baseline's payment UPDATE; and for
+ * bench/run.ts, unpaid orders inserted straight into the bench database, and CPU time read from /proc.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type mysql from 'mysql2/promise';
+import type { SignType } from '../lib/wechatpay';
 
 // Production-like credentials (config.prod.ts refuses the development ones); the simulator gets the same.
 export const CREDENTIALS = {
@@ -24,7 +25,7 @@ export const MYSQL_SERVER = {
   user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '',
 };
 
-/** The benches' own database (created and migrated by them): never the development or test one. */
+/** The bench's own database (created and migrated by it): never the development or test one. */
 export const BENCH_DATABASE = process.env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';
 
 /** The baseline's whole database work for a payment (bench/baseline.ts): one conditional UPDATE. */
@@ -55,10 +56,12 @@ export interface UnpaidOrder {
 let transactions = 0;
 
 /**
- * Empties the order tables, then inserts `count` unpaid orders of 1200 fen (HMAC-SHA256), each
- * with its first attempt, owned by `users` in turn; each gets a transaction_id never given before.
+ * Empties the order tables, then inserts `count` unpaid orders of 1200 fen with sign type `signType`
+ * (the service's default, as its own orders get), each with its first attempt (PREPAID), owned by
+ * `users` in turn; each gets a transaction_id never given before.
  */
-export async function insertUnpaidOrders(db: mysql.Connection, count: number, prefix: string, users: Array<{ id: number; openid: string }>): Promise<UnpaidOrder[]> {
+export async function insertUnpaidOrders(db: mysql.Connection, count: number, prefix: string, users: Array<{ id: number; openid: string }>,
+  signType: SignType): Promise<UnpaidOrder[]> {
   for (const table of [ 'order_events', 'payment_notifications', 'payment_attempts', 'orders' ]) await db.query(`DELETE FROM ${table}`);
   const inserted: UnpaidOrder[] = [];
   const now = new Date();
@@ -71,7 +74,7 @@ export async function insertUnpaidOrders(db: mysql.Connection, count: number, pr
       const user = users[i % users.length];
       outTradeNos.push(outTradeNo);
       inserted.push({ outTradeNo, openid: user.openid, transactionId: `42000${String(++transactions).padStart(23, '0')}` });
-      rows.push([ outTradeNo, user.id, 1200, 'Coffee', '[{"productId":1,"name":"Coffee","unitPriceFen":1200,"quantity":1}]', 'NOTPAY', 'HMAC-SHA256', expires, now, now ]);
+      rows.push([ outTradeNo, user.id, 1200, 'Coffee', '[{"productId":1,"name":"Coffee","unitPriceFen":1200,"quantity":1}]', 'NOTPAY', signType, expires, now, now ]);
     }
     await db.query('INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) VALUES ?', [ rows ]);
     await db.query(

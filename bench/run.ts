@@ -12,6 +12,7 @@
  * req/s over the levels with p99 under 50 ms, the issue's target being stated on that.
  * Settings: BENCH_WORKERS (cores), BENCH_CONNECTIONS (10,16,32,64: each level is measured), BENCH_NOTIFY_COUNT (3000),
  * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_ROUNDS (3), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
+ * BENCH_SIGN_TYPE (MD5, the service's default, or HMAC-SHA256: the service's WECHAT_SIGN_TYPE, the baseline's too),
  * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
 import { runCore, sampleNotification } from './core';
+import type { SignType } from '../lib/wechatpay';
 import { BENCH_DATABASE, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, MYSQL_SERVER, pidsMatching, prepareBenchDatabase } from './fixtures';
 
 // autocannon ships no types; the little used here is described below.
@@ -34,9 +36,9 @@ const BASELINE_BUILD = path.join(root, 'dist', '.bench-baseline');
 const env = process.env;
 const WORKERS = Number(env.BENCH_WORKERS ?? os.cpus().length);
 /**
- * Concurrency levels, each measured in full: settlement batches grow with concurrency, the baseline
- * does not batch, and a target's throughput is only found by loading it until it stops answering
- * more per second (on 2 cores the baseline stops gaining at 16 connections, the service not before 64).
+ * Concurrency levels, each measured in full: a target's throughput is only found by loading it
+ * until it stops answering more per second, and the two targets need not stop at the same level
+ * (on 2 cores the baseline stops gaining at about 16 connections).
  */
 const CONNECTION_LEVELS = (env.BENCH_CONNECTIONS ?? '10,16,32,64').split(',').map(Number);
 const NOTIFY_COUNT = Number(env.BENCH_NOTIFY_COUNT ?? 3000);
@@ -50,6 +52,9 @@ const MAX_SECONDS = Number(env.BENCH_MAX_SECONDS ?? 60);
  */
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const REDIS_DB = env.BENCH_REDIS_DB ?? '15';
+/** The service's WECHAT_SIGN_TYPE (its default, MD5, unless set): its orders, the bench's and the baseline's carry it. */
+const SIGN_TYPE = (env.BENCH_SIGN_TYPE ?? 'MD5') as SignType;
+if (SIGN_TYPE !== 'MD5' && SIGN_TYPE !== 'HMAC-SHA256') throw new Error('BENCH_SIGN_TYPE must be MD5 or HMAC-SHA256');
 const USERS = 20;
 /** The issue's latency bound: a level counts towards a target's throughput only if its p99 stayed under it. */
 const P99_BOUND_MS = 50;
@@ -67,6 +72,8 @@ interface LoadResult {
   non2xx: number;
   errors: number;
   peakRssMb: number;
+  /** True if BENCH_MAX_SECONDS stopped the run before every request was answered. */
+  cutShort: boolean;
   /** CPU time per request, in ms: the target's own processes, and MariaDB's (mysqld/mariadbd). */
   cpuMsPerRequest: { target: number; database: number };
 }
@@ -122,6 +129,7 @@ async function load(target: Target, opts: { path: string; amount: number; connec
     // autocannon's own duration ends on its 1-second sample tick; time the responses instead.
     let responses = 0;
     let lastResponseAt = 0;
+    let cutShort = false;
     const startedAt = process.hrtime.bigint();
     const result: any = await new Promise((resolve, reject) => {
       const instance = autocannon({
@@ -139,7 +147,12 @@ async function load(target: Target, opts: { path: string; amount: number; connec
         }],
       }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)));
       instance.on('response', () => { responses++; lastResponseAt = Number(process.hrtime.bigint() - startedAt) / 1e9; });
-      const guard = setTimeout(() => instance.stop(), MAX_SECONDS * 1000);
+      const guard = setTimeout(() => {
+        cutShort = true;
+        console.warn(`bench: ${target.name} ${opts.path} at ${opts.connections} connections stopped after ${MAX_SECONDS} s (BENCH_MAX_SECONDS), ` +
+          `${responses} of ${opts.amount} answered`);
+        instance.stop();
+      }, MAX_SECONDS * 1000);
       instance.on('done', () => clearTimeout(guard));
     });
     return {
@@ -150,6 +163,7 @@ async function load(target: Target, opts: { path: string; amount: number; connec
       p99: result.latency.p99,
       non2xx: result.non2xx,
       errors: result.errors + result.timeouts,
+      cutShort,
       peakRssMb: Math.max(peak, rssMb(pids)),
       cpuMsPerRequest: {
         target: (cpuMs(pids) - cpuBefore.target) / responses,
@@ -174,7 +188,8 @@ function throughputOf(runs: Array<{ connections: number; run: LoadResult }>): Th
 
 async function main() {
   const date = new Date().toISOString();
-  console.log(`bench: ${WORKERS} workers, ${CONNECTION_LEVELS.join(' and ')} connections, ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}`);
+  console.log(`bench: ${WORKERS} workers, ${CONNECTION_LEVELS.join(' and ')} connections, sign type ${SIGN_TYPE}, ` +
+    `${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}, load average ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`);
   if (env.BENCH_SKIP_BUILD !== '1') run(process.execPath, [ 'scripts/build.js' ]);
 
   prepareBenchDatabase(root, BENCH_DATABASE, { seed: true });
@@ -188,6 +203,7 @@ async function main() {
     NODE_ENV: 'production',
     MYSQL_DATABASE: BENCH_DATABASE,
     REDIS_DB,
+    WECHAT_SIGN_TYPE: SIGN_TYPE,
     WECHAT_PAY_BASE_URL: simUrl,
     WECHAT_LOGIN_BASE_URL: simUrl,
     WECHAT_NOTIFY_URL: `http://127.0.0.1:${servicePort}/payment/notify`,
@@ -248,12 +264,15 @@ async function main() {
     }
 
     /** count unpaid orders inserted straight into the database, and their signed notifications. */
-    const unpaidOrders = async (count: number, prefix: string) => (await insertUnpaidOrders(db, count, prefix, users)).map(o =>
+    const unpaidOrders = async (count: number, prefix: string) => (await insertUnpaidOrders(db, count, prefix, users, SIGN_TYPE)).map(o =>
       sampleNotification(CREDENTIALS.WECHAT_API_KEY, {
         appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${o.outTradeNo}`, openid: o.openid,
         transaction_id: o.transactionId, out_trade_no: o.outTradeNo,
-      }));
+      }, SIGN_TYPE));
     const count = async (sql: string) => Number(((await db.query(sql)) as any)[0][0].n);
+    /** Every order and attempt row's state, hashed: a repeated notification must leave it as it was. */
+    const fingerprint = async () => `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, paid_at, updated_at))) AS n FROM orders')}/` +
+      `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, updated_at))) AS n FROM payment_attempts')}`;
     const xml = (bodies: string[]) => (i: number) => ({ body: bodies[i % bodies.length], headers: { 'content-type': 'text/xml' } });
 
     type Scenario = 'distinctNotifications' | 'repeatedNotifications' | 'orderCreation';
@@ -272,15 +291,32 @@ async function main() {
             await load(target, { path: '/payment/notify', amount: WARMUP, connections, next: xml(bodies) });
             const measured = bodies.slice(WARMUP);
             const distinct = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
+            // Every order paid: a run cut short leaves some unpaid and cannot be checked (lower the counts or raise BENCH_MAX_SECONDS).
+            if (distinct.cutShort) throw new Error(`${target.name}: distinct notifications cut short at ${MAX_SECONDS} s, ${distinct.requests} of ${measured.length} answered`);
             const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
             if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
+            if (target.name === 'service') {
+              // Paid exactly once: one paid attempt and one PAID event per order (the baseline keeps neither).
+              const attempts = await count('SELECT COUNT(*) AS n FROM payment_attempts WHERE status = \'PAID\'');
+              const events = await count('SELECT COUNT(*) AS n FROM order_events WHERE type = \'PAID\'');
+              if (attempts !== bodies.length || events !== bodies.length) throw new Error(`service: ${attempts} paid attempts and ${events} PAID events for ${bodies.length} orders`);
+            }
             results.distinctNotifications[target.name] = distinct;
 
             if (SCENARIOS.has('repeat')) {
             // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
+              // The service also records each as a DUPLICATE audit row (so each was recognised as a repeat, not refused).
               const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+              const duplicates = () => count('SELECT COUNT(*) AS n FROM payment_notifications WHERE outcome = \'DUPLICATE\'');
+              const duplicatesBefore = target.name === 'service' ? await duplicates() : 0;
+              const before = await fingerprint();
               results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
-              if (target.name === 'service' && await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('a repeated notification changed an order');
+              if (await fingerprint() !== before) throw new Error(`${target.name}: a repeated notification changed an order or attempt`);
+              if (target.name === 'service') {
+                if (await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('service: a repeated notification added an order event');
+                const recorded = await duplicates() - duplicatesBefore;
+                if (recorded !== measured.length) throw new Error(`service: ${recorded} of ${measured.length} repeats recorded as DUPLICATE`);
+              }
             }
           }
 
