@@ -3,9 +3,30 @@ import { DEV_WECHAT, fromEnv, intFromEnv } from './env';
 
 export type SignType = 'MD5' | 'HMAC-SHA256';
 
-export interface WechatConfig {
+/** The WeChat apps that sell under the merchant, by role (docs/decisions/0006-apps-and-users.md). */
+export type AppRole = 'miniProgram' | 'officialAccount';
+export const APP_ROLES: readonly AppRole[] = [ 'miniProgram', 'officialAccount' ];
+
+/** One WeChat app (mini-program, official account): its appid and the secret its login/OAuth uses. */
+export interface WechatAppConfig {
   appId: string;
   appSecret: string;
+}
+
+export interface WechatConfig {
+  /**
+   * The mini-program's appid and secret, the same values as apps.miniProgram (WECHAT_APPID,
+   * WECHAT_APP_SECRET); kept because the mini-program was the only app before and code that needs
+   * "the default app" reads them.
+   */
+  appId: string;
+  appSecret: string;
+  /**
+   * The merchant's apps by role. The mini-program is always there; the official account only when
+   * WECHAT_OA_APPID and WECHAT_OA_APP_SECRET are both set. Every order keeps the appid it was made
+   * for, and every later WeChat call for it uses that appid.
+   */
+  apps: { miniProgram: WechatAppConfig; officialAccount?: WechatAppConfig };
   mchId: string;
   apiKey: string;
   signType: SignType;
@@ -139,6 +160,27 @@ function positive(name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * The official account, when configured: both WECHAT_OA_APPID and WECHAT_OA_APP_SECRET, or neither
+ * (then development gets the simulator's second app, production none). Half of it is refused at
+ * once rather than failing at the first payer's login.
+ */
+export function officialAccountFromEnv(env: string): WechatAppConfig | undefined {
+  const appId = fromEnv('WECHAT_OA_APPID');
+  const appSecret = fromEnv('WECHAT_OA_APP_SECRET');
+  if (appId && appSecret) return { appId, appSecret };
+  if (appId || appSecret) throw new Error('WECHAT_OA_APPID and WECHAT_OA_APP_SECRET must be set together');
+  return env === 'prod' ? undefined : { appId: DEV_WECHAT.oaAppId, appSecret: DEV_WECHAT.oaAppSecret };
+}
+
+/** The merchant's configured apps, by role, skipping roles not configured. */
+export function configuredApps(wechat: Pick<WechatConfig, 'apps'>): Array<{ role: AppRole } & WechatAppConfig> {
+  return APP_ROLES.flatMap(role => {
+    const app = wechat.apps[role];
+    return app ? [{ role, ...app }] : [];
+  });
+}
+
 // The return type is declared (not inferred) so EggAppConfig does not depend on itself.
 export default (appInfo: EggAppInfo): BizConfig => {
   const config = {} as PowerPartial<EggAppConfig>;
@@ -216,10 +258,14 @@ export default (appInfo: EggAppInfo): BizConfig => {
     agent: false,
   } as any;
 
+  const miniProgram = {
+    appId: fromEnv('WECHAT_APPID', DEV_WECHAT.appId) as string,
+    appSecret: fromEnv('WECHAT_APP_SECRET', DEV_WECHAT.appSecret) as string,
+  };
   const bizConfig: BizConfig = {
     wechat: {
-      appId: fromEnv('WECHAT_APPID', DEV_WECHAT.appId) as string,
-      appSecret: fromEnv('WECHAT_APP_SECRET', DEV_WECHAT.appSecret) as string,
+      ...miniProgram,
+      apps: { miniProgram, officialAccount: officialAccountFromEnv(appInfo.env) },
       mchId: fromEnv('WECHAT_MCH_ID', DEV_WECHAT.mchId) as string,
       apiKey: fromEnv('WECHAT_API_KEY', DEV_WECHAT.apiKey) as string,
       // MD5 by default, as WeChat's v2 APIs default; HMAC-SHA256 is one setting away and recommended

@@ -27,6 +27,14 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (!value) problems.push(`${name} (or ${name}_FILE) is not set`);
     else if (devValue && value === devValue) problems.push(`${name} still has its development value`);
   }
+  // An app is configured whole or not at all: an official account with an appid but no secret
+  // would start and then fail every payer's login.
+  const oaAppId = read('WECHAT_OA_APPID');
+  const oaSecret = read('WECHAT_OA_APP_SECRET');
+  if (!!oaAppId !== !!oaSecret) problems.push('WECHAT_OA_APPID and WECHAT_OA_APP_SECRET must be set together (or neither)');
+  if (oaAppId && oaAppId === DEV_WECHAT.oaAppId) problems.push('WECHAT_OA_APPID still has its development value');
+  if (oaSecret && oaSecret === DEV_WECHAT.oaAppSecret) problems.push('WECHAT_OA_APP_SECRET still has its development value');
+  if (oaAppId && oaAppId === read('WECHAT_APPID')) problems.push('WECHAT_OA_APPID must differ from WECHAT_APPID (one appid per app)');
   const apiKey = read('WECHAT_API_KEY');
   if (apiKey && apiKey.length !== 32) problems.push('WECHAT_API_KEY must be the 32-character merchant API key');
   const signType = read('WECHAT_SIGN_TYPE');

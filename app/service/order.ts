@@ -56,6 +56,9 @@ export default class OrderService extends Service {
           body: priced.body,
           items: JSON.stringify(priced.items),
           signType: this.config.wechat.signType,
+          // The session's app is the order's channel: the appid every WeChat call for it names.
+          appid: cmd.user.appId,
+          tradeType: 'JSAPI',
           expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
         }, { transaction });
         // The first attempt carries the order's own number.
@@ -155,7 +158,7 @@ export default class OrderService extends Service {
     for (const attempt of attempts) {
       let reply: Record<string, string>;
       try {
-        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo }, { signType: attempt.signType as SignType });
+        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo }, { signType: attempt.signType as SignType, appId: attempt.appid });
       } catch (err) {
         if (err instanceof WechatApiError && err.errCode === 'ORDERNOTEXIST') continue;
         throw err;
