@@ -22,11 +22,13 @@ async function officialAccountUser(openid: string, unionid?: string): Promise<{ 
 /** paySign recomputed here, not with the project's signer: MD5 over exactly the bridge's five fields, sorted, then &key=. */
 function independentPaySign(p: { appId: string; timeStamp: string; nonceStr: string; package: string; signType: string }, key: string): string {
   const text = `appId=${p.appId}&nonceStr=${p.nonceStr}&package=${p.package}&signType=${p.signType}&timeStamp=${p.timeStamp}&key=${key}`;
-  return createHash('md5').update(text, 'utf8').digest('hex').toUpperCase();
+  return createHash('md5').update(text, 'utf8').digest('hex')
+    .toUpperCase();
 }
 
 function postNotify(xml: string) {
-  return app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml').send(xml);
+  return app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
+    .send(xml);
 }
 
 describe('several apps under one merchant', () => {
@@ -57,7 +59,8 @@ describe('several apps under one merchant', () => {
     assert.equal(testEnv.sim.order(res.body.outTradeNo)!.appId, OA());
 
     // /pay again reuses the prepay, still signed for the official account.
-    const again = await app.httpRequest().post(`/payment/orders/${res.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+    const again = await app.httpRequest().post(`/payment/orders/${res.body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.equal(again.body.appId, OA());
     assert.equal(again.body.package, res.body.package);
     assert.equal(again.body.paySign, independentPaySign(again.body, app.config.wechat.apiKey));
@@ -118,7 +121,8 @@ describe('several apps under one merchant', () => {
   it('closes and queries an official-account order with its appid', async () => {
     const { token } = await officialAccountUser('oa-payer-4');
     const { outTradeNo } = (await createOrder(token).expect(200)).body;
-    await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set('Authorization', `Bearer ${token}`).expect(200);
+    await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     assert.equal(testEnv.sim.requests('closeorder').at(-1)!.params.appid, OA());
     assert.equal(testEnv.sim.order(outTradeNo)!.tradeState, 'CLOSED');
   });
@@ -130,13 +134,15 @@ describe('several apps under one merchant', () => {
     assert.notEqual(oa.userId, mini.userId);
     // The mini-program login later reports the same unionid: both rows carry it, still two users.
     const code = testEnv.sim.issueLoginCode({ openid: 'same-openid-in-both', unionid: 'union-person-1' });
-    const again = await app.httpRequest().post('/api/login').send({ code }).expect(200);
+    const again = await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
     assert.equal(again.body.user.id, mini.userId);
     const linked = await app.model.User.findAll({ where: { unionid: 'union-person-1' }, order: [[ 'id', 'ASC' ]] });
     assert.deepEqual(linked.map(u => [ u.appid, u.openid ]), [[ MP(), 'same-openid-in-both' ], [ OA(), 'same-openid-in-both' ]]);
     // Orders stay with the user (and so the app) that made them.
     const { outTradeNo } = (await createOrder(oa.token).expect(200)).body;
-    await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${mini.token}`).expect(404);
+    await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set('Authorization', `Bearer ${mini.token}`)
+      .expect(404);
     // A later login without unionid leaves the stored one alone.
     await officialAccountUser('same-openid-in-both');
     assert.equal((await app.model.User.findByPk(oa.userId))!.unionid, 'union-person-1');

@@ -15,7 +15,8 @@ describe('readNotification', () => {
     const { return_code: _dropped, ...noCode } = ours;
     assert.equal(read(noCode).refused, 'return_code is missing');
     assert.equal(read({ ...ours, appid: 'wx0000000000000009' }).refused, 'appid is not ours');
-    const { appid: _noAppid, ...noAppid } = ours;
+    const noAppid: Record<string, string> = { ...ours };
+    delete noAppid.appid;
     assert.equal(read(noAppid).refused, 'appid is not ours');
     assert.equal(read({ ...ours, mch_id: '1900000002' }).refused, 'mch_id is not ours');
   });
