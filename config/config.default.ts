@@ -32,8 +32,10 @@ export interface WechatConfig {
   signType: SignType;
   /** https://api.mch.weixin.qq.com in production, the simulator locally and in tests. */
   payBaseUrl: string;
-  /** https://api.weixin.qq.com in production. */
+  /** https://api.weixin.qq.com in production: code2Session and the official account's OAuth code exchange. */
   loginBaseUrl: string;
+  /** Where a payer's browser is sent to authorise the official account: https://open.weixin.qq.com in production. */
+  oauthAuthorizeBaseUrl: string;
   notifyUrl: string;
   refundNotifyUrl: string;
   timeoutMs: number;
@@ -134,8 +136,23 @@ export interface RateLimitConfig {
   statusPerUser: RateLimitRule;
 }
 
+/** Official-account login (GET /oauth/wechat/authorize, /oauth/wechat/callback): docs/official-account.md. */
+export interface OAuthConfig {
+  /** Our callback, as WeChat will redirect to it; its host must be the account's web-authorisation domain. */
+  callbackUrl: string;
+  /**
+   * Where a login may send the browser back to, with the session token in the fragment: absolute
+   * URL prefixes (scheme, host, port and a path prefix). Anything else is refused (422), so the
+   * login cannot be used to hand a token to someone else's page.
+   */
+  redirectAllowList: string[];
+  /** How long a started login (its state) waits for the callback. */
+  stateTtlSeconds: number;
+}
+
 export interface BizConfig {
   wechat: WechatConfig;
+  oauth: OAuthConfig;
   payment: PaymentConfig;
   session: SessionConfig;
   shutdown: ShutdownConfig;
@@ -273,6 +290,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       signType: (fromEnv('WECHAT_SIGN_TYPE', 'MD5') as SignType),
       payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'http://127.0.0.1:9999') as string,
       loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'http://127.0.0.1:9999') as string,
+      oauthAuthorizeBaseUrl: fromEnv('WECHAT_OAUTH_AUTHORIZE_BASE_URL', 'http://127.0.0.1:9999') as string,
       notifyUrl: fromEnv('WECHAT_NOTIFY_URL', 'http://127.0.0.1:7001/payment/notify') as string,
       refundNotifyUrl: fromEnv('WECHAT_REFUND_NOTIFY_URL', 'http://127.0.0.1:7001/payment/refund-notify') as string,
       timeoutMs: intFromEnv('WECHAT_TIMEOUT_MS', 5000),
@@ -284,6 +302,11 @@ export default (appInfo: EggAppInfo): BizConfig => {
         keyPath: fromEnv('WECHAT_KEY_PEM_PATH'),
         caPath: fromEnv('WECHAT_CA_PATH'),
       },
+    },
+    oauth: {
+      callbackUrl: fromEnv('WECHAT_OAUTH_CALLBACK_URL', 'http://127.0.0.1:7001/oauth/wechat/callback') as string,
+      redirectAllowList: (fromEnv('OAUTH_REDIRECT_ALLOW_LIST', 'http://127.0.0.1:7001/') as string).split(',').map(s => s.trim()).filter(Boolean),
+      stateTtlSeconds: positive('OAUTH_STATE_TTL_SECONDS', 300),
     },
     payment: {
       orderTtlSeconds: intFromEnv('ORDER_TTL_SECONDS', 30 * 60),
