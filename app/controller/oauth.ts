@@ -20,6 +20,7 @@ export default class OAuthController extends Controller {
       secure: this.ctx.secure,
     });
     this.ctx.redirect(authorizeUrl);
+    this.ctx.body = '';
   }
 
   /**
@@ -38,5 +39,7 @@ export default class OAuthController extends Controller {
     this.ctx.set('Cache-Control', 'no-store');
     this.ctx.set('Referrer-Policy', 'no-referrer');
     this.ctx.redirect(`${redirect}#token=${encodeURIComponent(token)}&expiresIn=${expiresIn}`);
+    // Koa's default body repeats the URL, token included: the Location header is enough.
+    this.ctx.body = '';
   }
 }

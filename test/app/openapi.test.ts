@@ -248,6 +248,20 @@ describe('docs/openapi.json', () => {
       conforms('GET', '/payment/orders/{outTradeNo}', await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set(bearer(token)).expect(200));
     });
 
+    it('official-account login', async () => {
+      mock(app.config.oauth, 'callbackUrl', `${testEnv.appUrl}/oauth/wechat/callback`);
+      mock(app.config.oauth, 'redirectAllowList', [ 'https://shop.example.com/' ]);
+      conforms('GET', '/oauth/wechat/authorize', await app.httpRequest().get('/oauth/wechat/authorize').query({ redirect: 'https://evil.example/' }).expect(422));
+      const started = await app.httpRequest().get('/oauth/wechat/authorize').query({ redirect: 'https://shop.example.com/' }).expect(302);
+      conforms('GET', '/oauth/wechat/authorize', started);
+      const cookie = (started.headers['set-cookie'] as unknown as string[]).map(c => c.split(';')[0]).join('; ');
+      const state = new URL(started.headers.location).searchParams.get('state')!;
+      conforms('GET', '/oauth/wechat/callback', await app.httpRequest().get('/oauth/wechat/callback').query({ code: 'x', state }).expect(403));
+      const { code } = testEnv.sim.issueOAuthCode({ appId: app.config.wechat.apps.officialAccount!.appId });
+      conforms('GET', '/oauth/wechat/callback', await app.httpRequest().get('/oauth/wechat/callback').query({ code, state }).set('Cookie', cookie)
+        .expect(302));
+    });
+
     it('every documented operation had a real reply checked above', () => {
       const unchecked = documentedOperations().filter(op => !checked.has(op));
       assert.deepEqual(unchecked, [], 'add a request for these to "against real replies" in test/app/openapi.test.ts');

@@ -64,6 +64,7 @@ describe('official-account login (OAuth, snsapi_base)', () => {
     const res = await callback({ code: back.searchParams.get('code')!, state }, cookie).expect(302);
     assert.ok(res.headers.location.startsWith(`${TARGET}#token=`), res.headers.location);
     assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.text, '', 'the token is in the Location header only, not repeated in a body');
     const token = tokenFrom(res.headers.location);
     const user = await app.model.User.findOne({ where: { appid: OA(), openid: 'oa-browser-payer' } });
     assert.ok(user);
