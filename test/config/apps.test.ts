@@ -3,6 +3,11 @@ import { configuredApps, officialAccountFromEnv } from '../../config/config.defa
 import { assertProductionSettings } from '../../config/config.prod';
 import { DEV_WECHAT } from '../../config/env';
 
+const OA_LOGIN = {
+  WECHAT_OAUTH_CALLBACK_URL: 'https://pay.example.com/oauth/wechat/callback',
+  OAUTH_REDIRECT_ALLOW_LIST: 'https://shop.example.com/pay/,https://shop.example.com/account/',
+};
+
 const GOOD = {
   WECHAT_APPID: 'wxabcdef0123456789',
   WECHAT_APP_SECRET: 'a-real-looking-app-secret',
@@ -26,7 +31,15 @@ function withOaEnv<T>(vars: { WECHAT_OA_APPID?: string; WECHAT_OA_APP_SECRET?: s
 describe('apps by role', () => {
   it('production accepts the mini-program alone, or with a whole official account', () => {
     assert.doesNotThrow(() => assertProductionSettings({ ...GOOD }));
-    assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, WECHAT_OA_APPID: 'wxfedcba9876543210', WECHAT_OA_APP_SECRET: 'an-oa-secret' }));
+    assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, ...OA_LOGIN, WECHAT_OA_APPID: 'wxfedcba9876543210', WECHAT_OA_APP_SECRET: 'an-oa-secret' }));
+  });
+
+  it('production needs the official account\'s login settings, over HTTPS', () => {
+    const oa = { ...GOOD, WECHAT_OA_APPID: 'wxfedcba9876543210', WECHAT_OA_APP_SECRET: 'an-oa-secret' };
+    assert.throws(() => assertProductionSettings(oa), /WECHAT_OAUTH_CALLBACK_URL must be set[\s\S]*OAUTH_REDIRECT_ALLOW_LIST must be set/);
+    assert.throws(() => assertProductionSettings({ ...oa, ...OA_LOGIN, WECHAT_OAUTH_CALLBACK_URL: 'http://pay.example.com/cb' }), /must be an https URL/);
+    assert.throws(() => assertProductionSettings({ ...oa, ...OA_LOGIN, OAUTH_REDIRECT_ALLOW_LIST: 'https://shop.example.com' }), /entries must be https URLs with a path/);
+    assert.throws(() => assertProductionSettings({ ...oa, ...OA_LOGIN, OAUTH_REDIRECT_ALLOW_LIST: 'http://shop.example.com/' }), /entries must be https URLs with a path/);
   });
 
   it('production refuses a half-configured official account, its development values, or the mini-program\'s appid', () => {
