@@ -23,6 +23,8 @@ const defineOrder = (app: Application) => {
     /** The app the order was made in: every WeChat call and check for it uses this appid. */
     declare appid: string;
     declare tradeType: CreationOptional<string>;
+    /** Sent to WeChat as the unified order's attach, echoed by its notification and query. */
+    declare attach: CreationOptional<string | null>;
     declare expiresAt: Date;
     declare currentAttemptId: CreationOptional<number | null>;
     declare paidAttemptId: CreationOptional<number | null>;
@@ -47,6 +49,7 @@ const defineOrder = (app: Application) => {
     signType: { type: DataTypes.STRING(16), allowNull: false },
     appid: { type: DataTypes.STRING(32), allowNull: false },
     tradeType: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'JSAPI' },
+    attach: { type: DataTypes.STRING(127), allowNull: true },
     expiresAt: { type: DataTypes.DATE(3), allowNull: false },
     currentAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
     paidAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },

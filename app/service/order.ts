@@ -11,6 +11,8 @@ import type { OrderRow } from '../model/order';
 export interface CreateOrderCommand {
   user: SessionUser;
   items: Array<{ productId: number; quantity: number }>;
+  /** Merchant data for WeChat's attach (checked by the controller: at most 127 bytes). */
+  attach?: string;
   idempotencyKey?: string;
   clientIp: string;
 }
@@ -27,6 +29,8 @@ export interface OrderView {
   transactionId: string | null;
   /** Fen refunded so far (SUCCESS refunds); a partly refunded order stays SUCCESS with this > 0. */
   refundedFee: number;
+  /** The merchant data given at creation, as WeChat echoes it; null when none. */
+  attach: string | null;
 }
 
 /**
@@ -59,6 +63,7 @@ export default class OrderService extends Service {
           // The session's app is the order's channel: the appid every WeChat call for it names.
           appid: cmd.user.appId,
           tradeType: 'JSAPI',
+          attach: cmd.attach ?? null,
           expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
         }, { transaction });
         // The first attempt carries the order's own number.
@@ -82,7 +87,7 @@ export default class OrderService extends Service {
   /** A retried create with a key already used: the same order, if the request is the same. */
   private async retried(order: OrderRow, cmd: CreateOrderCommand): Promise<PaymentParams> {
     const priced = await this.service.catalog.price(cmd.items);
-    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items) {
+    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items || (cmd.attach ?? null) !== (order.attach ?? null)) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order');
     }
     return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
@@ -191,5 +196,6 @@ export function toOrderView(order: OrderRow): OrderView {
     paidAt: order.paidAt ? order.paidAt.toISOString() : null,
     transactionId: order.transactionId ?? null,
     refundedFee: order.refundedFee ?? 0,
+    attach: order.attach ?? null,
   };
 }

@@ -95,6 +95,7 @@ export default class PrepayService extends Service {
         openid,
         time_start: attempt.timeStart,
         time_expire: attempt.timeExpire,
+        attach: order.attach ?? undefined,
       }, { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
       if (err instanceof WechatApiError) {
