@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildXml, sign } from '../../../lib/wechatpay';
+import { buildXml, encryptRefundInfo, nonceStr, sign } from '../../../lib/wechatpay';
 import { testEnv } from '../../support/env';
 import { createOrder, login, resetWorld } from '../../support/fixtures';
+import { paidOrder, requestRefund } from '../../support/refunds';
 
 const MP = () => app.config.wechat.apps.miniProgram.appId;
 const OA = () => app.config.wechat.apps.officialAccount!.appId;
@@ -118,7 +119,7 @@ describe('several apps under one merchant', () => {
     assert.equal(note.reason, 'appid is not ours');
   });
 
-  it('closes and queries an official-account order with its appid', async () => {
+  it('closes an official-account order with its appid', async () => {
     const { token } = await officialAccountUser('oa-payer-4');
     const { outTradeNo } = (await createOrder(token).expect(200)).body;
     await app.httpRequest().post(`/payment/orders/${outTradeNo}/close`).set('Authorization', `Bearer ${token}`)
@@ -146,5 +147,37 @@ describe('several apps under one merchant', () => {
     // A later login without unionid leaves the stored one alone.
     await officialAccountUser('same-openid-in-both');
     assert.equal((await app.model.User.findByPk(oa.userId))!.unionid, 'union-person-1');
+  });
+
+  it('polls, refunds and takes the refund notification of an official-account order with its appid', async () => {
+    const { token } = await officialAccountUser('oa-payer-5');
+    const unpaid = (await createOrder(token).expect(200)).body.outTradeNo;
+    await app.httpRequest().get(`/payment/orders/${unpaid}`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    assert.equal(testEnv.sim.requests('orderquery').at(-1)!.params.appid, OA());
+
+    const { outTradeNo } = await paidOrder(token);
+    await requestRefund(outTradeNo, { amount: 500, reason: 'cold coffee' }).expect(201);
+    assert.equal(testEnv.sim.requests('refund').at(-1)!.params.appid, OA());
+    await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'refund', acknowledged: true });
+    const refund = await app.model.Refund.findOne({ where: { outTradeNo } });
+    assert.equal(refund!.status, 'SUCCESS');
+
+    // The same refund reported for the merchant's other app (decrypting with the merchant key, as all its apps' do): refused.
+    const info = {
+      transaction_id: refund!.transactionId, out_trade_no: outTradeNo, refund_id: refund!.refundId!, out_refund_no: refund!.outRefundNo,
+      total_fee: 1200, refund_fee: 500, settlement_refund_fee: 500, refund_status: 'SUCCESS', success_time: '2026-11-23 17:15:42',
+    };
+    const plain = buildXml(Object.fromEntries(Object.entries(info).map(([ k, v ]) => [ k, String(v) ])), 'root');
+    const body = buildXml({
+      return_code: 'SUCCESS', appid: MP(), mch_id: app.config.wechat.mchId, nonce_str: nonceStr(), req_info: encryptRefundInfo(plain, app.config.wechat.apiKey),
+    });
+    const res = await app.httpRequest().post('/payment/refund-notify').set('Content-Type', 'text/xml')
+      .send(body)
+      .expect(200);
+    assert.match(res.text, /FAIL/);
+    const [ note ] = await app.model.PaymentNotification.findAll({ where: { kind: 'refund' }, order: [[ 'id', 'DESC' ]], limit: 1 });
+    assert.equal(note.outcome, 'REJECTED');
+    assert.equal(note.reason, 'appid is not the refunded order\'s');
   });
 });
