@@ -1,7 +1,8 @@
 import { Service } from 'egg';
 import { UniqueConstraintError } from 'sequelize';
 import { merchantNumber, SignType, WechatApiError } from '../../lib/wechatpay';
-import { ConflictError, NotFoundError } from '../common/errors';
+import { configuredApps } from '../../config/config.default';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors';
 import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
@@ -43,6 +44,10 @@ const QUERYABLE_ATTEMPT_STATUSES: AttemptStatus[] = [ 'CREATED', 'PREPAID', 'FAI
 export default class OrderService extends Service {
   async create(cmd: CreateOrderCommand): Promise<PaymentParams> {
     const { Order, PaymentAttempt } = this.app.model;
+    // A session of an app no longer configured would make orders whose notifications are refused.
+    if (!configuredApps(this.config.wechat).some(a => a.appId === cmd.user.appId)) {
+      throw new UnauthorizedError('SESSION_APP_UNKNOWN', 'this session\'s app is no longer configured: log in again');
+    }
     if (cmd.idempotencyKey) {
       const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
       if (existing) return this.retried(existing, cmd);

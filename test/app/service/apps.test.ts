@@ -180,4 +180,12 @@ describe('several apps under one merchant', () => {
     assert.equal(note.outcome, 'REJECTED');
     assert.equal(note.reason, 'appid is not the refunded order\'s');
   });
+
+  it('refuses to make an order for a session whose app is no longer configured', async () => {
+    const { token } = await officialAccountUser('oa-payer-6');
+    mock(app.config.wechat, 'apps', { miniProgram: app.config.wechat.apps.miniProgram });
+    const res = await createOrder(token).expect(401);
+    assert.equal(res.body.code, 'SESSION_APP_UNKNOWN');
+    assert.equal(await app.model.Order.count(), 0);
+  });
 });
