@@ -20,6 +20,10 @@ export default (app: Application) => {
   router.post('/api/login', loginPerIp, json, controller.auth.login);
   router.get('/api/products', controller.product.list);
 
+  // Official-account login in the payer's WeChat browser (docs/official-account.md).
+  router.get('/oauth/wechat/authorize', loginPerIp, controller.oauth.authorize);
+  router.get('/oauth/wechat/callback', loginPerIp, controller.oauth.callback);
+
   router.post('/payment/order', json, auth, orderPerUser, controller.order.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.order.pay);
   router.get('/payment/orders/:outTradeNo', auth, statusPerUser, controller.order.show);

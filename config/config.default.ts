@@ -3,16 +3,39 @@ import { DEV_WECHAT, fromEnv, intFromEnv } from './env';
 
 export type SignType = 'MD5' | 'HMAC-SHA256';
 
-export interface WechatConfig {
+/** The WeChat apps that sell under the merchant, by role (docs/decisions/0006-apps-and-users.md). */
+export type AppRole = 'miniProgram' | 'officialAccount';
+export const APP_ROLES: readonly AppRole[] = [ 'miniProgram', 'officialAccount' ];
+
+/** One WeChat app (mini-program, official account): its appid and the secret its login/OAuth uses. */
+export interface WechatAppConfig {
   appId: string;
   appSecret: string;
+}
+
+export interface WechatConfig {
+  /**
+   * The mini-program's appid and secret, the same values as apps.miniProgram (WECHAT_APPID,
+   * WECHAT_APP_SECRET); kept because the mini-program was the only app before and code that needs
+   * "the default app" reads them.
+   */
+  appId: string;
+  appSecret: string;
+  /**
+   * The merchant's apps by role. The mini-program is always there; the official account only when
+   * WECHAT_OA_APPID and WECHAT_OA_APP_SECRET are both set. Every order keeps the appid it was made
+   * for, and every later WeChat call for it uses that appid.
+   */
+  apps: { miniProgram: WechatAppConfig; officialAccount?: WechatAppConfig };
   mchId: string;
   apiKey: string;
   signType: SignType;
   /** https://api.mch.weixin.qq.com in production, the simulator locally and in tests. */
   payBaseUrl: string;
-  /** https://api.weixin.qq.com in production. */
+  /** https://api.weixin.qq.com in production: code2Session and the official account's OAuth code exchange. */
   loginBaseUrl: string;
+  /** Where a payer's browser is sent to authorise the official account: https://open.weixin.qq.com in production. */
+  oauthAuthorizeBaseUrl: string;
   notifyUrl: string;
   refundNotifyUrl: string;
   timeoutMs: number;
@@ -113,8 +136,23 @@ export interface RateLimitConfig {
   statusPerUser: RateLimitRule;
 }
 
+/** Official-account login (GET /oauth/wechat/authorize, /oauth/wechat/callback): docs/official-account.md. */
+export interface OAuthConfig {
+  /** Our callback, as WeChat will redirect to it; its host must be the account's web-authorisation domain. */
+  callbackUrl: string;
+  /**
+   * Where a login may send the browser back to, with the session token in the fragment: absolute
+   * URL prefixes (scheme, host, port and a path prefix). Anything else is refused (422), so the
+   * login cannot be used to hand a token to someone else's page.
+   */
+  redirectAllowList: string[];
+  /** How long a started login (its state) waits for the callback. */
+  stateTtlSeconds: number;
+}
+
 export interface BizConfig {
   wechat: WechatConfig;
+  oauth: OAuthConfig;
   payment: PaymentConfig;
   session: SessionConfig;
   shutdown: ShutdownConfig;
@@ -137,6 +175,27 @@ function positive(name: string, fallback: number): number {
   const value = intFromEnv(name, fallback);
   if (value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+/**
+ * The official account, when configured: both WECHAT_OA_APPID and WECHAT_OA_APP_SECRET, or neither
+ * (then development gets the simulator's second app, production none). Half of it is refused at
+ * once rather than failing at the first payer's login.
+ */
+export function officialAccountFromEnv(env: string): WechatAppConfig | undefined {
+  const appId = fromEnv('WECHAT_OA_APPID');
+  const appSecret = fromEnv('WECHAT_OA_APP_SECRET');
+  if (appId && appSecret) return { appId, appSecret };
+  if (appId || appSecret) throw new Error('WECHAT_OA_APPID and WECHAT_OA_APP_SECRET must be set together');
+  return env === 'prod' ? undefined : { appId: DEV_WECHAT.oaAppId, appSecret: DEV_WECHAT.oaAppSecret };
+}
+
+/** The merchant's configured apps, by role, skipping roles not configured. */
+export function configuredApps(wechat: Pick<WechatConfig, 'apps'>): Array<{ role: AppRole } & WechatAppConfig> {
+  return APP_ROLES.flatMap(role => {
+    const app = wechat.apps[role];
+    return app ? [{ role, ...app }] : [];
+  });
 }
 
 // The return type is declared (not inferred) so EggAppConfig does not depend on itself.
@@ -216,10 +275,14 @@ export default (appInfo: EggAppInfo): BizConfig => {
     agent: false,
   } as any;
 
+  const miniProgram = {
+    appId: fromEnv('WECHAT_APPID', DEV_WECHAT.appId) as string,
+    appSecret: fromEnv('WECHAT_APP_SECRET', DEV_WECHAT.appSecret) as string,
+  };
   const bizConfig: BizConfig = {
     wechat: {
-      appId: fromEnv('WECHAT_APPID', DEV_WECHAT.appId) as string,
-      appSecret: fromEnv('WECHAT_APP_SECRET', DEV_WECHAT.appSecret) as string,
+      ...miniProgram,
+      apps: { miniProgram, officialAccount: officialAccountFromEnv(appInfo.env) },
       mchId: fromEnv('WECHAT_MCH_ID', DEV_WECHAT.mchId) as string,
       apiKey: fromEnv('WECHAT_API_KEY', DEV_WECHAT.apiKey) as string,
       // MD5 by default, as WeChat's v2 APIs default; HMAC-SHA256 is one setting away and recommended
@@ -227,6 +290,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       signType: (fromEnv('WECHAT_SIGN_TYPE', 'MD5') as SignType),
       payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'http://127.0.0.1:9999') as string,
       loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'http://127.0.0.1:9999') as string,
+      oauthAuthorizeBaseUrl: fromEnv('WECHAT_OAUTH_AUTHORIZE_BASE_URL', 'http://127.0.0.1:9999') as string,
       notifyUrl: fromEnv('WECHAT_NOTIFY_URL', 'http://127.0.0.1:7001/payment/notify') as string,
       refundNotifyUrl: fromEnv('WECHAT_REFUND_NOTIFY_URL', 'http://127.0.0.1:7001/payment/refund-notify') as string,
       timeoutMs: intFromEnv('WECHAT_TIMEOUT_MS', 5000),
@@ -238,6 +302,11 @@ export default (appInfo: EggAppInfo): BizConfig => {
         keyPath: fromEnv('WECHAT_KEY_PEM_PATH'),
         caPath: fromEnv('WECHAT_CA_PATH'),
       },
+    },
+    oauth: {
+      callbackUrl: fromEnv('WECHAT_OAUTH_CALLBACK_URL', 'http://127.0.0.1:7001/oauth/wechat/callback') as string,
+      redirectAllowList: (fromEnv('OAUTH_REDIRECT_ALLOW_LIST', 'http://127.0.0.1:7001/') as string).split(',').map(s => s.trim()).filter(Boolean),
+      stateTtlSeconds: positive('OAUTH_STATE_TTL_SECONDS', 300),
     },
     payment: {
       orderTtlSeconds: intFromEnv('ORDER_TTL_SECONDS', 30 * 60),

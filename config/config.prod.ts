@@ -27,6 +27,23 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (!value) problems.push(`${name} (or ${name}_FILE) is not set`);
     else if (devValue && value === devValue) problems.push(`${name} still has its development value`);
   }
+  // An app is configured whole or not at all: an official account with an appid but no secret
+  // would start and then fail every payer's login.
+  const oaAppId = read('WECHAT_OA_APPID');
+  const oaSecret = read('WECHAT_OA_APP_SECRET');
+  if (!!oaAppId !== !!oaSecret) problems.push('WECHAT_OA_APPID and WECHAT_OA_APP_SECRET must be set together (or neither)');
+  if (oaAppId && oaAppId === DEV_WECHAT.oaAppId) problems.push('WECHAT_OA_APPID still has its development value');
+  if (oaSecret && oaSecret === DEV_WECHAT.oaAppSecret) problems.push('WECHAT_OA_APP_SECRET still has its development value');
+  if (oaAppId && oaAppId === read('WECHAT_APPID')) problems.push('WECHAT_OA_APPID must differ from WECHAT_APPID (one appid per app)');
+  if (oaAppId) {
+    // The official account's login needs our callback and where it may send the browser back to.
+    const callback = read('WECHAT_OAUTH_CALLBACK_URL');
+    if (!callback) problems.push('WECHAT_OAUTH_CALLBACK_URL must be set with the official account');
+    else if (!/^https:\/\//.test(callback)) problems.push('WECHAT_OAUTH_CALLBACK_URL must be an https URL');
+    const allow = (read('OAUTH_REDIRECT_ALLOW_LIST') ?? '').split(',').map(s => s.trim()).filter(Boolean);
+    if (!allow.length) problems.push('OAUTH_REDIRECT_ALLOW_LIST must be set with the official account');
+    else if (allow.some(a => !/^https:\/\/[^/]+\//.test(a))) problems.push('OAUTH_REDIRECT_ALLOW_LIST entries must be https URLs with a path (e.g. https://shop.example.com/)');
+  }
   const apiKey = read('WECHAT_API_KEY');
   if (apiKey && apiKey.length !== 32) problems.push('WECHAT_API_KEY must be the 32-character merchant API key');
   const signType = read('WECHAT_SIGN_TYPE');
@@ -47,6 +64,7 @@ export default () => {
   (config as any).wechat = {
     payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'https://api.mch.weixin.qq.com'),
     loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'https://api.weixin.qq.com'),
+    oauthAuthorizeBaseUrl: fromEnv('WECHAT_OAUTH_AUTHORIZE_BASE_URL', 'https://open.weixin.qq.com'),
   };
   return config;
 };

@@ -28,6 +28,9 @@ export const DEV_WECHAT = {
   appSecret: 'dev-app-secret-not-for-production',
   mchId: '1900000001',
   apiKey: 'devkey00000000000000000000000001',
+  /** The simulator's second app under the same merchant, played as the official account. */
+  oaAppId: 'wx0000000000000002',
+  oaAppSecret: 'dev-oa-secret-not-for-production',
   adminToken: 'dev-admin-token-not-for-production',
   keys: 'dev-cookie-keys-not-for-production',
 } as const;

@@ -6,6 +6,9 @@ export const DEV_CREDENTIALS = {
   appSecret: 'dev-app-secret-not-for-production',
   mchId: '1900000001',
   apiKey: 'devkey00000000000000000000000001',
+  /** A second app of the same merchant, the app's default official account (config/env.ts). */
+  oaAppId: 'wx0000000000000002',
+  oaAppSecret: 'dev-oa-secret-not-for-production',
 } as const;
 
 /** The apps and merchants the simulator knows, validated once at construction. */
@@ -15,7 +18,12 @@ export class Credentials {
   readonly defaultAppId: string;
 
   constructor(apps?: AppCredential[], merchants?: MerchantCredential[]) {
-    const appList = apps ?? [{ appId: DEV_CREDENTIALS.appId, appSecret: DEV_CREDENTIALS.appSecret }];
+    // By default the merchant sells through two apps, as with a mini-program and an official
+    // account; the first is the default for codes and seeded orders.
+    const appList = apps ?? [
+      { appId: DEV_CREDENTIALS.appId, appSecret: DEV_CREDENTIALS.appSecret },
+      { appId: DEV_CREDENTIALS.oaAppId, appSecret: DEV_CREDENTIALS.oaAppSecret },
+    ];
     if (appList.length === 0) throw new Error('at least one app is needed');
     for (const app of appList) {
       if (!app.appId || !app.appSecret) throw new Error('every app needs appId and appSecret');

@@ -3,6 +3,7 @@ import { BillApi } from './bill';
 import { Credentials } from './credentials';
 import { FaultRegistry } from './faults';
 import { LoginService } from './login';
+import { OAuthCodeOptions, OAuthService } from './oauth';
 import { Notifier } from './notifier';
 import { PayApi } from './pay';
 import { Payer } from './payer';
@@ -20,6 +21,7 @@ export * from './types';
 export { DEV_CREDENTIALS } from './credentials';
 export { NOTIFY_RETRY_DELAYS_MS } from './notifier';
 export { LOGIN_CODE_TTL_MS } from './login';
+export { OAUTH_CODE_TTL_MS, OAuthCodeOptions } from './oauth';
 export { PREPAY_TTL_MS } from './pay';
 export { PayerError } from './payer';
 
@@ -55,6 +57,7 @@ export class WechatSimulator extends EventEmitter {
   private readonly orders: OrderBook;
   private readonly requestLog = new RequestLog();
   private readonly login: LoginService;
+  private readonly oauth: OAuthService;
   private readonly notifier: Notifier;
   private readonly payer: Payer;
   private readonly refundApi: RefundApi;
@@ -76,6 +79,7 @@ export class WechatSimulator extends EventEmitter {
     this.credentials = new Credentials(options.apps, options.merchants);
     this.orders = new OrderBook(this.now);
     this.login = new LoginService(this.credentials, this.now);
+    this.oauth = new OAuthService(this.credentials, this.now);
     this.notifier = new Notifier({
       credentials: this.credentials,
       faults: this.faults,
@@ -93,6 +97,7 @@ export class WechatSimulator extends EventEmitter {
     const deps: RouteDeps = {
       credentials: this.credentials,
       login: this.login,
+      oauth: this.oauth,
       payApi: new PayApi(this.credentials, this.orders, this.now),
       refundApi: this.refundApi,
       billApi: new BillApi(this.credentials, this.orders, this.now),
@@ -163,6 +168,7 @@ export class WechatSimulator extends EventEmitter {
     this.notifier.reset();
     this.orders.reset();
     this.login.reset();
+    this.oauth.reset();
     this.faults.clear();
     this.requestLog.reset();
   }
@@ -170,6 +176,12 @@ export class WechatSimulator extends EventEmitter {
   /** A new single-use code, valid 5 minutes, for the given (or a random) openid. */
   issueLoginCode(options: LoginCodeOptions = {}): string {
     return this.login.issueCode(options).code;
+  }
+
+  /** A single-use official-account OAuth code (5 minutes), as the authorize page would give; the official account is the app to name. */
+  issueOAuthCode(options: OAuthCodeOptions = {}): { code: string; openid: string } {
+    const { code, openid } = this.oauth.issueCode(options);
+    return { code, openid };
   }
 
   /** The openid a `test-<anything>` code logs in as (such codes need no issuing, but are single-use). */

@@ -1,6 +1,6 @@
 /**
  * Standalone simulator: `npm run simulator`. Settings from the environment: SIM_PORT (9999),
- * SIM_HOST (127.0.0.1), SIM_APPID, SIM_APP_SECRET, SIM_MCH_ID, SIM_API_KEY (the dev credentials
+ * SIM_HOST (127.0.0.1), SIM_APPID, SIM_APP_SECRET, SIM_OA_APPID, SIM_OA_APP_SECRET, SIM_MCH_ID, SIM_API_KEY (the dev credentials
  * when unset), SIM_RETRY_SCALE (1 = WeChat's real notification retry delays), SIM_REFUND_NOTIFY_URL
  * (refund notifications when a refund names none). SIM_HTTPS_PORT, when set, also serves HTTPS
  * (refunds need it) and writes the CA and the merchant's client certificate and key as PEM files
@@ -33,13 +33,18 @@ function portEnv(name: string, fallback?: string): number | undefined {
 
 async function main() {
   const appId = env('SIM_APPID', DEV_CREDENTIALS.appId);
+  const oaAppId = env('SIM_OA_APPID', DEV_CREDENTIALS.oaAppId);
   const mchId = env('SIM_MCH_ID', DEV_CREDENTIALS.mchId);
   const sim = new WechatSimulator({
-    apps: [{ appId, appSecret: env('SIM_APP_SECRET', DEV_CREDENTIALS.appSecret) }],
+    // The merchant's two apps: the mini-program and the official account (the app's WECHAT_OA_*).
+    apps: [
+      { appId, appSecret: env('SIM_APP_SECRET', DEV_CREDENTIALS.appSecret) },
+      { appId: oaAppId, appSecret: env('SIM_OA_APP_SECRET', DEV_CREDENTIALS.oaAppSecret) },
+    ],
     merchants: [{
       mchId,
       apiKey: env('SIM_API_KEY', DEV_CREDENTIALS.apiKey),
-      appIds: [ appId ],
+      appIds: [ appId, oaAppId ],
       refundNotifyUrl: process.env.SIM_REFUND_NOTIFY_URL || undefined,
     }],
     retryScale: numberEnv('SIM_RETRY_SCALE', 1),

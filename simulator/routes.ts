@@ -3,6 +3,7 @@ import { Credentials } from './credentials';
 import { systemErrorReply } from './envelope';
 import { htmlResponse, jsonObjectBody, jsonResponse, SimResponse } from './http';
 import { LoginService } from './login';
+import { OAuthService } from './oauth';
 import { Notifier } from './notifier';
 import { renderPage } from './page';
 import { PayApi } from './pay';
@@ -14,6 +15,7 @@ import { OrderBook } from './state';
 export interface RouteDeps {
   credentials: Credentials;
   login: LoginService;
+  oauth: OAuthService;
   payApi: PayApi;
   refundApi: RefundApi;
   billApi: BillApi;
@@ -28,6 +30,9 @@ export function wechatRoutes(d: RouteDeps): Route[] {
   const busy = (req: Parameters<Route['handle']>[0]) => systemErrorReply(req, d.credentials);
   return [
     { path: '/sns/jscode2session', api: 'jscode2session', handle: req => d.login.handle(req), systemError: () => d.login.systemError() },
+    { path: '/sns/oauth2/access_token', api: 'oauth2_access_token', handle: req => d.oauth.exchange(req), systemError: () => d.oauth.systemError() },
+    // The page the payer's browser is sent to (open.weixin.qq.com at WeChat); not an API, so never faulted.
+    { path: '/connect/oauth2/authorize', handle: req => d.oauth.authorize(req) },
     { path: '/pay/unifiedorder', api: 'unifiedorder', handle: req => d.payApi.unifiedOrder(req), systemError: busy },
     { path: '/pay/orderquery', api: 'orderquery', handle: req => d.payApi.orderQuery(req), systemError: busy },
     { path: '/pay/closeorder', api: 'closeorder', handle: req => d.payApi.closeOrder(req), systemError: busy },
@@ -77,6 +82,23 @@ export function payerRoutes(d: RouteDeps): Route[] {
         }
         try {
           return jsonResponse(200, d.login.issueCode(body as { appId?: string; openid?: string; unionid?: string }));
+        } catch (err) {
+          return problem(400, (err as Error).message);
+        }
+      },
+    },
+    {
+      // Tests and tools: an official-account OAuth code without the authorize page.
+      path: '/simulator/oauth-code',
+      handle: req => {
+        if (req.method !== 'POST') return methodNotAllowed();
+        const body = jsonObjectBody(req);
+        if (!body) return problem(400, 'send a JSON object {"appId"?, "openid"?, "unionid"?}');
+        for (const name of [ 'appId', 'openid', 'unionid' ]) {
+          if (body[name] !== undefined && typeof body[name] !== 'string') return problem(400, `${name} must be a string`);
+        }
+        try {
+          return jsonResponse(200, d.oauth.issueCode(body as { appId?: string; openid?: string; unionid?: string }));
         } catch (err) {
           return problem(400, (err as Error).message);
         }

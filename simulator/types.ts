@@ -30,11 +30,11 @@ export interface SimulatorOptions {
 
 /** The names faults and recorded requests use. */
 export type ApiName =
-  | 'jscode2session' | 'unifiedorder' | 'orderquery' | 'closeorder'
+  | 'jscode2session' | 'oauth2_access_token' | 'unifiedorder' | 'orderquery' | 'closeorder'
   | 'refund' | 'refundquery' | 'downloadbill' | 'notify';
 
 export const API_NAMES: readonly ApiName[] = [
-  'jscode2session', 'unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery', 'downloadbill', 'notify',
+  'jscode2session', 'oauth2_access_token', 'unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery', 'downloadbill', 'notify',
 ];
 
 export type Fault =

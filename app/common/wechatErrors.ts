@@ -1,5 +1,5 @@
-import { WechatApiError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
-import { AppError, ServiceUnavailableError, UpstreamRejectedError } from './errors';
+import { WechatApiError, WechatLoginError, WechatSignatureError, WechatTransportError, WechatXmlError } from '../../lib/wechatpay';
+import { AppError, ServiceUnavailableError, UnauthorizedError, UpstreamRejectedError } from './errors';
 
 /**
  * err_code values WeChat documents as temporary: the same request (same out_trade_no or
@@ -27,5 +27,22 @@ export function wechatFailureToAppError(err: unknown, refusal: string): AppError
   if (err instanceof WechatSignatureError || err instanceof WechatXmlError) {
     return new UpstreamRejectedError('WECHAT_BAD_REPLY', 'WeChat Pay gave a reply that could not be trusted');
   }
+  return err;
+}
+
+/**
+ * The client error a failed official-account code exchange (/sns/oauth2/access_token) means.
+ * WeChat answers 40029 both for a code it never issued and for one that expired (5 minutes), so
+ * those two cannot be told apart; 40163 is a code used before (a refreshed callback page replays
+ * it). Either way the payer starts the login again. Anything else is our credentials or WeChat.
+ */
+export function oauthFailureToAppError(err: unknown): AppError | unknown {
+  if (err instanceof WechatLoginError) {
+    if (err.errcode === 40029) return new UnauthorizedError('INVALID_OAUTH_CODE', 'the authorisation code is invalid or expired: open the page again');
+    if (err.errcode === 40163) return new UnauthorizedError('OAUTH_CODE_USED', 'the authorisation code was already used: open the page again');
+    if (err.errcode === -1 || err.errcode === 45011) return new ServiceUnavailableError('WECHAT_BUSY', 'WeChat is busy, try again shortly');
+    return new UpstreamRejectedError('WECHAT_OAUTH_REJECTED', `WeChat refused the authorisation (errcode ${err.errcode})`);
+  }
+  if (err instanceof WechatTransportError) return new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat could not be reached, try again shortly');
   return err;
 }

@@ -5,6 +5,24 @@ import { requireInt, requireObject, requireString } from '../common/validate';
 
 const MONEY_FIELDS = [ 'amount', 'total_fee', 'totalFee', 'price', 'total' ];
 
+/** WeChat's limit on attach, in bytes of UTF-8. */
+const MAX_ATTACH_BYTES = 127;
+
+/**
+ * The merchant data WeChat echoes: a string of at most 127 UTF-8 bytes (WeChat counts bytes, so
+ * 43 Chinese characters are already too many), without control characters, which XML 1.0 cannot
+ * carry or WeChat would refuse.
+ */
+function requireAttach(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw new ValidationError('attach', 'attach must be a non-empty string');
+  if (Buffer.byteLength(value, 'utf8') > MAX_ATTACH_BYTES) throw new ValidationError('attach', `attach must be at most ${MAX_ATTACH_BYTES} bytes of UTF-8`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new ValidationError('attach', 'attach must not contain control characters');
+  }
+  return value;
+}
+
 export default class PaymentController extends Controller {
   /**
    * POST /payment/order { items: [{ productId, quantity }] } or { productId, quantity }.
@@ -31,9 +49,10 @@ export default class PaymentController extends Controller {
         quantity: requireInt(item.quantity ?? 1, `items[${i}].quantity`, 1, maxQuantity),
       };
     });
+    const attach = body.attach === undefined ? undefined : requireAttach(body.attach);
     const keyHeader = this.ctx.get('idempotency-key');
     const idempotencyKey = keyHeader ? requireString(keyHeader, 'Idempotency-Key', { max: 64, pattern: /^[A-Za-z0-9_\-:.]+$/ }) : undefined;
-    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, idempotencyKey, clientIp: this.clientIp() });
+    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, attach, idempotencyKey, clientIp: this.clientIp() });
   }
 
   /** POST /payment/orders/:outTradeNo/pay: payment parameters for an existing unpaid order. */

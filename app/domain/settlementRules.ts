@@ -31,7 +31,8 @@ export type PaymentSource = 'notify' | 'query';
 /** The rows a payment is judged against, read with the order's row locked. */
 export interface SettlementRows {
   order: { id: number; outTradeNo: string; status: string; totalFee: number };
-  attempt: { id: number; outTradeNo: string; status: string; totalFee: number; signType: string; transactionId: string | null };
+  /** `appid`: the app the payment was made for; WeChat's report about it must name that app. */
+  attempt: { id: number; outTradeNo: string; status: string; totalFee: number; signType: string; appid: string; transactionId: string | null };
   /** The openid of the order's owner. */
   ownerOpenid: string | null;
   /** The out_trade_no of the attempt that already holds the reported transaction_id, if any. */
@@ -79,6 +80,9 @@ export function decideNotification(rows: SettlementRows | null, fields: Record<s
   if (!isSignType(attempt.signType)) return rejected(`the order's sign type ${attempt.signType} is not supported`, order.id);
   if (fields.sign_type !== undefined && fields.sign_type !== attempt.signType) return rejected('sign_type differs from the order\'s', order.id);
   if (!verifySign(fields, apiKey, attempt.signType)) return rejected('signature does not verify', order.id);
+  // The merchant's key signs for all its apps, so a signature that verifies can still name another
+  // of them: a payment is only ever the app's its order was made in.
+  if (fields.appid !== attempt.appid) return rejected('appid is not the order\'s', order.id);
 
   if (fields.result_code !== 'SUCCESS') {
     // A failed payment moves no money: the order stays payable, and the next /pay closes this

@@ -1,8 +1,9 @@
-import { WechatLoginClient, WechatPayClient } from '../../lib/wechatpay';
+import { WechatLoginClient, WechatOAuthClient, WechatPayClient } from '../../lib/wechatpay';
 import { MerchantTls, readMerchantTls } from '../infra/merchantCert';
 
 const PAY_CLIENT = Symbol('wechatPayClient');
 const LOGIN_CLIENT = Symbol('wechatLoginClient');
+const OAUTH_CLIENT = Symbol('wechatOAuthClient');
 
 /**
  * Returns the client cached in `slot` while the settings it was built from are unchanged, else
@@ -47,5 +48,17 @@ export default {
     const c = app.config.wechat;
     const settings = { appId: c.appId, appSecret: c.appSecret, baseUrl: c.loginBaseUrl, timeoutMs: c.timeoutMs };
     return cachedClient(app, LOGIN_CLIENT, settings, () => new WechatLoginClient(settings));
+  },
+
+  /** The official account's OAuth client; undefined when no official account is configured. */
+  get wechatOAuth(): WechatOAuthClient | undefined {
+    const app = this as any;
+    const c = app.config.wechat;
+    const oa = c.apps?.officialAccount;
+    if (!oa) return undefined;
+    const settings = {
+      appId: oa.appId, appSecret: oa.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
+    };
+    return cachedClient(app, OAUTH_CLIENT, settings, () => new WechatOAuthClient(settings));
   },
 };

@@ -20,6 +20,11 @@ const defineOrder = (app: Application) => {
     declare items: string;
     declare status: CreationOptional<OrderStatus>;
     declare signType: string;
+    /** The app the order was made in: every WeChat call and check for it uses this appid. */
+    declare appid: string;
+    declare tradeType: CreationOptional<string>;
+    /** Sent to WeChat as the unified order's attach, echoed by its notification and query. */
+    declare attach: CreationOptional<string | null>;
     declare expiresAt: Date;
     declare currentAttemptId: CreationOptional<number | null>;
     declare paidAttemptId: CreationOptional<number | null>;
@@ -42,6 +47,9 @@ const defineOrder = (app: Application) => {
     items: { type: DataTypes.TEXT, allowNull: false },
     status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'NOTPAY' },
     signType: { type: DataTypes.STRING(16), allowNull: false },
+    appid: { type: DataTypes.STRING(32), allowNull: false },
+    tradeType: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'JSAPI' },
+    attach: { type: DataTypes.STRING(127), allowNull: true },
     expiresAt: { type: DataTypes.DATE(3), allowNull: false },
     currentAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
     paidAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },

@@ -10,6 +10,9 @@ const definePaymentAttempt = (app: Application) => {
     declare outTradeNo: string;
     declare totalFee: number;
     declare signType: string;
+    /** The order's appid and trade type, fixed on the attempt like its sign type. */
+    declare appid: string;
+    declare tradeType: CreationOptional<string>;
     declare status: CreationOptional<AttemptStatus>;
     declare timeStart: string;
     declare timeExpire: string;
@@ -27,6 +30,8 @@ const definePaymentAttempt = (app: Application) => {
     outTradeNo: { type: DataTypes.STRING(32), allowNull: false },
     totalFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
     signType: { type: DataTypes.STRING(16), allowNull: false },
+    appid: { type: DataTypes.STRING(32), allowNull: false },
+    tradeType: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'JSAPI' },
     status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'CREATED' },
     timeStart: { type: DataTypes.STRING(14), allowNull: false },
     timeExpire: { type: DataTypes.STRING(14), allowNull: false },

@@ -4,6 +4,8 @@ import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, 
 const defineUser = (app: Application) => {
   class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
     declare id: CreationOptional<number>;
+    /** The app this openid belongs to: an openid means nothing without it. */
+    declare appid: string;
     declare openid: string;
     declare unionid: string | null;
     declare lastLoginAt: Date | null;
@@ -12,6 +14,7 @@ const defineUser = (app: Application) => {
   }
   User.init({
     id: { type: DataTypes.INTEGER.UNSIGNED, primaryKey: true, autoIncrement: true },
+    appid: { type: DataTypes.STRING(32), allowNull: false },
     openid: { type: DataTypes.STRING(64), allowNull: false },
     unionid: { type: DataTypes.STRING(64), allowNull: true },
     lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },

@@ -13,16 +13,25 @@ export default class AuthService extends Service {
   async login(code: string): Promise<LoginResult> {
     const session = await this.code2Session(code);
     await this.service.rateLimit.consume('loginPerUser', `o${session.openid}`, 'refuse');
-    const { User } = this.app.model;
-    const now = new Date();
-    // Upsert on the unique openid: concurrent first logins of one user make one row.
-    await User.upsert({ openid: session.openid, unionid: session.unionid ?? null, lastLoginAt: now } as any,
-      { fields: session.unionid ? [ 'unionid', 'lastLoginAt', 'updatedAt' ] : [ 'lastLoginAt', 'updatedAt' ] });
-    const user = await User.findOne({ where: { openid: session.openid } });
-    if (!user) throw new Error('user row missing right after upsert');
-    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid }, session.session_key);
+    const appId = this.config.wechat.apps.miniProgram.appId;
+    const user = await this.upsertUser(appId, session.openid, session.unionid);
+    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId }, session.session_key);
     this.ctx.logger.info('[login] user %d logged in', user.id);
     return { token, expiresIn, user: { id: user.id, openid: user.openid } };
+  }
+
+  /**
+   * The user of (appid, openid), made on first login. Upsert on that unique pair: concurrent first
+   * logins of one user make one row. A unionid WeChat sent is kept (it links one person's users in
+   * several apps) but never authorises anything; one not sent leaves the stored one alone.
+   */
+  async upsertUser(appId: string, openid: string, unionid?: string) {
+    const { User } = this.app.model;
+    await User.upsert({ appid: appId, openid, unionid: unionid ?? null, lastLoginAt: new Date() } as any,
+      { fields: unionid ? [ 'unionid', 'lastLoginAt', 'updatedAt' ] : [ 'lastLoginAt', 'updatedAt' ] });
+    const user = await User.findOne({ where: { appid: appId, openid } });
+    if (!user) throw new Error('user row missing right after upsert');
+    return user;
   }
 
   private async code2Session(code: string) {

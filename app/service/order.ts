@@ -1,7 +1,8 @@
 import { Service } from 'egg';
 import { UniqueConstraintError } from 'sequelize';
 import { merchantNumber, SignType, WechatApiError } from '../../lib/wechatpay';
-import { ConflictError, NotFoundError } from '../common/errors';
+import { configuredApps } from '../../config/config.default';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors';
 import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
@@ -11,6 +12,8 @@ import type { OrderRow } from '../model/order';
 export interface CreateOrderCommand {
   user: SessionUser;
   items: Array<{ productId: number; quantity: number }>;
+  /** Merchant data for WeChat's attach (checked by the controller: at most 127 bytes). */
+  attach?: string;
   idempotencyKey?: string;
   clientIp: string;
 }
@@ -27,6 +30,8 @@ export interface OrderView {
   transactionId: string | null;
   /** Fen refunded so far (SUCCESS refunds); a partly refunded order stays SUCCESS with this > 0. */
   refundedFee: number;
+  /** The merchant data given at creation, as WeChat echoes it; null when none. */
+  attach: string | null;
 }
 
 /**
@@ -39,6 +44,10 @@ const QUERYABLE_ATTEMPT_STATUSES: AttemptStatus[] = [ 'CREATED', 'PREPAID', 'FAI
 export default class OrderService extends Service {
   async create(cmd: CreateOrderCommand): Promise<PaymentParams> {
     const { Order, PaymentAttempt } = this.app.model;
+    // A session of an app no longer configured would make orders whose notifications are refused.
+    if (!configuredApps(this.config.wechat).some(a => a.appId === cmd.user.appId)) {
+      throw new UnauthorizedError('SESSION_APP_UNKNOWN', 'this session\'s app is no longer configured: log in again');
+    }
     if (cmd.idempotencyKey) {
       const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
       if (existing) return this.retried(existing, cmd);
@@ -56,6 +65,10 @@ export default class OrderService extends Service {
           body: priced.body,
           items: JSON.stringify(priced.items),
           signType: this.config.wechat.signType,
+          // The session's app is the order's channel: the appid every WeChat call for it names.
+          appid: cmd.user.appId,
+          tradeType: 'JSAPI',
+          attach: cmd.attach ?? null,
           expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
         }, { transaction });
         // The first attempt carries the order's own number.
@@ -79,7 +92,7 @@ export default class OrderService extends Service {
   /** A retried create with a key already used: the same order, if the request is the same. */
   private async retried(order: OrderRow, cmd: CreateOrderCommand): Promise<PaymentParams> {
     const priced = await this.service.catalog.price(cmd.items);
-    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items) {
+    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items || (cmd.attach ?? null) !== (order.attach ?? null)) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order');
     }
     return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
@@ -155,7 +168,7 @@ export default class OrderService extends Service {
     for (const attempt of attempts) {
       let reply: Record<string, string>;
       try {
-        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo }, { signType: attempt.signType as SignType });
+        reply = await this.app.wechatPay.orderQuery({ out_trade_no: attempt.outTradeNo }, { signType: attempt.signType as SignType, appId: attempt.appid });
       } catch (err) {
         if (err instanceof WechatApiError && err.errCode === 'ORDERNOTEXIST') continue;
         throw err;
@@ -188,5 +201,6 @@ export function toOrderView(order: OrderRow): OrderView {
     paidAt: order.paidAt ? order.paidAt.toISOString() : null,
     transactionId: order.transactionId ?? null,
     refundedFee: order.refundedFee ?? 0,
+    attach: order.attach ?? null,
   };
 }

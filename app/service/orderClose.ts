@@ -49,7 +49,7 @@ export default class OrderCloseService extends Service {
       const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES } });
       for (const attempt of open) {
         if (closedAtWechat.has(closedKey(attempt))) continue;
-        await this.closeAtWechat(order, attempt.outTradeNo, attempt.signType as SignType);
+        await this.closeAtWechat(order, attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid });
         closedAtWechat.add(closedKey(attempt));
       }
 
@@ -90,10 +90,10 @@ export default class OrderCloseService extends Service {
     throw new ServiceUnavailableError('ORDER_BUSY', 'the order changed while it was being closed, retry shortly');
   }
 
-  /** closeorder for one out_trade_no, signed with its order's sign type; resolves when WeChat no longer lets it be paid. */
-  private async closeAtWechat(order: OrderRow, outTradeNo: string, signType: SignType): Promise<void> {
+  /** closeorder for one out_trade_no, with its order's sign type and appid; resolves when WeChat no longer lets it be paid. */
+  private async closeAtWechat(order: OrderRow, outTradeNo: string, options: { signType: SignType; appId: string }): Promise<void> {
     try {
-      await this.app.wechatPay.closeOrder(outTradeNo, { signType });
+      await this.app.wechatPay.closeOrder(outTradeNo, options);
     } catch (err) {
       if (err instanceof WechatApiError && CLOSED_AT_WECHAT.includes(err.errCode)) return;
       if (err instanceof WechatApiError && err.errCode === 'ORDERPAID') {

@@ -1,4 +1,5 @@
 import { Service } from 'egg';
+import { configuredApps } from '../../config/config.default';
 import { readNotification } from '../../lib/wechatpay';
 import { NotificationAuditEntry } from './notificationAudit';
 
@@ -29,7 +30,7 @@ export default class PaymentNotifyService extends Service {
       ({ kind: 'pay', rawBody, fields, outcome, reason, remoteIp });
     let read;
     try {
-      read = readNotification(raw, { appId: wechat.appId, mchId: wechat.mchId, maxBytes: this.config.payment.maxNotifyBytes });
+      read = readNotification(raw, { appIds: configuredApps(wechat).map(a => a.appId), mchId: wechat.mchId, maxBytes: this.config.payment.maxNotifyBytes });
     } catch (err) {
       await this.service.notificationAudit.record(entry('ERROR', `not read: ${(err as Error).message}`)).catch(() => undefined);
       throw err;

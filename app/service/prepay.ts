@@ -14,7 +14,14 @@ const MIN_PAYABLE_MS = 90 * 1000;
 /** Attempts that may still be payable at WeChat: closed there before a new number replaces them. */
 const LIVE_AT_WECHAT = [ 'CREATED', 'PREPAID', 'FAILED' ];
 
+/**
+ * What the payer's page needs to pay: WeixinJSBridge's getBrandWCPayRequest takes exactly appId,
+ * timeStamp, nonceStr, package, signType and paySign; wx.requestPayment() takes them without
+ * appId (the mini-program supplies its own), so it ignores it.
+ */
 export interface PaymentParams extends RequestPaymentParams {
+  /** The appid paySign was computed with: the order's app. */
+  appId: string;
   outTradeNo: string;
 }
 
@@ -34,7 +41,7 @@ export default class PrepayService extends Service {
     let attempt = current?.id === order.currentAttemptId ? current : await PaymentAttempt.findByPk(order.currentAttemptId!);
     if (!attempt) throw new Error(`order ${order.outTradeNo} has no current payment attempt`);
 
-    if (attempt.status === 'PREPAID' && this.prepayUsable(attempt)) return this.sign(order, attempt.prepayId!, attempt.signType);
+    if (attempt.status === 'PREPAID' && this.prepayUsable(attempt)) return this.sign(order, attempt);
     if (attempt.status === 'PREPAID' || attempt.status === 'FAILED') {
       attempt = await this.replaceAttempt(order, attempt);
     }
@@ -88,7 +95,8 @@ export default class PrepayService extends Service {
         openid,
         time_start: attempt.timeStart,
         time_expire: attempt.timeExpire,
-      }, { signType: attempt.signType as SignType });
+        attach: order.attach ?? undefined,
+      }, { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
       if (err instanceof WechatApiError) {
         await attempt.update({ errCode: err.errCode.slice(0, 32), errCodeDes: err.errCodeDes.slice(0, 255) });
@@ -115,7 +123,7 @@ export default class PrepayService extends Service {
       if (state.orderStatus === 'CLOSED') {
         // A close ran during our call and may have closed the number before our unified order
         // made it payable again: close it at WeChat once more. Its prepay_id was never given out.
-        await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType }).catch(err => {
+        await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid }).catch(err => {
           this.ctx.logger.error('[payment] order %s: could not re-close %s after a racing close: %s', order.outTradeNo, attempt.outTradeNo, (err as Error).message);
         });
         throw new ConflictError('ORDER_CLOSED', 'this order is closed');
@@ -124,14 +132,15 @@ export default class PrepayService extends Service {
       return undefined;
     }
     this.ctx.logger.info('[payment] order %s prepaid: out_trade_no=%s', order.outTradeNo, attempt.outTradeNo);
-    return this.sign(order, reply.prepay_id, attempt.signType);
+    return this.sign(order, attempt, reply.prepay_id);
   }
 
-  private sign(order: OrderRow, prepayId: string, signType: string): PaymentParams {
+  /** paySign with the attempt's appid and sign type: the payer's app checks it against its own appid. */
+  private sign(order: OrderRow, attempt: PaymentAttemptRow, prepayId = attempt.prepayId!): PaymentParams {
     const params = requestPaymentParams({
-      appId: this.config.wechat.appId, prepayId, apiKey: this.config.wechat.apiKey, signType: signType as SignType,
+      appId: attempt.appid, prepayId, apiKey: this.config.wechat.apiKey, signType: attempt.signType as SignType,
     });
-    return { ...params, outTradeNo: order.outTradeNo };
+    return { appId: attempt.appid, ...params, outTradeNo: order.outTradeNo };
   }
 
   /**
@@ -141,7 +150,7 @@ export default class PrepayService extends Service {
   private async replaceAttempt(order: OrderRow, attempt: PaymentAttemptRow): Promise<PaymentAttemptRow> {
     if (LIVE_AT_WECHAT.includes(attempt.status)) {
       try {
-        await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType });
+        await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid });
       } catch (err) {
         const code = err instanceof WechatApiError ? err.errCode : '';
         if (code === 'ORDERPAID') {
@@ -188,12 +197,16 @@ export default class PrepayService extends Service {
 }
 
 /** A payment attempt's fields, fixed at creation so repeated unified-order calls are identical. */
-export function newAttemptFields(order: { id: number; totalFee: number; signType: string; expiresAt: Date }, outTradeNo: string) {
+export function newAttemptFields(
+  order: { id: number; totalFee: number; signType: string; appid: string; tradeType: string; expiresAt: Date }, outTradeNo: string,
+) {
   return {
     orderId: order.id,
     outTradeNo,
     totalFee: order.totalFee,
     signType: order.signType,
+    appid: order.appid,
+    tradeType: order.tradeType,
     timeStart: toBeijingCompact(new Date()),
     timeExpire: toBeijingCompact(order.expiresAt),
   };

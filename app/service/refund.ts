@@ -190,7 +190,7 @@ export default class RefundService extends Service {
     let reply: Record<string, string>;
     try {
       const attempt = await this.app.model.PaymentAttempt.findByPk(refund.attemptId);
-      reply = await this.app.wechatPay.refundQuery({ out_refund_no: refund.outRefundNo }, { signType: attempt?.signType as SignType | undefined });
+      reply = await this.app.wechatPay.refundQuery({ out_refund_no: refund.outRefundNo }, { signType: attempt?.signType as SignType | undefined, appId: attempt?.appid });
     } catch (err) {
       if (err instanceof WechatApiError && err.errCode === 'REFUNDNOTEXIST') {
         if (refund.refundId) throw new Error(`WeChat says refund ${refund.outRefundNo} (refund_id ${refund.refundId}) does not exist`);
@@ -318,7 +318,7 @@ export default class RefundService extends Service {
         refund_fee: refund.amount,
         refund_desc: refund.reason,
         notify_url: this.config.wechat.refundNotifyUrl,
-      }, { signType: attempt.signType as SignType });
+      }, { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
       if (!(err instanceof WechatError)) throw err;
       const notSent = err instanceof WechatRequestNotSentError;

@@ -1,4 +1,5 @@
 import { Service } from 'egg';
+import { configuredApps } from '../../config/config.default';
 import { decryptRefundInfo, OUT_REFUND_NO_PATTERN, parseXml, readNotification, WechatSignatureError, WechatXmlError } from '../../lib/wechatpay';
 import { refundFactsFrom } from '../domain/refundRules';
 import { NotificationAuditEntry } from './notificationAudit';
@@ -24,7 +25,7 @@ export default class RefundNotifyService extends Service {
     };
 
     try {
-      const read = readNotification(raw, { appId: wechat.appId, mchId: wechat.mchId, maxBytes });
+      const read = readNotification(raw, { appIds: configuredApps(wechat).map(a => a.appId), mchId: wechat.mchId, maxBytes });
       entry.fields = read.fields;
       if (read.refused !== undefined) return await reject(read.refused);
       const { fields } = read;
@@ -47,6 +48,10 @@ export default class RefundNotifyService extends Service {
         refundFee: info.refund_fee, totalFee: info.total_fee, status: info.refund_status, successTime: info.success_time,
       });
       if ('refused' in facts) return await reject(facts.refused, outRefundNo);
+      // The merchant's other app passed the check above; the refund's own payment names its app.
+      // Neither the refund's attempt nor its appid ever changes, so this read needs no lock.
+      const appMismatch = await this.appMismatch(outRefundNo, fields.appid);
+      if (appMismatch) return await reject(appMismatch, outRefundNo);
 
       const outcome = await this.service.refundSettlement.applyResult(facts, 'notify');
       if (outcome.result === 'REJECTED') return await reject(outcome.reason, outRefundNo);
@@ -57,5 +62,14 @@ export default class RefundNotifyService extends Service {
       await record('ERROR', `not settled: ${(err as Error).message}`).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Why the notification's appid is not the refunded payment's, if it is not (an unknown refund is the settlement's to refuse). */
+  private async appMismatch(outRefundNo: string, appid: string): Promise<string | undefined> {
+    const { Refund, PaymentAttempt } = this.app.model;
+    const refund = await Refund.findOne({ where: { outRefundNo }, attributes: [ 'attemptId' ] });
+    if (!refund) return undefined;
+    const attempt = await PaymentAttempt.findByPk(refund.attemptId, { attributes: [ 'appid' ] });
+    return attempt && attempt.appid !== appid ? 'appid is not the refunded order\'s' : undefined;
   }
 }

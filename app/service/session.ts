@@ -6,6 +6,11 @@ import { withTimeout } from '../infra/withTimeout';
 export interface SessionUser {
   userId: number;
   openid: string;
+  /**
+   * The app the user logged in through: orders made in this session are made for it (their
+   * channel). Sessions from before apps were recorded hold none and were all the mini-program's.
+   */
+  appId: string;
 }
 
 // Redis keys hold a hash of the token, so a Redis dump does not hand out live sessions.
@@ -14,14 +19,14 @@ const wechatSessionKey = (userId: number) => `wx_session_key:${userId}`;
 
 /** Login sessions and WeChat session_keys, both in Redis only. */
 export default class SessionService extends Service {
-  async create(user: SessionUser, wechatSessionKeyValue: string): Promise<{ token: string; expiresIn: number }> {
+  /** `wechatSessionKeyValue`: the mini-program's session_key (official-account OAuth has none). */
+  async create(user: SessionUser, wechatSessionKeyValue?: string): Promise<{ token: string; expiresIn: number }> {
     const ttl = this.config.session.ttlSeconds;
     const token = randomBytes(32).toString('base64url');
-    await this.redisCall(() => this.app.redis.multi()
-      .set(sessionKey(token), JSON.stringify(user), 'EX', ttl)
-      // session_key never leaves the server; kept for decrypting user data the client may send later.
-      .set(wechatSessionKey(user.userId), wechatSessionKeyValue, 'EX', ttl)
-      .exec());
+    const multi = this.app.redis.multi().set(sessionKey(token), JSON.stringify(user), 'EX', ttl);
+    // session_key never leaves the server; kept for decrypting user data the client may send later.
+    if (wechatSessionKeyValue !== undefined) multi.set(wechatSessionKey(user.userId), wechatSessionKeyValue, 'EX', ttl);
+    await this.redisCall(() => multi.exec());
     return { token, expiresIn: ttl };
   }
 
@@ -29,7 +34,8 @@ export default class SessionService extends Service {
     const raw = await this.redisCall(() => this.app.redis.get(sessionKey(token)));
     if (!raw) return null;
     const parsed = JSON.parse(raw);
-    return { userId: Number(parsed.userId), openid: String(parsed.openid) };
+    const appId = typeof parsed.appId === 'string' && parsed.appId ? parsed.appId : this.config.wechat.apps.miniProgram.appId;
+    return { userId: Number(parsed.userId), openid: String(parsed.openid), appId };
   }
 
   async destroy(token: string): Promise<void> {

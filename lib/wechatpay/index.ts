@@ -9,6 +9,7 @@ export * from './jsapi';
 export * from './http';
 export * from './payClient';
 export * from './loginClient';
+export * from './oauthClient';
 export * from './refundCrypto';
 export * from './bill';
 export * from './notification';

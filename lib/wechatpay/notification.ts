@@ -8,10 +8,12 @@ export type ReadNotification =
 
 /**
  * Reads a WeChat notification (payment or refund result) and checks what needs no database:
- * well-formed flat XML within `maxBytes`, return_code SUCCESS, and our appid and mch_id. A body
- * that is not XML is refused; any other failure is thrown.
+ * well-formed flat XML within `maxBytes`, return_code SUCCESS, one of the merchant's appids and
+ * its mch_id. Which appid the notification must carry is the order's (checked with the order, in
+ * the settlement rules); here any of the merchant's apps passes. A body that is not XML is
+ * refused; any other failure is thrown.
  */
-export function readNotification(raw: Buffer, expect: { appId: string; mchId: string; maxBytes: number }): ReadNotification {
+export function readNotification(raw: Buffer, expect: { appIds: readonly string[]; mchId: string; maxBytes: number }): ReadNotification {
   let fields: Record<string, string>;
   try {
     fields = parseXml(raw, { maxBytes: expect.maxBytes });
@@ -20,7 +22,7 @@ export function readNotification(raw: Buffer, expect: { appId: string; mchId: st
     throw err;
   }
   if (fields.return_code !== 'SUCCESS') return { fields, refused: `return_code is ${fields.return_code ?? 'missing'}` };
-  if (fields.appid !== expect.appId) return { fields, refused: 'appid is not ours' };
+  if (typeof fields.appid !== 'string' || !expect.appIds.includes(fields.appid)) return { fields, refused: 'appid is not ours' };
   if (fields.mch_id !== expect.mchId) return { fields, refused: 'mch_id is not ours' };
   return { fields };
 }

@@ -45,6 +45,12 @@ export interface CallOptions {
    * call made for an order must use the sign type the order was created with.
    */
   signType?: SignType;
+  /**
+   * Sends this appid instead of config.appId, and expects it back in the reply: a merchant sells
+   * through several apps (mini-program, official account), and every call made for an order must
+   * name the app the order was made in.
+   */
+  appId?: string;
 }
 
 export interface UnifiedOrderRequest {
@@ -121,7 +127,7 @@ export class WechatPayClient {
    */
   async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
     const path = '/pay/downloadbill';
-    const body = this.requestBody(path, { bill_date: billDate, bill_type: billType, tar_type: 'GZIP' }, options.signType);
+    const body = this.requestBody(path, { bill_date: billDate, bill_type: billType, tar_type: 'GZIP' }, options);
     const limits = {
       maxBytes: this.config.maxBillBytes ?? DEFAULT_MAX_BILL_BYTES,
       maxCompressedBytes: this.config.maxBillCompressedBytes ?? DEFAULT_MAX_BILL_COMPRESSED_BYTES,
@@ -147,13 +153,17 @@ export class WechatPayClient {
     return text;
   }
 
-  /** Adds appid, mch_id, nonce_str, sign_type and sign (config.signType unless another is given) to a request. */
-  signed(params: Record<string, string | number | undefined>, signType: SignType = this.config.signType): Record<string, string> {
+  /**
+   * Adds appid (config.appId unless another is given), mch_id, nonce_str, sign_type and sign
+   * (config.signType unless another is given) to a request.
+   */
+  signed(params: Record<string, string | number | undefined>, signType: SignType = this.config.signType, appId: string = this.config.appId): Record<string, string> {
     // The sign type often comes from a stored order: a value that is not one is a caller's bug, refused before sending.
     if (!isSignType(signType)) throw new RangeError(`unsupported sign type ${JSON.stringify(signType)}`);
     const out: Record<string, string> = {};
     for (const [ k, v ] of Object.entries(params)) if (v !== undefined && v !== '') out[k] = String(v);
-    out.appid = this.config.appId;
+    if (typeof appId !== 'string' || !appId) throw new RangeError('appid must be a non-empty string');
+    out.appid = appId;
     out.mch_id = this.config.mchId;
     out.nonce_str = nonceStr();
     out.sign_type = signType;
@@ -165,9 +175,9 @@ export class WechatPayClient {
    * The signed XML of a request. Whatever fails here (a value the XML builder refuses, signing)
    * fails before anything is sent, and says so with its type.
    */
-  private requestBody(path: string, params: Record<string, string | number | undefined>, signType?: SignType): string {
+  private requestBody(path: string, params: Record<string, string | number | undefined>, options: CallOptions): string {
     try {
-      return buildXml(this.signed(params, signType));
+      return buildXml(this.signed(params, options.signType, options.appId));
     } catch (err) {
       throw new WechatRequestNotSentError(`request to ${path} not sent: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -177,7 +187,8 @@ export class WechatPayClient {
     path: string, params: Record<string, string | number | undefined>, options: CallOptions, agent?: https.Agent,
   ): Promise<Reply> {
     const signType = options.signType ?? this.config.signType;
-    const body = await this.post(path, this.requestBody(path, params, signType), agent);
+    const appId = options.appId ?? this.config.appId;
+    const body = await this.post(path, this.requestBody(path, params, { signType, appId }), agent);
     let reply: Reply;
     try {
       reply = parseXml(body, { maxBytes: 256 * 1024 });
@@ -191,7 +202,7 @@ export class WechatPayClient {
     if (!verifySign(reply, this.config.apiKey, signType)) {
       throw new WechatSignatureError(`reply from ${path} has an invalid signature`);
     }
-    if (reply.appid && reply.appid !== this.config.appId) throw new WechatSignatureError(`reply from ${path} names another appid`);
+    if (reply.appid && reply.appid !== appId) throw new WechatSignatureError(`reply from ${path} names another appid`);
     if (reply.mch_id && reply.mch_id !== this.config.mchId) throw new WechatSignatureError(`reply from ${path} names another mch_id`);
     if (reply.result_code !== 'SUCCESS') {
       throw new WechatApiError('result', reply.err_code || 'FAIL', reply.err_code_des || reply.return_msg || '', reply);

@@ -290,6 +290,22 @@ describe('docs/openapi.json', () => {
         .expect(200));
     });
 
+    scenario('official-account login', async () => {
+      mock(app.config.oauth, 'callbackUrl', `${testEnv.appUrl}/oauth/wechat/callback`);
+      mock(app.config.oauth, 'redirectAllowList', [ 'https://shop.example.com/' ]);
+      const authorize = (redirect: string) => app.httpRequest().get('/oauth/wechat/authorize').query({ redirect });
+      const callback = (query: Record<string, string>) => app.httpRequest().get('/oauth/wechat/callback').query(query);
+      conforms('GET', '/oauth/wechat/authorize', await authorize('https://evil.example/').expect(422));
+      const started = await authorize('https://shop.example.com/').expect(302);
+      conforms('GET', '/oauth/wechat/authorize', started);
+      const cookie = (started.headers['set-cookie'] as unknown as string[]).map(c => c.split(';')[0]).join('; ');
+      const state = new URL(started.headers.location).searchParams.get('state')!;
+      conforms('GET', '/oauth/wechat/callback', await callback({ code: 'x', state }).expect(403));
+      const { code } = testEnv.sim.issueOAuthCode({ appId: app.config.wechat.apps.officialAccount!.appId });
+      conforms('GET', '/oauth/wechat/callback', await callback({ code, state }).set('Cookie', cookie)
+        .expect(302));
+    });
+
     it('every documented operation had a real reply checked above', async () => {
       for (const [ title, run ] of scenarios) {
         await resetWorld();

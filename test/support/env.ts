@@ -35,6 +35,7 @@ class TestEnv {
     const wechat = app.config.wechat;
     wechat.payBaseUrl = this.sim.url;
     wechat.loginBaseUrl = this.sim.url;
+    wechat.oauthAuthorizeBaseUrl = this.sim.url;
     wechat.notifyUrl = `${this.appUrl}/payment/notify`;
     wechat.refundNotifyUrl = `${this.appUrl}/payment/refund-notify`;
     wechat.timeoutMs = 2000;

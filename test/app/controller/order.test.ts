@@ -16,7 +16,8 @@ describe('POST /payment/order', () => {
 
   it('prices on the server, creates the order and answers wx.requestPayment fields signed with the key', async () => {
     const res = await createOrder(token, [{ productId: PRODUCTS.coffee.id, quantity: 2 }, { productId: PRODUCTS.croissant.id, quantity: 1 }]).expect(200);
-    assert.deepEqual(Object.keys(res.body).sort(), [ 'nonceStr', 'outTradeNo', 'package', 'paySign', 'signType', 'timeStamp' ]);
+    assert.deepEqual(Object.keys(res.body).sort(), [ 'appId', 'nonceStr', 'outTradeNo', 'package', 'paySign', 'signType', 'timeStamp' ]);
+    assert.equal(res.body.appId, app.config.wechat.apps.miniProgram.appId);
     assert.match(res.body.timeStamp, /^\d{10}$/);
     assert.ok(Math.abs(Number(res.body.timeStamp) - Date.now() / 1000) < 60);
     assert.match(res.body.package, /^prepay_id=wx\w+$/);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { buildXml, readNotification } from '../../../lib/wechatpay';
 
-const expect = { appId: 'wx0000000000000001', mchId: '1900000001', maxBytes: 1024 };
-const ours = { return_code: 'SUCCESS', appid: expect.appId, mch_id: expect.mchId, out_trade_no: 'P1' };
+const expect = { appIds: [ 'wx0000000000000001' ], mchId: '1900000001', maxBytes: 1024 };
+const ours = { return_code: 'SUCCESS', appid: expect.appIds[0], mch_id: expect.mchId, out_trade_no: 'P1' };
 const read = (fields: Record<string, string>) => readNotification(Buffer.from(buildXml(fields)), expect);
 
 describe('readNotification', () => {
@@ -14,8 +14,17 @@ describe('readNotification', () => {
     assert.deepEqual(read({ ...ours, return_code: 'FAIL' }), { fields: { ...ours, return_code: 'FAIL' }, refused: 'return_code is FAIL' });
     const { return_code: _dropped, ...noCode } = ours;
     assert.equal(read(noCode).refused, 'return_code is missing');
-    assert.equal(read({ ...ours, appid: 'wx0000000000000002' }).refused, 'appid is not ours');
+    assert.equal(read({ ...ours, appid: 'wx0000000000000009' }).refused, 'appid is not ours');
+    const noAppid: Record<string, string> = { ...ours };
+    delete noAppid.appid;
+    assert.equal(read(noAppid).refused, 'appid is not ours');
     assert.equal(read({ ...ours, mch_id: '1900000002' }).refused, 'mch_id is not ours');
+  });
+
+  it('accepts any of the merchant\'s apps (the order\'s own appid is checked with the order)', () => {
+    const two = { ...expect, appIds: [ 'wx0000000000000001', 'wx0000000000000002' ] };
+    const other = { ...ours, appid: 'wx0000000000000002' };
+    assert.deepEqual(readNotification(Buffer.from(buildXml(other)), two), { fields: other });
   });
 
   it('refuses a body that is not XML or is over the limit, without fields', () => {
