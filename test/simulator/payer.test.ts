@@ -184,6 +184,8 @@ describe('simulator: payer endpoints and console', () => {
       appSecret: 'dev-app-secret-not-for-production',
       mchId: '1900000001',
       apiKey: 'devkey00000000000000000000000001',
+      oaAppId: 'wx0000000000000002',
+      oaAppSecret: 'dev-oa-secret-not-for-production',
     });
     assert.equal(DEV_CREDENTIALS.apiKey.length, 32);
   });

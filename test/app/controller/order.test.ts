@@ -120,7 +120,7 @@ describe('POST /payment/order', () => {
     assert.equal(numbers.size, 1);
     assert.equal(new Set(replies.map(r => r.body.package)).size, 1);
     for (const reply of replies) {
-      assert.deepEqual(Object.keys(reply.body).sort(), [ 'nonceStr', 'outTradeNo', 'package', 'paySign', 'signType', 'timeStamp' ]);
+      assert.deepEqual(Object.keys(reply.body).sort(), [ 'appId', 'nonceStr', 'outTradeNo', 'package', 'paySign', 'signType', 'timeStamp' ]);
     }
     assert.equal(await app.model.Order.count(), 1);
     const order = await app.model.Order.findOne();
