@@ -110,9 +110,9 @@ if (cluster.isPrimary) {
     const outTradeNo = merchantNumber('B');
     const expiresAt = new Date(Date.now() + 30 * 60 * 1000);
     await pool.execute(
-      'INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) ' +
-      'VALUES (?, ?, ?, ?, ?, \'NOTPAY\', ?, ?, NOW(3), NOW(3))',
-      [ outTradeNo, user.userId, totalFee, price.get(items[0].productId)!.name, JSON.stringify(items), SIGN_TYPE, expiresAt ]);
+      'INSERT INTO orders (out_trade_no, user_id, appid, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) ' +
+      'VALUES (?, ?, ?, ?, ?, ?, \'NOTPAY\', ?, ?, NOW(3), NOW(3))',
+      [ outTradeNo, user.userId, APPID, totalFee, price.get(items[0].productId)!.name, JSON.stringify(items), SIGN_TYPE, expiresAt ]);
     const reply = await pay.unifiedOrder({
       body: price.get(items[0].productId)!.name, out_trade_no: outTradeNo, total_fee: totalFee, spbill_create_ip: '127.0.0.1',
       notify_url: env.WECHAT_NOTIFY_URL!, openid: user.openid, time_start: toBeijingCompact(new Date()), time_expire: toBeijingCompact(expiresAt),

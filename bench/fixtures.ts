@@ -61,7 +61,7 @@ let transactions = 0;
  * `users` in turn; each gets a transaction_id never given before.
  */
 export async function insertUnpaidOrders(db: mysql.Connection, count: number, prefix: string, users: Array<{ id: number; openid: string }>,
-  signType: SignType): Promise<UnpaidOrder[]> {
+  signType: SignType, appId: string): Promise<UnpaidOrder[]> {
   for (const table of [ 'order_events', 'payment_notifications', 'payment_attempts', 'orders' ]) await db.query(`DELETE FROM ${table}`);
   const inserted: UnpaidOrder[] = [];
   const now = new Date();
@@ -74,12 +74,12 @@ export async function insertUnpaidOrders(db: mysql.Connection, count: number, pr
       const user = users[i % users.length];
       outTradeNos.push(outTradeNo);
       inserted.push({ outTradeNo, openid: user.openid, transactionId: `42000${String(++transactions).padStart(23, '0')}` });
-      rows.push([ outTradeNo, user.id, 1200, 'Coffee', '[{"productId":1,"name":"Coffee","unitPriceFen":1200,"quantity":1}]', 'NOTPAY', signType, expires, now, now ]);
+      rows.push([ outTradeNo, user.id, appId, 1200, 'Coffee', '[{"productId":1,"name":"Coffee","unitPriceFen":1200,"quantity":1}]', 'NOTPAY', signType, expires, now, now ]);
     }
-    await db.query('INSERT INTO orders (out_trade_no, user_id, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) VALUES ?', [ rows ]);
+    await db.query('INSERT INTO orders (out_trade_no, user_id, appid, total_fee, body, items, status, sign_type, expires_at, created_at, updated_at) VALUES ?', [ rows ]);
     await db.query(
-      'INSERT INTO payment_attempts (order_id, out_trade_no, total_fee, sign_type, status, time_start, time_expire, prepay_id, prepay_expires_at, created_at, updated_at) ' +
-      'SELECT id, out_trade_no, total_fee, sign_type, \'PREPAID\', \'20261123000000\', \'20261123235959\', CONCAT(\'wx\', out_trade_no), expires_at, created_at, updated_at FROM orders WHERE out_trade_no IN (?)',
+      'INSERT INTO payment_attempts (order_id, out_trade_no, appid, total_fee, sign_type, status, time_start, time_expire, prepay_id, prepay_expires_at, created_at, updated_at) ' +
+      'SELECT id, out_trade_no, appid, total_fee, sign_type, \'PREPAID\', \'20261123000000\', \'20261123235959\', CONCAT(\'wx\', out_trade_no), expires_at, created_at, updated_at FROM orders WHERE out_trade_no IN (?)',
       [ outTradeNos ]);
   }
   await db.query('UPDATE orders o JOIN payment_attempts a ON a.order_id = o.id SET o.current_attempt_id = a.id');

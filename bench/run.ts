@@ -264,7 +264,7 @@ async function main() {
     }
 
     /** count unpaid orders inserted straight into the database, and their signed notifications. */
-    const unpaidOrders = async (count: number, prefix: string) => (await insertUnpaidOrders(db, count, prefix, users, SIGN_TYPE)).map(o =>
+    const unpaidOrders = async (count: number, prefix: string) => (await insertUnpaidOrders(db, count, prefix, users, SIGN_TYPE, CREDENTIALS.WECHAT_APPID)).map(o =>
       sampleNotification(CREDENTIALS.WECHAT_API_KEY, {
         appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${o.outTradeNo}`, openid: o.openid,
         transaction_id: o.transactionId, out_trade_no: o.outTradeNo,
