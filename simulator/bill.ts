@@ -5,7 +5,7 @@ import { openPayRequest } from './envelope';
 import { SimRequest, SimResponse, xmlResponse } from './http';
 import { dashedBeijing } from './refund';
 import { OrderBook } from './state';
-import { SimOrder, SimRefund } from './types';
+import { paymentAmounts, SimOrder, SimRefund } from './types';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** Yesterday's bill is ready at 10:00 Beijing time; bills are kept about 3 months. */
@@ -60,13 +60,18 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
   let paid = 0;
   let refunded = 0;
   let fees = 0;
+  let ordered = 0;
   for (const o of payments) {
-    const fee = feeOf(o.totalFee);
-    paid += o.totalFee;
+    // 总金额 (legacy name) and 应结订单金额 are the settled amount: the order's less its NO_CASH
+    // coupons; 订单金额 is the order's total_fee; the coupon column holds every coupon.
+    const { couponFee, settlementTotalFee } = paymentAmounts(o);
+    const fee = feeOf(settlementTotalFee);
+    paid += settlementTotalFee;
+    ordered += o.totalFee;
     fees += fee;
     rows.push({ at: o.paidAt!, cells: [
-      ...orderCells(o, o.paidAt!), 'SUCCESS', o.bankType ?? '', 'CNY', fenToYuan(o.totalFee), '0.00', '0', '0', '0.00', '0.00', '', '',
-      o.params.body ?? '', o.attach ?? '', fenToYuan(fee), rate(), fenToYuan(o.totalFee), fenToYuan(o.totalFee), '0.00', '',
+      ...orderCells(o, o.paidAt!), 'SUCCESS', o.bankType ?? '', 'CNY', fenToYuan(settlementTotalFee), fenToYuan(couponFee), '0', '0', '0.00', '0.00', '', '',
+      o.params.body ?? '', o.attach ?? '', fenToYuan(fee), rate(), fenToYuan(settlementTotalFee), fenToYuan(o.totalFee), '0.00', '',
     ] });
   }
   for (const { order: o, refund: r } of refunds) {
@@ -84,7 +89,7 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
     COLUMNS.join(','),
     ...rows.map(row => row.cells.map(cell => `\`${cell}`).join(',')),
     SUMMARY_COLUMNS.join(','),
-    [ rows.length, fenToYuan(paid), fenToYuan(refunded), '0.00', fenToYuan(fees), fenToYuan(paid), fenToYuan(refunded) ]
+    [ rows.length, fenToYuan(paid), fenToYuan(refunded), '0.00', fenToYuan(fees), fenToYuan(ordered), fenToYuan(refunded) ]
       .map(cell => `\`${cell}`).join(','),
   ];
   return `${lines.join('\r\n')}\r\n`;

@@ -6,7 +6,7 @@ import { Credentials } from './credentials';
 import { FaultRegistry } from './faults';
 import { Timers } from './timers';
 import {
-  DeliveryAttempt, DeliveryEnd, SendNotificationOptions, SimOrder, SimRefund, WaitForDeliveryOptions,
+  couponFields, DeliveryAttempt, DeliveryEnd, paymentAmounts, SendNotificationOptions, SimOrder, SimRefund, WaitForDeliveryOptions,
 } from './types';
 
 const SECOND = 1000;
@@ -81,7 +81,8 @@ export class Notifier extends EventEmitter {
       bank_type: order.bankType,
       total_fee: order.totalFee,
       fee_type: 'CNY',
-      cash_fee: order.totalFee,
+      cash_fee: failed ? order.totalFee : paymentAmounts(order).cashFee,
+      ...(failed ? {} : couponFields(order)),
       transaction_id: order.transactionId,
       out_trade_no: order.outTradeNo,
       attach: order.attach,

@@ -19,7 +19,8 @@ export function renderPage({ orders, deliveries, now }: PageData): string {
   <td><a href="orders/${esc(encodeURIComponent(o.outTradeNo))}">${esc(o.outTradeNo)}</a></td><td>${esc(o.params.body ?? '')}</td>
   <td class="num">${fenToYuan(o.totalFee)}</td><td>${esc(o.openid)}</td><td>${esc(o.tradeState)}</td><td>${esc(o.prepayExpiresAt.toISOString())}</td>
   <td><button data-action="pay" data-order="${esc(o.outTradeNo)}">Pay</button>
-      <button data-action="fail" data-order="${esc(o.outTradeNo)}">Fail</button></td>
+      <button data-action="fail" data-order="${esc(o.outTradeNo)}">Fail</button>
+      <label>coupon (fen) <input type="number" min="0" step="1" size="6" data-coupon="${esc(o.outTradeNo)}" value="0"></label></td>
 </tr>`).join('\n');
   const orderRows = recentOrders.map(o => `<tr>
   <td><a href="orders/${esc(encodeURIComponent(o.outTradeNo))}">${esc(o.outTradeNo)}</a></td><td class="num">${fenToYuan(o.totalFee)}</td>
@@ -70,7 +71,11 @@ document.addEventListener('click', async event => {
       button.disabled = false;
       return;
     }
-    await post('pay', { outTradeNo: button.dataset.order, result: button.dataset.action === 'pay' ? 'SUCCESS' : 'FAIL' });
+    // A coupon (CASH) pays that many fen of the order; the payer pays the rest.
+    const couponInput = document.querySelector('input[data-coupon="' + button.dataset.order + '"]');
+    const couponFee = couponInput ? Number(couponInput.value) : 0;
+    const coupons = button.dataset.action === 'pay' && couponFee > 0 ? [ { fee: couponFee } ] : undefined;
+    await post('pay', { outTradeNo: button.dataset.order, result: button.dataset.action === 'pay' ? 'SUCCESS' : 'FAIL', coupons });
   } catch (err) {
     alert(err.message);
   }

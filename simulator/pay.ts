@@ -4,7 +4,7 @@ import { openPayRequest, PayRequest, resultFail, resultSuccess, returnFail } fro
 import { SimRequest, SimResponse } from './http';
 import { newPrepayId } from './ids';
 import { OrderBook } from './state';
-import { SimOrder, TradeState } from './types';
+import { couponFields, paymentAmounts, SimOrder, TradeState } from './types';
 import { byteLength, compactTime, FieldProblem, firstMissing, isFen, isIpAddress, isNotifyUrl, paramError } from './validate';
 
 /** A prepay_id is valid for 2 hours. */
@@ -30,6 +30,25 @@ const TRADE_STATE_DESC: Record<TradeState, string> = {
   CLOSED: '订单已关闭',
   PAYERROR: '支付失败，请重新下单支付',
 };
+
+/**
+ * A single-product discount's detail as WeChat reads it: JSON with a goods_detail list whose goods
+ * have goods_id, a positive whole quantity and a whole price in fen; cost_price, when present, fen.
+ */
+function isGoodsDetail(text: string): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const detail = value as { cost_price?: unknown; goods_detail?: unknown };
+  if (!detail || typeof detail !== 'object' || !Array.isArray(detail.goods_detail) || detail.goods_detail.length === 0) return false;
+  if (detail.cost_price !== undefined && !(Number.isSafeInteger(detail.cost_price) && (detail.cost_price as number) >= 0)) return false;
+  return detail.goods_detail.every((g: { goods_id?: unknown; quantity?: unknown; price?: unknown }) =>
+    typeof g?.goods_id === 'string' && g.goods_id.length > 0 && g.goods_id.length <= 32 &&
+    Number.isSafeInteger(g.quantity) && (g.quantity as number) > 0 && Number.isSafeInteger(g.price) && (g.price as number) >= 0);
+}
 
 /** The merchant-facing order APIs: unified order, order query, close order. */
 export class PayApi {
@@ -110,8 +129,9 @@ export class PayApi {
       bank_type: order.bankType,
       total_fee: order.totalFee,
       fee_type: 'CNY',
-      cash_fee: order.totalFee,
+      cash_fee: paymentAmounts(order).cashFee,
       cash_fee_type: 'CNY',
+      ...couponFields(order),
       transaction_id: order.transactionId,
       out_trade_no: order.outTradeNo,
       attach: order.attach,
@@ -175,6 +195,10 @@ export class PayApi {
     if (!isNotifyUrl(p.notify_url)) return paramError('notify_url参数格式错误');
     if (p.fee_type && p.fee_type !== 'CNY') return paramError('fee_type参数错误');
     if (p.limit_pay && p.limit_pay !== 'no_credit') return paramError('limit_pay参数错误');
+    if (p.goods_tag && p.goods_tag.length > 32) return paramError('goods_tag参数长度有误');
+    if (p.receipt && p.receipt !== 'Y') return paramError('receipt参数错误');
+    if (p.detail && !isGoodsDetail(p.detail)) return paramError('detail参数格式错误');
+    if (p.version && p.version !== '1.0') return paramError('version参数错误');
     const start = p.time_start ? compactTime(p.time_start) : undefined;
     if (p.time_start && !start) return paramError('time_start参数格式错误');
     if (p.time_expire) {

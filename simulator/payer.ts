@@ -1,9 +1,10 @@
+import { randomInt } from 'node:crypto';
 import { merchantNumber, toBeijingCompact } from '../lib/wechatpay';
 import { newPrepayId, randomOpenid } from './ids';
 import { Notifier } from './notifier';
 import { PREPAY_TTL_MS } from './pay';
 import { OrderBook } from './state';
-import { PaymentRecord, PayOptions, SimOrder } from './types';
+import { paymentAmounts, PaymentRecord, PayOptions, SimCoupon, SimOrder } from './types';
 
 /** A payer action the order's state does not allow; status is the HTTP answer for /simulator/pay. */
 export class PayerError extends Error {
@@ -28,6 +29,7 @@ export class Payer {
     const order = this.orders.find(outTradeNo);
     if (!order) throw new PayerError(`no order ${outTradeNo}`, 404);
     this.assertPayable(order, options.payClosedOrder === true);
+    const coupons = this.coupons(order, options.coupons ?? []);
 
     const now = this.now();
     order.timeEnd = toBeijingCompact(now);
@@ -36,6 +38,7 @@ export class Payer {
       order.tradeState = 'SUCCESS';
       order.paidAt = now;
       order.payError = undefined;
+      order.coupons = coupons.length > 0 ? coupons : undefined;
       this.orders.assignTransactionId(order);
     } else {
       order.tradeState = 'PAYERROR';
@@ -51,7 +54,22 @@ export class Payer {
       bankType,
       timeEnd: order.timeEnd,
       transactionId: order.transactionId,
+      ...(result === 'SUCCESS' ? paymentAmounts(order) : { couponFee: 0, cashFee: 0 }),
     };
+  }
+
+  /** The coupons a payment uses; WeChat never lets them pay the whole amount (cash_fee >= 1). */
+  private coupons(order: SimOrder, wanted: NonNullable<PayOptions['coupons']>): SimCoupon[] {
+    if (!Array.isArray(wanted)) throw new PayerError('coupons must be a list', 422);
+    const coupons = wanted.map((c, n) => {
+      if (!c || !Number.isSafeInteger(c.fee) || c.fee < 1) throw new PayerError(`coupons[${n}].fee must be a positive whole number of fen`, 422);
+      const type = c.type ?? 'CASH';
+      if (type !== 'CASH' && type !== 'NO_CASH') throw new PayerError(`coupons[${n}].type must be CASH or NO_CASH`, 422);
+      if (c.id !== undefined && (typeof c.id !== 'string' || !/^[0-9A-Za-z]{1,20}$/.test(c.id))) throw new PayerError(`coupons[${n}].id must be 1-20 letters or digits`, 422);
+      return { id: c.id ?? String(randomInt(10 ** 9, 10 ** 10)), type, fee: c.fee } as SimCoupon;
+    });
+    if (coupons.reduce((t, c) => t + c.fee, 0) >= order.totalFee) throw new PayerError('coupons must leave at least 1 fen to pay in cash', 422);
+    return coupons;
   }
 
   /**

@@ -63,8 +63,10 @@ export function payerRoutes(d: RouteDeps): Route[] {
         if (!body || typeof body.outTradeNo !== 'string') return problem(400, 'send JSON {"outTradeNo": "...", "result"?: "SUCCESS"|"FAIL"}');
         if (body.result !== undefined && body.result !== 'SUCCESS' && body.result !== 'FAIL') return problem(400, 'result must be SUCCESS or FAIL');
         if (body.bankType !== undefined && typeof body.bankType !== 'string') return problem(400, 'bankType must be a string');
+        // Coupons: [{ fee (fen), type?: CASH|NO_CASH, id? }], checked by the payer.
+        if (body.coupons !== undefined && !Array.isArray(body.coupons)) return problem(400, 'coupons must be a list of {fee, type?, id?}');
         try {
-          return jsonResponse(200, d.payer.pay(body.outTradeNo, { result: body.result, bankType: body.bankType }));
+          return jsonResponse(200, d.payer.pay(body.outTradeNo, { result: body.result, bankType: body.bankType, coupons: body.coupons }));
         } catch (err) {
           if (err instanceof PayerError) return problem(err.status, err.message);
           throw err;

@@ -73,9 +73,40 @@ export interface SimOrder {
   timeEnd?: string;
   paidAt?: Date;
   bankType?: string;
+  /** Coupons the payer paid part of a successful payment with (none: all cash). */
+  coupons?: SimCoupon[];
   /** Set when the payer's payment failed (notification with result_code FAIL). */
   payError?: { errCode: string; errCodeDes: string };
   refunds: SimRefund[];
+}
+
+/** A coupon used in a payment: CASH ones are funded by WeChat/the merchant's marketing account, NO_CASH (免充值) ones reduce what the merchant is settled. */
+export interface SimCoupon {
+  id: string;
+  type: 'CASH' | 'NO_CASH';
+  fee: number;
+}
+
+/** The amounts of a paid order as WeChat reports them (notification, order query, bill). */
+export function paymentAmounts(order: Pick<SimOrder, 'totalFee' | 'coupons'>): { couponFee: number; cashFee: number; settlementTotalFee: number } {
+  const coupons = order.coupons ?? [];
+  const couponFee = coupons.reduce((t, c) => t + c.fee, 0);
+  const noCash = coupons.filter(c => c.type === 'NO_CASH').reduce((t, c) => t + c.fee, 0);
+  return { couponFee, cashFee: order.totalFee - couponFee, settlementTotalFee: order.totalFee - noCash };
+}
+
+/** WeChat's coupon fields: coupon_fee, coupon_count, coupon_type_$n, coupon_id_$n, coupon_fee_$n ($n from 0), settlement_total_fee. */
+export function couponFields(order: Pick<SimOrder, 'totalFee' | 'coupons'>): Record<string, string | number> {
+  const coupons = order.coupons ?? [];
+  if (coupons.length === 0) return {};
+  const { couponFee, settlementTotalFee } = paymentAmounts(order);
+  const out: Record<string, string | number> = { settlement_total_fee: settlementTotalFee, coupon_fee: couponFee, coupon_count: coupons.length };
+  coupons.forEach((c, n) => {
+    out[`coupon_type_${n}`] = c.type;
+    out[`coupon_id_${n}`] = c.id;
+    out[`coupon_fee_${n}`] = c.fee;
+  });
+  return out;
 }
 
 export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
@@ -107,6 +138,9 @@ export interface PaymentRecord {
   timeEnd: string;
   /** Only for a successful payment. */
   transactionId?: string;
+  /** Fen paid by coupons (0: none) and in cash. */
+  couponFee: number;
+  cashFee: number;
 }
 
 export interface DeliveryAttempt {
@@ -160,6 +194,8 @@ export interface LoginCodeOptions {
 export interface PayOptions {
   result?: 'SUCCESS' | 'FAIL';
   bankType?: string;
+  /** Pay part of the order with coupons (fee in fen, type CASH by default); they must leave at least 1 fen in cash. */
+  coupons?: Array<{ fee: number; type?: 'CASH' | 'NO_CASH'; id?: string }>;
   /**
    * Tests only (not exposed on /simulator/pay): pays even an order closed by closeorder, as when
    * the payer's payment completes at WeChat while the merchant closes the order.

@@ -50,9 +50,12 @@ export default class PaymentController extends Controller {
       };
     });
     const attach = body.attach === undefined ? undefined : requireAttach(body.attach);
+    // WeChat's invoice entry on the payment result page (receipt=Y): the payer's choice, per order.
+    if (body.receipt !== undefined && typeof body.receipt !== 'boolean') throw new ValidationError('receipt', 'receipt must be true or false');
+    const receipt = body.receipt === true;
     const keyHeader = this.ctx.get('idempotency-key');
     const idempotencyKey = keyHeader ? requireString(keyHeader, 'Idempotency-Key', { max: 64, pattern: /^[A-Za-z0-9_\-:.]+$/ }) : undefined;
-    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, attach, idempotencyKey, clientIp: this.clientIp() });
+    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, attach, receipt, idempotencyKey, clientIp: this.clientIp() });
   }
 
   /** POST /payment/orders/:outTradeNo/pay: payment parameters for an existing unpaid order. */

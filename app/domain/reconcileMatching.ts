@@ -42,6 +42,10 @@ export interface LocalPayment {
   paidAt: Date | null;
   /** Counted as one of the day's payments (its payment time falls in the Beijing day). */
   inDay: boolean;
+  /** Fen paid by coupons, as WeChat reported it (0: none, or not reported). */
+  couponFee: number;
+  /** What WeChat settles: the amount less NO_CASH coupons; null when not reported. */
+  settlementTotalFee: number | null;
 }
 
 /** What we know of an attempt WeChat's bill names, when no payment of ours matches the line. */
@@ -75,6 +79,8 @@ export interface Totals {
   paymentTotal: number;
   refundCount: number;
   refundTotal: number;
+  /** fen paid by coupons in the day's payments (the bill's 代金券或立减优惠金额 column; ours: as WeChat reported each payment). */
+  couponTotal: number;
 }
 
 export interface Comparison {
@@ -108,18 +114,28 @@ export function compareWithBill(bill: Bill | null, local: LocalRecords): Compari
     discrepancies,
     bill: bill && {
       paymentCount: payments.length,
-      paymentTotal: sum(payments.map(row => row.totalFee)),
+      paymentTotal: sum(payments.map(orderAmountOf)),
       refundCount: refunds.length,
       refundTotal: sum(refunds.map(row => row.refundFee)),
       feeTotal: sum(rows.map(row => row.fee)),
+      couponTotal: sum(payments.map(row => row.couponFee)),
     },
     local: {
       paymentCount: dayPayments.length,
       paymentTotal: sum(dayPayments.map(p => p.amount)),
       refundCount: dayRefunds.length,
       refundTotal: sum(dayRefunds.map(r => r.amount)),
+      couponTotal: sum(dayPayments.map(p => p.couponFee)),
     },
   };
+}
+
+/**
+ * The order's amount (total_fee) of a payment line: 订单金额 where the bill has it; a legacy bill
+ * has only 总金额, which is the settled amount (less NO_CASH coupons).
+ */
+function orderAmountOf(row: BillRow): number {
+  return row.orderFee ?? row.totalFee;
 }
 
 function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
@@ -129,7 +145,7 @@ function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
   const matched = new Set<LocalPayment>();
 
   for (const row of rows) {
-    const wechat = { amount: row.totalFee, state: row.tradeState, time: row.tradeTime.toISOString(), line: row.line };
+    const wechat = { amount: orderAmountOf(row), state: row.tradeState, time: row.tradeTime.toISOString(), line: row.line };
     const base = { subject: 'PAYMENT' as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId, wechat };
     // WeChat's transaction_id is the payment's identity; our records are looked up whatever their day.
     const ours = byTransactionId.get(row.transactionId);
@@ -140,18 +156,28 @@ function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
         : attempt.transactionId && attempt.transactionId !== row.transactionId
           ? `our attempt has another transaction_id (${attempt.transactionId})`
           : `our attempt is ${attempt.status} and its order ${attempt.orderStatus}: the payment was never applied here`;
-      out.push({ ...base, kind: 'MISSING_LOCAL', message: `WeChat took ${fenToYuan(row.totalFee)} yuan for ${row.outTradeNo} (line ${row.line}); ${why}` });
+      out.push({ ...base, kind: 'MISSING_LOCAL', message: `WeChat took ${fenToYuan(orderAmountOf(row))} yuan for ${row.outTradeNo} (line ${row.line}); ${why}` });
       continue;
     }
     matched.add(ours);
     const oursView = { amount: ours.amount, state: stateOf(ours), time: ours.paidAt ? ours.paidAt.toISOString() : null };
 
-    const amountOff = ours.amount !== row.totalFee ? ours.amount : ours.paysOrder && ours.orderAmount !== row.totalFee ? ours.orderAmount : undefined;
+    // Matched on the order's amount (total_fee), as WeChat documents; a legacy bill's 总金额 is the
+    // settled amount, compared with the settled amount WeChat reported to us, if any.
+    const billAmount = orderAmountOf(row);
+    const oursAmount = row.orderFee === undefined ? ours.settlementTotalFee ?? ours.amount : ours.amount;
+    const amountOff = oursAmount !== billAmount ? oursAmount
+      : ours.paysOrder && ours.orderAmount !== ours.amount ? ours.orderAmount : undefined;
     if (amountOff !== undefined) {
       out.push({
         ...base, kind: 'AMOUNT_MISMATCH', ours: { ...oursView, amount: amountOff },
-        message: `${row.outTradeNo}: WeChat took ${fenToYuan(row.totalFee)} yuan, we recorded ${fenToYuan(amountOff)} yuan` +
-          (amountOff === ours.amount ? '' : ` (order ${ours.orderOutTradeNo} total_fee)`),
+        message: `${row.outTradeNo}: WeChat took ${fenToYuan(billAmount)} yuan, we recorded ${fenToYuan(amountOff)} yuan` +
+          (amountOff === oursAmount ? '' : ` (order ${ours.orderOutTradeNo} total_fee)`),
+      });
+    } else if (ours.couponFee !== row.couponFee) {
+      out.push({
+        ...base, kind: 'AMOUNT_MISMATCH', ours: oursView,
+        message: `${row.outTradeNo}: WeChat's bill has ${fenToYuan(row.couponFee)} yuan of coupons, the payment we recorded ${fenToYuan(ours.couponFee)} yuan`,
       });
     }
     const statusProblem = paymentStatusProblem(row, ours);

@@ -14,6 +14,38 @@ export interface PaidFacts {
   timeEnd?: string;
   bankType?: string;
   openid?: string;
+  /** What the payment was made of (cash, coupons); recorded, never matched: total_fee is. */
+  amounts?: PaymentAmounts;
+}
+
+/** A payment's cash, coupons and settled amount, as WeChat reports them; null where it did not say. */
+export interface PaymentAmounts {
+  cashFee: number | null;
+  couponFee: number | null;
+  couponCount: number | null;
+  settlementTotalFee: number | null;
+  coupons: Array<{ id: string; type: string; fee: number }>;
+}
+
+/** WeChat's coupon list is coupon_*_$n for $n below coupon_count; more than this is not believed. */
+const MAX_COUPONS = 20;
+
+/**
+ * The amounts of a notification or order query: cash_fee, coupon_fee, coupon_count,
+ * coupon_type_$n, coupon_id_$n, coupon_fee_$n ($n from 0) and settlement_total_fee. WeChat signed
+ * them, but they move no order: one that is absent or malformed is kept as null (or left out of
+ * the list) rather than refusing a payment whose total_fee matches.
+ */
+export function paymentAmountsOf(fields: Record<string, string | undefined>): PaymentAmounts {
+  const fen = (name: string) => (/^(0|[1-9][0-9]{0,9})$/.test(fields[name] ?? '') ? Number(fields[name]) : null);
+  const couponCount = fen('coupon_count');
+  const coupons: PaymentAmounts['coupons'] = [];
+  for (let n = 0; n < Math.min(couponCount ?? 0, MAX_COUPONS); n++) {
+    const fee = fen(`coupon_fee_${n}`);
+    if (fee === null) continue;
+    coupons.push({ id: (fields[`coupon_id_${n}`] ?? '').slice(0, 32), type: (fields[`coupon_type_${n}`] ?? '').slice(0, 16), fee });
+  }
+  return { cashFee: fen('cash_fee'), couponFee: fen('coupon_fee'), couponCount, settlementTotalFee: fen('settlement_total_fee'), coupons };
 }
 
 export type SettlementOutcome =
@@ -41,7 +73,7 @@ export interface SettlementRows {
 
 /** What a decision changes, written by the settlement service in the decision's transaction. */
 export interface SettlementChanges {
-  attemptPaid?: { transactionId: string };
+  attemptPaid?: { transactionId: string; amounts?: PaymentAmounts };
   /** WeChat reported the payment failed: the attempt is FAILED (if still open) and keeps WeChat's codes. */
   attemptFailed?: { errCode: string; errCodeDes: string; markFailed: boolean };
   orderPaid?: { transactionId: string; paidAt: Date; bankType: string | null };
@@ -100,7 +132,7 @@ export function decideNotification(rows: SettlementRows | null, fields: Record<s
   if (!Number.isSafeInteger(totalFee)) return rejected(`total_fee ${JSON.stringify(fields.total_fee ?? null)} is not a positive integer`, order.id);
   return decidePaid(rows, {
     outTradeNo: attempt.outTradeNo, transactionId: fields.transaction_id, totalFee,
-    timeEnd: fields.time_end, bankType: fields.bank_type, openid: fields.openid,
+    timeEnd: fields.time_end, bankType: fields.bank_type, openid: fields.openid, amounts: paymentAmountsOf(fields),
   }, 'notify', now);
 }
 
@@ -122,7 +154,7 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
   }
 
   const detail = JSON.stringify({ outTradeNo: facts.outTradeNo, transactionId: facts.transactionId, totalFee: facts.totalFee });
-  const attemptPaid = { transactionId: facts.transactionId };
+  const attemptPaid = { transactionId: facts.transactionId, amounts: facts.amounts };
   if (order.status === 'NOTPAY') {
     return {
       outcome: { result: 'APPLIED', orderId: order.id },

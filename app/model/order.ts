@@ -25,6 +25,11 @@ const defineOrder = (app: Application) => {
     declare tradeType: CreationOptional<string>;
     /** Sent to WeChat as the unified order's attach, echoed by its notification and query. */
     declare attach: CreationOptional<string | null>;
+    /** The unified order's optional fields, fixed at creation (docs/decisions/0015-unified-order-options-and-coupons.md). */
+    declare goodsTag: CreationOptional<string | null>;
+    declare limitPay: CreationOptional<string | null>;
+    declare receipt: CreationOptional<boolean>;
+    declare detail: CreationOptional<string | null>;
     declare expiresAt: Date;
     declare currentAttemptId: CreationOptional<number | null>;
     declare paidAttemptId: CreationOptional<number | null>;
@@ -50,6 +55,10 @@ const defineOrder = (app: Application) => {
     appid: { type: DataTypes.STRING(32), allowNull: false },
     tradeType: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'JSAPI' },
     attach: { type: DataTypes.STRING(127), allowNull: true },
+    goodsTag: { type: DataTypes.STRING(32), allowNull: true },
+    limitPay: { type: DataTypes.STRING(16), allowNull: true },
+    receipt: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    detail: { type: DataTypes.TEXT, allowNull: true },
     expiresAt: { type: DataTypes.DATE(3), allowNull: false },
     currentAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
     paidAttemptId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },

@@ -20,6 +20,12 @@ const definePaymentAttempt = (app: Application) => {
     declare prepayExpiresAt: CreationOptional<Date | null>;
     declare transactionId: CreationOptional<string | null>;
     declare errCode: CreationOptional<string | null>;
+    /** What the payment was made of, as WeChat reported it: cash, coupons (JSON [{id, type, fee}]), the merchant's settled amount. */
+    declare cashFee: CreationOptional<number | null>;
+    declare couponFee: CreationOptional<number | null>;
+    declare couponCount: CreationOptional<number | null>;
+    declare settlementTotalFee: CreationOptional<number | null>;
+    declare coupons: CreationOptional<string | null>;
     declare errCodeDes: CreationOptional<string | null>;
     declare createdAt: CreationOptional<Date>;
     declare updatedAt: CreationOptional<Date>;
@@ -39,6 +45,11 @@ const definePaymentAttempt = (app: Application) => {
     prepayExpiresAt: { type: DataTypes.DATE(3), allowNull: true },
     transactionId: { type: DataTypes.STRING(32), allowNull: true },
     errCode: { type: DataTypes.STRING(32), allowNull: true },
+    cashFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+    couponFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+    couponCount: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+    settlementTotalFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+    coupons: { type: DataTypes.TEXT, allowNull: true },
     errCodeDes: { type: DataTypes.STRING(255), allowNull: true },
     createdAt: DataTypes.DATE(3),
     updatedAt: DataTypes.DATE(3),

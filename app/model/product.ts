@@ -7,6 +7,10 @@ const defineProduct = (app: Application) => {
     declare name: string;
     declare priceFen: number;
     declare active: boolean;
+    /** The unified order's goods_tag (a coupon campaign's tag) for orders of this product alone. */
+    declare goodsTag: CreationOptional<string | null>;
+    /** Refuses credit cards for orders holding this product (limit_pay=no_credit). */
+    declare noCredit: CreationOptional<boolean>;
     declare createdAt: CreationOptional<Date>;
     declare updatedAt: CreationOptional<Date>;
   }
@@ -15,6 +19,8 @@ const defineProduct = (app: Application) => {
     name: { type: DataTypes.STRING(64), allowNull: false },
     priceFen: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
     active: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
+    goodsTag: { type: DataTypes.STRING(32), allowNull: true },
+    noCredit: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
     createdAt: DataTypes.DATE(3),
     updatedAt: DataTypes.DATE(3),
   }, { sequelize: app.model, tableName: 'products', underscored: true });

@@ -17,6 +17,9 @@ const defineReconciliation = (app: Application) => {
     declare billRefundCount: number;
     declare billRefundTotal: number;
     declare billFeeTotal: number;
+    /** The coupons of the day's payments, fen: the bill's coupon column, and ours (payment_attempts.coupon_fee). */
+    declare billCouponTotal: CreationOptional<number>;
+    declare localCouponTotal: CreationOptional<number>;
     declare localPaymentCount: number;
     declare localPaymentTotal: number;
     declare localRefundCount: number;
@@ -40,6 +43,8 @@ const defineReconciliation = (app: Application) => {
     billRefundCount: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
     billRefundTotal: { type: DataTypes.BIGINT, allowNull: false },
     billFeeTotal: { type: DataTypes.BIGINT, allowNull: false },
+    billCouponTotal: { type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 },
+    localCouponTotal: { type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 },
     localPaymentCount: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
     localPaymentTotal: { type: DataTypes.BIGINT, allowNull: false },
     localRefundCount: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },

@@ -53,7 +53,12 @@ export class SettlementRepository {
     const { Order, PaymentAttempt, OrderEvent } = this.model;
     const { order, attempt } = rows;
     if (changes.attemptPaid) {
-      expectOne(await PaymentAttempt.update({ status: 'PAID', transactionId: changes.attemptPaid.transactionId },
+      const amounts = changes.attemptPaid.amounts;
+      const paidWith = amounts ? {
+        cashFee: amounts.cashFee, couponFee: amounts.couponFee, couponCount: amounts.couponCount,
+        settlementTotalFee: amounts.settlementTotalFee, coupons: amounts.coupons.length > 0 ? JSON.stringify(amounts.coupons) : null,
+      } : {};
+      expectOne(await PaymentAttempt.update({ status: 'PAID', transactionId: changes.attemptPaid.transactionId, ...paidWith },
         { where: { id: attempt.id, transactionId: null }, transaction }), `attempt ${attempt.outTradeNo} paid`);
     }
     if (changes.attemptFailed) {

@@ -2,11 +2,14 @@ import { Service } from 'egg';
 import { Op } from 'sequelize';
 import { ValidationError } from '../common/errors';
 import { OrderItem } from '../model/order';
+import type { ProductOptions } from '../domain/unifiedOrderOptions';
 
 export interface PricedOrder {
   totalFee: number;
   body: string;
   items: OrderItem[];
+  /** Each product's unified-order settings (goods_tag, no credit cards). */
+  productOptions: ProductOptions[];
 }
 
 const BODY_MAX_BYTES = 128;
@@ -39,7 +42,8 @@ export default class CatalogService extends Service {
     }
     if (totalFee <= 0) throw new ValidationError('items', 'the order total must be positive');
     if (totalFee > this.config.payment.maxTotalFee) throw new ValidationError('items', 'the order total exceeds the maximum allowed');
-    return { totalFee, body: orderBody(items), items };
+    const productOptions = products.map(p => ({ productId: p.id, goodsTag: p.goodsTag ?? null, noCredit: !!p.noCredit }));
+    return { totalFee, body: orderBody(items), items, productOptions };
   }
 }
 

@@ -8,12 +8,16 @@ import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
 import { PaymentParams, newAttemptFields } from './prepay';
 import type { OrderRow } from '../model/order';
+import { decideUnifiedOrderOptions } from '../domain/unifiedOrderOptions';
+import { paymentAmountsOf } from '../domain/settlementRules';
 
 export interface CreateOrderCommand {
   user: SessionUser;
   items: Array<{ productId: number; quantity: number }>;
   /** Merchant data for WeChat's attach (checked by the controller: at most 127 bytes). */
   attach?: string;
+  /** The payer asks for WeChat's invoice entry (receipt=Y). */
+  receipt?: boolean;
   idempotencyKey?: string;
   clientIp: string;
 }
@@ -53,6 +57,7 @@ export default class OrderService extends Service {
       if (existing) return this.retried(existing, cmd);
     }
     const priced = await this.service.catalog.price(cmd.items);
+    const options = decideUnifiedOrderOptions(priced.items, priced.totalFee, priced.productOptions, cmd.receipt === true);
     let order;
     let attempt;
     try {
@@ -69,6 +74,10 @@ export default class OrderService extends Service {
           appid: cmd.user.appId,
           tradeType: 'JSAPI',
           attach: cmd.attach ?? null,
+          goodsTag: options.goodsTag,
+          limitPay: options.limitPay,
+          receipt: options.receipt,
+          detail: options.detail,
           expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
         }, { transaction });
         // The first attempt carries the order's own number.
@@ -92,7 +101,8 @@ export default class OrderService extends Service {
   /** A retried create with a key already used: the same order, if the request is the same. */
   private async retried(order: OrderRow, cmd: CreateOrderCommand): Promise<PaymentParams> {
     const priced = await this.service.catalog.price(cmd.items);
-    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items || (cmd.attach ?? null) !== (order.attach ?? null)) {
+    if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items || (cmd.attach ?? null) !== (order.attach ?? null) ||
+        (cmd.receipt === true) !== !!order.receipt) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order');
     }
     return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
@@ -181,6 +191,7 @@ export default class OrderService extends Service {
         timeEnd: reply.time_end,
         bankType: reply.bank_type,
         openid: reply.openid,
+        amounts: paymentAmountsOf(reply),
       });
       if (outcome.result === 'REJECTED') {
         this.ctx.logger.error('[payment] order %s: order query result refused: %s', order.outTradeNo, outcome.reason);

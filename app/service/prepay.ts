@@ -96,6 +96,8 @@ export default class PrepayService extends Service {
         time_start: attempt.timeStart,
         time_expire: attempt.timeExpire,
         attach: order.attach ?? undefined,
+        // Optional fields fixed on the order at creation (docs/decisions/0015-unified-order-options-and-coupons.md).
+        ...unifiedOrderExtras(order),
       }, { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
       if (err instanceof WechatApiError) {
@@ -194,6 +196,18 @@ export default class PrepayService extends Service {
     if (err instanceof WechatError) this.ctx.logger.warn('[payment] order %s: unified order failed: %s', order.outTradeNo, err.message);
     throw wechatFailureToAppError(err, 'the order');
   }
+}
+
+/** The order's optional unified-order fields, as WeChat spells them; absent ones are not sent. */
+function unifiedOrderExtras(order: OrderRow) {
+  return {
+    goods_tag: order.goodsTag ?? undefined,
+    limit_pay: order.limitPay === 'no_credit' ? 'no_credit' as const : undefined,
+    receipt: order.receipt ? 'Y' as const : undefined,
+    // A single-product discount's goods list goes with version 1.0.
+    detail: order.detail ?? undefined,
+    version: order.detail ? '1.0' : undefined,
+  };
 }
 
 /** A payment attempt's fields, fixed at creation so repeated unified-order calls are identical. */

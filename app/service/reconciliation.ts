@@ -53,7 +53,7 @@ export default class ReconciliationService extends Service {
     } catch (err) {
       if (!(err instanceof WechatError)) this.ctx.logger.error(err as Error);
       report = {
-        billDate, status: 'ERROR', bill: null, local: { paymentCount: 0, paymentTotal: 0, refundCount: 0, refundTotal: 0 },
+        billDate, status: 'ERROR', bill: null, local: { paymentCount: 0, paymentTotal: 0, refundCount: 0, refundTotal: 0, couponTotal: 0 },
         discrepancies: [], error: describeError(err), startedAt, finishedAt: new Date(),
       };
     }
@@ -100,10 +100,11 @@ export default class ReconciliationService extends Service {
       bill: row.hasBill ? {
         paymentCount: Number(row.billPaymentCount), paymentTotal: Number(row.billPaymentTotal),
         refundCount: Number(row.billRefundCount), refundTotal: Number(row.billRefundTotal), feeTotal: Number(row.billFeeTotal),
+        couponTotal: Number(row.billCouponTotal),
       } : null,
       local: {
         paymentCount: Number(row.localPaymentCount), paymentTotal: Number(row.localPaymentTotal),
-        refundCount: Number(row.localRefundCount), refundTotal: Number(row.localRefundTotal),
+        refundCount: Number(row.localRefundCount), refundTotal: Number(row.localRefundTotal), couponTotal: Number(row.localCouponTotal),
       },
       discrepancies: JSON.parse(row.discrepancies),
       error: row.error,
@@ -164,6 +165,7 @@ export default class ReconciliationService extends Service {
         outTradeNo: a.outTradeNo, transactionId: a.transactionId, amount: a.totalFee,
         orderOutTradeNo: order.outTradeNo, orderAmount: order.totalFee, orderStatus: order.status, attemptStatus: a.status,
         paysOrder, refundRequired: order.refundRequired, paidAt, inDay: inDay(paidAt),
+        couponFee: a.couponFee ?? 0, settlementTotalFee: a.settlementTotalFee ?? null,
       });
     }
     // An order that says it is paid without a paid attempt behind it still counts as our payment.
@@ -175,6 +177,7 @@ export default class ReconciliationService extends Service {
         outTradeNo: attempt?.outTradeNo ?? order.outTradeNo, transactionId: order.transactionId, amount: order.totalFee,
         orderOutTradeNo: order.outTradeNo, orderAmount: order.totalFee, orderStatus: order.status, attemptStatus: attempt?.status ?? null,
         paysOrder: true, refundRequired: order.refundRequired, paidAt: order.paidAt, inDay: inDay(order.paidAt),
+        couponFee: attempt?.couponFee ?? 0, settlementTotalFee: attempt?.settlementTotalFee ?? null,
       });
     }
 
@@ -211,7 +214,7 @@ export default class ReconciliationService extends Service {
 
   /** One row per day: a new run replaces the previous result. */
   private async store(report: ReconciliationReport): Promise<void> {
-    const bill = report.bill ?? { paymentCount: 0, paymentTotal: 0, refundCount: 0, refundTotal: 0, feeTotal: 0 };
+    const bill = report.bill ?? { paymentCount: 0, paymentTotal: 0, refundCount: 0, refundTotal: 0, feeTotal: 0, couponTotal: 0 };
     await this.app.model.Reconciliation.upsert({
       billDate: report.billDate,
       status: report.status,
@@ -221,6 +224,8 @@ export default class ReconciliationService extends Service {
       billRefundCount: bill.refundCount,
       billRefundTotal: bill.refundTotal,
       billFeeTotal: bill.feeTotal,
+      billCouponTotal: bill.couponTotal,
+      localCouponTotal: report.local.couponTotal,
       localPaymentCount: report.local.paymentCount,
       localPaymentTotal: report.local.paymentTotal,
       localRefundCount: report.local.refundCount,

@@ -63,6 +63,12 @@ export interface UnifiedOrderRequest {
   time_start?: string;
   time_expire?: string;
   attach?: string;
+  /** Optional fields (channels doc section 7): single-product detail JSON with version 1.0, coupon tag, no_credit, invoice entry Y. */
+  detail?: string;
+  version?: string;
+  goods_tag?: string;
+  limit_pay?: 'no_credit';
+  receipt?: 'Y';
 }
 
 export interface RefundRequest {

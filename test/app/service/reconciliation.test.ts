@@ -174,8 +174,8 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.equal(report.status, 'OK');
       assert.deepEqual(report.discrepancies, []);
       assert.equal(report.error, null);
-      assert.deepEqual(report.bill, { paymentCount: 2, paymentTotal: 4800, refundCount: 1, refundTotal: 500, feeTotal: 7 + 22 - 3 });
-      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 4800, refundCount: 1, refundTotal: 500 });
+      assert.deepEqual(report.bill, { paymentCount: 2, paymentTotal: 4800, refundCount: 1, refundTotal: 500, feeTotal: 7 + 22 - 3, couponTotal: 0 });
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 4800, refundCount: 1, refundTotal: 500, couponTotal: 0 });
 
       const [ request ] = sim.requests('downloadbill');
       assert.equal(request.params.bill_date, today.replace(/-/g, ''));
@@ -229,8 +229,8 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.equal(d.wechat!.state, 'SUCCESS');
       assert.equal(d.ours, undefined);
       assert.match(d.message, /WeChat took 24\.00 yuan .* our attempt is PREPAID and its order NOTPAY: the payment was never applied here/);
-      assert.deepEqual(report.bill, { paymentCount: 2, paymentTotal: 3600, refundCount: 0, refundTotal: 0, feeTotal: 7 + 14 });
-      assert.deepEqual(report.local, { paymentCount: 1, paymentTotal: clean.totalFee, refundCount: 0, refundTotal: 0 });
+      assert.deepEqual(report.bill, { paymentCount: 2, paymentTotal: 3600, refundCount: 0, refundTotal: 0, feeTotal: 7 + 14, couponTotal: 0 });
+      assert.deepEqual(report.local, { paymentCount: 1, paymentTotal: clean.totalFee, refundCount: 0, refundTotal: 0, couponTotal: 0 });
       const row = await stored(report.billDate);
       assert.equal(row.status, 'MISMATCH');
       assert.equal(row.discrepancyCount, 1);
@@ -259,7 +259,7 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.equal(d.wechat, undefined);
       assert.equal(d.ours!.amount, 1200);
       assert.match(d.message, /WeChat's bill does not have it/);
-      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 2400, refundCount: 0, refundTotal: 0 });
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 2400, refundCount: 0, refundTotal: 0, couponTotal: 0 });
     });
 
     it('a day only we have payments on (WeChat: No Bill Exist): MISMATCH, not NO_BILL', async () => {
@@ -351,7 +351,7 @@ describe('reconciliation with WeChat\'s bill', () => {
       await recordRefund(paid, { outRefundNo: 'RF-never-sent', refundId: null, amount: 200, status: 'PROCESSING' });
       const report = await reconcile();
       assert.deepEqual(kinds(report), [[ 'MISSING_AT_WECHAT', 'REFUND', 'RF-never-sent' ]]);
-      assert.deepEqual(report.local, { paymentCount: 1, paymentTotal: 1200, refundCount: 1, refundTotal: 200 });
+      assert.deepEqual(report.local, { paymentCount: 1, paymentTotal: 1200, refundCount: 1, refundTotal: 200, couponTotal: 0 });
       assert.equal(report.bill!.refundCount, 0);
     });
 
@@ -403,13 +403,13 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.equal(report.local.paymentCount, 2);
       assert.equal(report.bill!.paymentCount, 2);
       assert.ok(late);
-      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: early.totalFee + late.totalFee, refundCount: 0, refundTotal: 0 });
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: early.totalFee + late.totalFee, refundCount: 0, refundTotal: 0, couponTotal: 0 });
 
       // The next day has the payment of its first second, and not `late`, one second before it.
       const nextDay = await reconcile(addDays(day, 1));
       assert.equal(nextDay.status, 'OK', JSON.stringify(nextDay.discrepancies));
       assert.deepEqual(nextDay.discrepancies, []);
-      assert.deepEqual(nextDay.local, { paymentCount: 1, paymentTotal: next.totalFee, refundCount: 0, refundTotal: 0 });
+      assert.deepEqual(nextDay.local, { paymentCount: 1, paymentTotal: next.totalFee, refundCount: 0, refundTotal: 0, couponTotal: 0 });
       assert.equal(nextDay.bill!.paymentCount, 1);
 
       const dayBefore = beijingDate(new Date(fromBeijing(`${compact}000000`)!.getTime() - DAY_MS));
