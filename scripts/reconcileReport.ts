@@ -20,8 +20,8 @@ export function formatReport(report: ReconciliationReport): string {
     `  ${'payments'.padEnd(12)}${cell(bill?.paymentCount, bill?.paymentTotal)}${cell(report.local.paymentCount, report.local.paymentTotal).trimEnd()}`,
     `  ${'refunds'.padEnd(12)}${cell(bill?.refundCount, bill?.refundTotal)}${cell(report.local.refundCount, report.local.refundTotal).trimEnd()}`,
   );
-  // Coupons paid part of the payments above (their amounts are the orders' total_fee).
-  if (bill || report.local.couponTotal > 0) {
+  // Coupons paid part of the payments above (their amounts are the orders' total_fee); shown when any side has some.
+  if ((bill?.couponTotal ?? 0) > 0 || report.local.couponTotal > 0) {
     lines.push(`  ${'coupons'.padEnd(12)}${(bill ? fenToYuan(bill.couponTotal) : 'no bill').padEnd(22)}${fenToYuan(report.local.couponTotal)}`);
   }
   if (bill) lines.push(`  ${'fees'.padEnd(12)}${fenToYuan(bill.feeTotal)}`);

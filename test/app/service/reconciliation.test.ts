@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { format } from 'node:util';
 import { app, mock } from 'egg-mock/bootstrap';
 import { beijingDay, fromBeijing, WechatPayClient } from '../../../lib/wechatpay';
-import { DEV_CREDENTIALS, RefundStatus, WechatSimulator } from '../../../simulator';
+import { DEV_CREDENTIALS, PayOptions, RefundStatus, WechatSimulator } from '../../../simulator';
+import { formatReport } from '../../../scripts/reconcileReport';
 import { runReconcileCommand } from '../../../scripts/reconcileCommand';
 import { Discrepancy } from '../../../app/domain/reconcileMatching';
 import { jobLockKey } from '../../../app/service/jobLock';
@@ -102,12 +103,15 @@ describe('reconciliation with WeChat\'s bill', () => {
   }
 
   /** An order paid at WeChat (at the simulator's clock, moved to `at` if given) and applied here. */
-  async function paidOrder(options: { quantity?: number; at?: Date } = {}): Promise<Paid> {
-    const outTradeNo = await newOrder(options.quantity);
+  async function paidOrder(options: { quantity?: number; at?: Date; coupons?: PayOptions['coupons']; attach?: string } = {}): Promise<Paid> {
+    const outTradeNo = options.attach === undefined ? await newOrder(options.quantity)
+      : (await app.httpRequest().post('/payment/order').set('Authorization', `Bearer ${token}`)
+        .send({ items: [{ productId: 1, quantity: options.quantity ?? 1 }], attach: options.attach })
+        .expect(200)).body.outTradeNo;
     const saved = offsetMs;
     if (options.at) setSimClock(options.at);
     const delivered = sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
-    const payment = await sim.pay(outTradeNo);
+    const payment = await sim.pay(outTradeNo, { coupons: options.coupons });
     offsetMs = saved;
     await delivered;
     const order = (await app.model.Order.findOne({ where: { outTradeNo } }))!;
@@ -158,6 +162,38 @@ describe('reconciliation with WeChat\'s bill', () => {
   async function sql(query: string, replacements: unknown[]) {
     await app.model.query(query, { replacements });
   }
+
+  describe('coupons', () => {
+    it('an order with attach paid partly by coupons reconciles: matched on total_fee, coupon totals on both sides', async () => {
+      const coupon = await paidOrder({ attach: 'table=7', coupons: [{ fee: 200, type: 'CASH' }, { fee: 100, type: 'NO_CASH' }] });
+      const plain = await paidOrder();
+      const report = await reconcile();
+      assert.equal(report.status, 'OK');
+      assert.deepEqual(report.discrepancies, []);
+      // The bill's 订单金额 is the orders' total_fee; 应结订单金额 less the NO_CASH coupon; fees on what is settled.
+      assert.deepEqual(report.bill, { paymentCount: 2, paymentTotal: 2400, refundCount: 0, refundTotal: 0, feeTotal: 7 + 7, couponTotal: 300 });
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 2400, refundCount: 0, refundTotal: 0, couponTotal: 300 });
+      const row = await stored(DAY);
+      assert.deepEqual([ Number(row.billCouponTotal), Number(row.localCouponTotal) ], [ 300, 300 ]);
+      assert.deepEqual(await app.createAnonymousContext().service.reconciliation.find(DAY), { ...report, billDate: DAY });
+      assert.match(formatReport(report), /\n {2}coupons {5}3\.00 {18}3\.00\n/);
+      // The bill WeChat gave: the attach and the coupon on the coupon order's line.
+      const bill = await withSimClockAt(beijingAt(addDays(DAY, 2), '120000'), () => app.wechatPay.downloadBill(DAY.replace(/-/g, ''), 'ALL'));
+      const line = bill.split('\r\n').find(l => l.includes(coupon.outTradeNo))!;
+      assert.match(line, /`table=7,/);
+      assert.match(line, /,`11\.00,`3\.00,/);
+      assert.ok(plain.transactionId);
+    });
+
+    it('our payment says other coupons than the bill: AMOUNT_MISMATCH naming the coupons', async () => {
+      const paid = await paidOrder({ coupons: [{ fee: 200 }] });
+      await sql('UPDATE payment_attempts SET coupon_fee = 0 WHERE id = ?', [ paid.attemptId ]);
+      const report = await reconcile();
+      assert.equal(report.status, 'MISMATCH');
+      assert.deepEqual(kinds(report), [[ 'AMOUNT_MISMATCH', 'PAYMENT', paid.outTradeNo ]]);
+      assert.match(report.discrepancies[0].message, /2\.00 yuan of coupons.*0\.00 yuan/);
+    });
+  });
 
   describe('a clean day', () => {
     it('matches every payment and refund: OK, totals on both sides, the result stored', async () => {
