@@ -6,6 +6,7 @@ import { LoginService } from './login';
 import { OAuthService } from './oauth';
 import { Notifier } from './notifier';
 import { renderPage } from './page';
+import { bridgeScript, cashierPage } from './jsbridge';
 import { PayApi } from './pay';
 import { Payer, PayerError } from './payer';
 import { RefundApi } from './refund';
@@ -72,6 +73,12 @@ export function payerRoutes(d: RouteDeps): Route[] {
           throw err;
         }
       },
+    },
+    // Official-account pay in an ordinary browser: the WeixinJSBridge stand-in and its cashier (simulator/jsbridge.ts).
+    { path: '/simulator/jsbridge.js', handle: req => (req.method === 'GET' ? bridgeScript(`http://${req.headers.host ?? req.url.host}`) : methodNotAllowed()) },
+    {
+      path: '/simulator/cashier',
+      handle: req => (req.method === 'GET' ? cashierPage(req, d.orders, d.credentials, d.now()) : methodNotAllowed()),
     },
     {
       path: '/simulator/login-code',

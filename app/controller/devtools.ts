@@ -17,6 +17,8 @@ interface DemoAsset {
 const DEMO_ASSETS: Record<string, DemoAsset> = {
   'demo.js': { file: 'examples/browser-demo/demo.js', type: 'application/javascript' },
   'demo.css': { file: 'examples/browser-demo/demo.css', type: 'text/css' },
+  // The demo's official-account mode (OAuth login, WeixinJSBridge from the simulator).
+  'officialAccount.js': { file: 'examples/browser-demo/officialAccount.js', type: 'application/javascript' },
   'api.js': { file: 'examples/miniprogram/lib/api.js', type: 'application/javascript', module: 'api' },
   'checkout.js': { file: 'examples/miniprogram/lib/checkout.js', type: 'application/javascript', module: 'checkout' },
   'devLogin.js': { file: 'examples/miniprogram/lib/devLogin.js', type: 'application/javascript', module: 'devLogin' },

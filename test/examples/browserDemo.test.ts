@@ -208,4 +208,92 @@ describe('browser demo (/demo) in headless Chromium, against the running service
       (await page.textContent('#session'))!);
     assert.equal(await app.model.User.count(), 0);
   });
+
+  // ---- official-account mode (/demo?mode=oa, examples/browser-demo/officialAccount.js) ----
+
+  describe('official-account mode: OAuth through the simulator\'s authorize page, WeixinJSBridge served by the simulator', () => {
+    const OA_SCREENSHOT_PATH = path.join(__dirname, '..', '..', 'logs', 'browser-demo-official-account.png');
+    const OA = () => app.config.wechat.apps.officialAccount!.appId;
+
+    beforeEach(() => {
+      mock(app.config.oauth, 'callbackUrl', `${testEnv.appUrl}/oauth/wechat/callback`);
+      mock(app.config.oauth, 'redirectAllowList', [ `${testEnv.appUrl}/demo` ]);
+    });
+
+    /** Opens the mode, logs in through WeChat's (the simulator's) authorize page as `openid`, back on the shop. */
+    async function loginInOfficialAccount(openid: string) {
+      await page.goto(`${testEnv.appUrl}/demo?mode=oa`);
+      await page.locator('body[data-oa-ready="true"]').waitFor();
+      assert.ok(await page.locator('section.phone:not(#oa)').isHidden(), 'the mini-program is not shown in this mode');
+      await page.click('#oa-login');
+      await page.waitForURL(url => url.pathname === '/connect/oauth2/authorize');
+      assert.equal(new URL(page.url()).origin, testEnv.sim.url);
+      await page.fill('input[name="openid"]', openid);
+      await page.click('button[type="submit"]');
+      await page.waitForURL(url => url.pathname === '/demo');
+      await page.locator('body[data-oa-ready="true"]').waitFor();
+      await page.locator('#oa-products li.product').first().waitFor();
+      // The token came in the fragment and was taken out of the address bar.
+      assert.equal(new URL(page.url()).hash, '');
+      assert.ok(await page.evaluate(() => sessionStorage.getItem('wxpay.oaToken')));
+      assert.equal(await page.textContent('#oa-session'), 'Logged in with WeChat (official account).');
+    }
+
+    const cashier = () => page.frameLocator('#wechat-cashier');
+
+    it('logs in, orders and pays through the bridge; the page polls the service until SUCCESS; screenshot', async () => {
+      await loginInOfficialAccount('oa-demo-payer');
+      await page.locator(`#oa-products li.product[data-product-id="${PRODUCTS.coffee.id}"] button.buy`).click();
+      await cashier().locator('#pay').waitFor();
+      assert.equal(await cashier().locator('#cashier-amount').textContent(), '¥12.00');
+      const outTradeNo = (await page.textContent('#oa-out-trade-no'))!;
+      assert.equal(await page.textContent('#oa-status'), 'NOTPAY');
+
+      const png = await page.screenshot({ fullPage: true });
+      await mkdir(path.dirname(OA_SCREENSHOT_PATH), { recursive: true });
+      await writeFile(OA_SCREENSHOT_PATH, png);
+      assert.ok(png.subarray(0, 8).equals(PNG_SIGNATURE), 'a PNG');
+      assert.equal(png.readUInt32BE(16), VIEWPORT.width, 'IHDR width');
+      assert.ok(png.length > 30_000, `screenshot is ${png.length} bytes`);
+
+      await cashier().locator('#pay').click();
+      await page.locator('#oa-result.PAID').waitFor();
+      assert.equal(await page.textContent('#oa-status'), 'SUCCESS');
+      assert.ok(await page.locator('#wechat-cashier').count() === 0, 'the cashier closed');
+      const steps = await page.locator('#oa-steps li').allTextContents();
+      assert.ok(steps.includes(`WeixinJSBridge.invoke('getBrandWCPayRequest') for appId ${OA()}`), steps.join(' | '));
+      assert.ok(steps.includes('bridge: get_brand_wcpay_request:ok'), steps.join(' | '));
+      // ':ok' was not taken as proof: the page asked the service afterwards.
+      assert.ok(steps.indexOf('bridge: get_brand_wcpay_request:ok') < steps.findIndex(s => /^poll \d+: SUCCESS$/.test(s)), steps.join(' | '));
+
+      const order = await orderRow(outTradeNo);
+      assert.equal(order.status, 'SUCCESS');
+      assert.equal(order.appid, OA());
+      const user = await app.model.User.findByPk(order.userId);
+      assert.deepEqual([ user!.appid, user!.openid ], [ OA(), 'oa-demo-payer' ]);
+      assert.equal(testEnv.sim.order(outTradeNo)!.appId, OA());
+    });
+
+    it('cancel and fail in the cashier leave the order unpaid; Pay again then pays the same order', async () => {
+      await loginInOfficialAccount('oa-demo-canceller');
+      await page.locator(`#oa-products li.product[data-product-id="${PRODUCTS.croissant.id}"] button.buy`).click();
+      await cashier().locator('#cancel').click();
+      await page.locator('#oa-result.CANCELLED').waitFor();
+      const outTradeNo = (await page.textContent('#oa-out-trade-no'))!;
+      assert.equal((await orderRow(outTradeNo)).status, 'NOTPAY');
+      assert.equal(testEnv.sim.order(outTradeNo)!.tradeState, 'NOTPAY');
+
+      await page.click('#oa-pay');
+      await cashier().locator('#fail').click();
+      await page.locator('#oa-result.FAILED').waitFor();
+      assert.equal(await page.textContent('#oa-result'), 'Payment failed (get_brand_wcpay_request:fail). You can try again.');
+      assert.equal((await orderRow(outTradeNo)).status, 'NOTPAY');
+
+      await page.click('#oa-pay');
+      await cashier().locator('#pay').click();
+      await page.locator('#oa-result.PAID').waitFor();
+      assert.equal((await orderRow(outTradeNo)).status, 'SUCCESS');
+      assert.equal(await app.model.Order.count(), 1);
+    });
+  });
 });
