@@ -73,6 +73,14 @@ describe('several apps under one merchant', () => {
     assert.equal(order!.status, 'SUCCESS');
   });
 
+  it('the independent paySign rule used above gives the documented vector 0784A14C2CD35747364F62512E724FD8', () => {
+    // The channels reference's bridge example (key, appId, timeStamp, nonceStr, package, MD5).
+    assert.equal(independentPaySign({
+      appId: 'wx2421b1c4370ec43b', timeStamp: '1395712654', nonceStr: 'e61463f8efa94090b1f366cccfbbb444',
+      package: 'prepay_id=u802345jgfjsdfgsdg888', signType: 'MD5',
+    }, '192006250b4c09247ec02edce69f6a2d'), '0784A14C2CD35747364F62512E724FD8');
+  });
+
   it('makes a mini-program order for the mini-program appid', async () => {
     const { token } = await login();
     const res = await createOrder(token).expect(200);
