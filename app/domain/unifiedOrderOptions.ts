@@ -1,10 +1,16 @@
-import type { OrderItem } from '../model/order';
-
 /**
  * The unified order's optional fields an order is made with, decided from its products and the
  * payer's request (docs/decisions/0015-unified-order-options-and-coupons.md). Pure: the order
  * service stores the result on the order, so every unified order for it sends the same fields.
  */
+
+/** An order line as priced by the catalog (the shape of the order model's OrderItem). */
+export interface OrderItem {
+  productId: number;
+  name: string;
+  unitPriceFen: number;
+  quantity: number;
+}
 
 /** WeChat's limits (channels doc section 7). */
 export const MAX_GOODS_TAG_LENGTH = 32;
