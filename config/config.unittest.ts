@@ -11,7 +11,7 @@ export default () => {
   (config as any).payment = { queryAfterSeconds: 0, jobs: { enabled: false } };
   (config as any).reconciliation = { jobEnabled: false };
   // POS: the documented 5 s / 30 s polling, scaled down so a charge's whole path runs in well under a second.
-  (config as any).pos = { queryIntervalMs: 20, queryLimitMs: 200, reverseIntervalMs: 10, cashierToken: 'test-cashier-token' };
+  (config as any).pos = { queryIntervalMs: 20, queryLimitMs: 200, reverseIntervalMs: 10, cashierToken: fromEnv('CASHIER_TOKEN', 'test-cashier-token') };
   config.logger = { consoleLevel: 'NONE' } as any;
   return config;
 };
