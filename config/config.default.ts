@@ -384,5 +384,9 @@ export default (appInfo: EggAppInfo): BizConfig => {
     },
   };
 
+  // POS charges are made under one of the merchant's configured apps, or WeChat's reports about them would be refused.
+  if (!configuredApps(bizConfig.wechat).some(a => a.appId === bizConfig.pos.appId)) {
+    throw new Error(`POS_APPID ${bizConfig.pos.appId} is not one of the configured apps (WECHAT_APPID, WECHAT_OA_APPID)`);
+  }
   return { ...config, ...bizConfig } as BizConfig;
 };

@@ -198,7 +198,7 @@ export default class PosService extends Service {
         auth_code: cmd.authCode,
         scene_info: cmd.storeInfo ? JSON.stringify({ store_info: cmd.storeInfo }) : undefined,
       }, options);
-      if (await this.settle(order, charge, reply)) return;
+      if (await this.settle(order, attempt, charge, reply)) return;
     } catch (err) {
       if (err instanceof WechatApiError && err.kind === 'result' && MICROPAY_PENDING_CODES.includes(err.errCode)) {
         if (err.errCode === 'USERPAYING') lastKnown = 'USERPAYING';
@@ -231,7 +231,7 @@ export default class PosService extends Service {
       }
       const state = reply.trade_state;
       if (state === 'SUCCESS' || state === 'REFUND') {
-        if (await this.settle(order, charge, reply)) return;
+        if (await this.settle(order, attempt, charge, reply)) return;
         break;
       }
       if (state === 'PAYERROR' || state === 'CLOSED' || state === 'REVOKED') {
@@ -256,9 +256,10 @@ export default class PosService extends Service {
   }
 
   /** Applies a paid reply (micropay's or a query's) through the settlement service; false when settlement refused it. */
-  private async settle(order: OrderRow, charge: PosChargeRow, reply: Record<string, string>): Promise<boolean> {
+  private async settle(order: OrderRow, attempt: PaymentAttemptRow, charge: PosChargeRow, reply: Record<string, string>): Promise<boolean> {
     const outcome = await this.service.settlement.applyPaid({
-      outTradeNo: reply.out_trade_no,
+      // Our number, whatever the reply echoes: the reply's amount and transaction are checked against it.
+      outTradeNo: attempt.outTradeNo,
       transactionId: reply.transaction_id,
       totalFee: Number(reply.total_fee),
       timeEnd: reply.time_end,
