@@ -38,6 +38,11 @@ export default (app: Application) => {
   router.post('/admin/orders/:outTradeNo/refunds', adminAuth, json, controller.adminRefund.create);
   router.get('/admin/orders/:outTradeNo/refunds', adminAuth, controller.adminRefund.list);
 
+  // POS (payment code): the admin token or the cashier token, which opens these routes only (docs/pos.md).
+  const posAuth = middleware.posAuth();
+  router.post('/admin/pos/charges', posAuth, json, controller.pos.create);
+  router.get('/admin/pos/charges/:outTradeNo', posAuth, controller.pos.show);
+
   // Local development and tests only: the API description and the browser demo.
   if (DEV_TOOL_ENVS.includes(app.config.env)) {
     router.get('/openapi.json', controller.devtools.openapi);

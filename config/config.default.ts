@@ -46,6 +46,8 @@ export interface WechatConfig {
   secapiBaseUrl?: string;
   /** The merchant's API client certificate (apiclient_cert) for /secapi/. */
   clientCert: WechatClientCertConfig;
+  /** WECHAT_SANDBOX=true: every pay API through WeChat's sandbox, signed with its key (docs/pos.md#sandbox-mode). */
+  sandbox: boolean;
 }
 
 /**
@@ -150,8 +152,29 @@ export interface OAuthConfig {
   stateTtlSeconds: number;
 }
 
+// --- POS (payment code) settings: docs/pos.md ---
+export interface PosConfig {
+  /** The appid payment-code charges are made under (POS_APPID): a configured app of the merchant; default the official account, else the mini-program. */
+  appId: string;
+  /** CASHIER_TOKEN: may create and read charges, nothing else (no refunds). Empty: only the admin token charges. */
+  cashierToken: string;
+  /** Order query while the payer enters the password (USERPAYING) or the result is unknown: every this many ms ... */
+  queryIntervalMs: number;
+  /** ... for at most this long after the micropay call; then the charge is reversed. WeChat's staff advise 5 s and 30 s. */
+  queryLimitMs: number;
+  /** Reverse calls at most (recall=Y, no reply, an error), this far apart. */
+  reverseMaxCalls: number;
+  reverseIntervalMs: number;
+  /** A POS order's expiry: a charge that never finished (the process died) is reversed by the expiry job after this. */
+  orderTtlSeconds: number;
+  /** WeChat's body for a charge of an amount without items. */
+  defaultBody: string;
+}
+// --- end POS ---
+
 export interface BizConfig {
   wechat: WechatConfig;
+  pos: PosConfig;
   oauth: OAuthConfig;
   payment: PaymentConfig;
   session: SessionConfig;
@@ -302,6 +325,18 @@ export default (appInfo: EggAppInfo): BizConfig => {
         keyPath: fromEnv('WECHAT_KEY_PEM_PATH'),
         caPath: fromEnv('WECHAT_CA_PATH'),
       },
+      sandbox: fromEnv('WECHAT_SANDBOX', 'false') === 'true',
+    },
+    // POS (payment code): docs/pos.md.
+    pos: {
+      appId: fromEnv('POS_APPID', officialAccountFromEnv(appInfo.env)?.appId ?? miniProgram.appId) as string,
+      cashierToken: fromEnv('CASHIER_TOKEN', '') as string,
+      queryIntervalMs: positive('POS_QUERY_INTERVAL_MS', 5000),
+      queryLimitMs: positive('POS_QUERY_LIMIT_MS', 30_000),
+      reverseMaxCalls: positive('POS_REVERSE_MAX_CALLS', 5),
+      reverseIntervalMs: positive('POS_REVERSE_INTERVAL_MS', 1000),
+      orderTtlSeconds: positive('POS_ORDER_TTL_SECONDS', 120),
+      defaultBody: fromEnv('POS_DEFAULT_BODY', 'In-store purchase') as string,
     },
     oauth: {
       callbackUrl: fromEnv('WECHAT_OAUTH_CALLBACK_URL', 'http://127.0.0.1:7001/oauth/wechat/callback') as string,
@@ -349,5 +384,9 @@ export default (appInfo: EggAppInfo): BizConfig => {
     },
   };
 
+  // POS charges are made under one of the merchant's configured apps, or WeChat's reports about them would be refused.
+  if (!configuredApps(bizConfig.wechat).some(a => a.appId === bizConfig.pos.appId)) {
+    throw new Error(`POS_APPID ${bizConfig.pos.appId} is not one of the configured apps (WECHAT_APPID, WECHAT_OA_APPID)`);
+  }
   return { ...config, ...bizConfig } as BizConfig;
 };

@@ -53,6 +53,10 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (url && (!/^https?:\/\//.test(url) || url.includes('?'))) problems.push(`${name} must be an absolute URL without query parameters`);
   }
   if (read('ADMIN_TOKEN') && (read('ADMIN_TOKEN') as string).length < 24) problems.push('ADMIN_TOKEN must be at least 24 characters');
+  // POS: a cashier token is optional, but a weak one, or the admin token itself, would give away charging.
+  const cashier = read('CASHIER_TOKEN');
+  if (cashier && cashier.length < 24) problems.push('CASHIER_TOKEN must be at least 24 characters');
+  if (cashier && cashier === read('ADMIN_TOKEN')) problems.push('CASHIER_TOKEN must differ from ADMIN_TOKEN');
   if (problems.length) {
     throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee docs/operations.md "Configuration".`);
   }

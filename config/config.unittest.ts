@@ -10,6 +10,8 @@ export default () => {
   // Scheduled jobs never fire on their own in tests: each test runs them with app.runSchedule().
   (config as any).payment = { queryAfterSeconds: 0, jobs: { enabled: false } };
   (config as any).reconciliation = { jobEnabled: false };
+  // POS: the documented 5 s / 30 s polling, scaled down so a charge's whole path runs in well under a second.
+  (config as any).pos = { queryIntervalMs: 20, queryLimitMs: 200, reverseIntervalMs: 10, cashierToken: fromEnv('CASHIER_TOKEN', 'test-cashier-token') };
   config.logger = { consoleLevel: 'NONE' } as any;
   return config;
 };

@@ -3,11 +3,13 @@ import { BillApi } from './bill';
 import { Credentials } from './credentials';
 import { FaultRegistry } from './faults';
 import { LoginService } from './login';
+import { MicropayApi, PaymentCodeOptions } from './micropay';
 import { OAuthCodeOptions, OAuthService } from './oauth';
 import { Notifier } from './notifier';
 import { PayApi } from './pay';
 import { Payer } from './payer';
 import { RefundApi } from './refund';
+import { SandboxCredentials } from './sandbox';
 import { payerRoutes, RouteDeps, wechatRoutes } from './routes';
 import { Route, SimServer } from './server';
 import { OrderBook, RequestLog } from './state';
@@ -24,6 +26,8 @@ export { LOGIN_CODE_TTL_MS } from './login';
 export { OAUTH_CODE_TTL_MS, OAuthCodeOptions } from './oauth';
 export { PREPAY_TTL_MS } from './pay';
 export { PayerError } from './payer';
+export { MICROPAY_FAILURES, MicropayFailure, PAYMENT_CODE_TTL_MS, PaymentCodeOptions } from './micropay';
+export { sandboxKeyFor, SANDBOX_PREFIX } from './sandbox';
 
 // The typed overloads of EventEmitter's methods for the events the simulator emits.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
@@ -61,6 +65,7 @@ export class WechatSimulator extends EventEmitter {
   private readonly notifier: Notifier;
   private readonly payer: Payer;
   private readonly refundApi: RefundApi;
+  private readonly micropay: MicropayApi;
   private readonly routes: Route[];
   private readonly server: SimServer;
   private baseUrl?: string;
@@ -94,6 +99,8 @@ export class WechatSimulator extends EventEmitter {
       credentials: this.credentials, orders: this.orders, notifier: this.notifier, now: this.now,
       autoComplete: options.autoCompleteRefunds ?? true,
     });
+    this.micropay = new MicropayApi(this.credentials, this.orders, this.now);
+    const sandboxCredentials = new SandboxCredentials(this.credentials);
     const deps: RouteDeps = {
       credentials: this.credentials,
       login: this.login,
@@ -105,6 +112,12 @@ export class WechatSimulator extends EventEmitter {
       orders: this.orders,
       notifier: this.notifier,
       now: this.now,
+      micropay: this.micropay,
+      sandbox: {
+        credentials: sandboxCredentials,
+        payApi: new PayApi(sandboxCredentials, this.orders, this.now),
+        billApi: new BillApi(sandboxCredentials, this.orders, this.now),
+      },
     };
     this.routes = [ ...wechatRoutes(deps), ...payerRoutes(deps) ];
     this.server = new SimServer(this.routes, this.serverDeps());
@@ -167,6 +180,7 @@ export class WechatSimulator extends EventEmitter {
     this.refundApi.cancel();
     this.notifier.reset();
     this.orders.reset();
+    this.micropay.reset();
     this.login.reset();
     this.oauth.reset();
     this.faults.clear();
@@ -176,6 +190,17 @@ export class WechatSimulator extends EventEmitter {
   /** A new single-use code, valid 5 minutes, for the given (or a random) openid. */
   issueLoginCode(options: LoginCodeOptions = {}): string {
     return this.login.issueCode(options).code;
+  }
+
+  /** A payment code (18 digits) for a test payer, behaving as the options say when the cashier scans it. */
+  issuePaymentCode(options: PaymentCodeOptions = {}): { authCode: string; openid: string } {
+    const { authCode, openid } = this.micropay.issueCode(options);
+    return { authCode, openid };
+  }
+
+  /** The payer of a payment-code order waiting in USERPAYING enters the password (SUCCESS) or gives up (FAIL). */
+  confirmPassword(outTradeNo: string, result: 'SUCCESS' | 'FAIL' = 'SUCCESS'): SimOrder {
+    return structuredClone(this.micropay.confirmPassword(outTradeNo, result));
   }
 
   /** A single-use official-account OAuth code (5 minutes), as the authorize page would give; the official account is the app to name. */

@@ -29,6 +29,8 @@ const TRADE_STATE_DESC: Record<TradeState, string> = {
   NOTPAY: '订单未支付',
   CLOSED: '订单已关闭',
   PAYERROR: '支付失败，请重新下单支付',
+  USERPAYING: '需要用户输入支付密码',
+  REVOKED: '已撤销（付款码支付）',
 };
 
 /**
@@ -123,7 +125,7 @@ export class PayApi {
     return resultSuccess(request, {
       openid: order.openid,
       is_subscribe: 'N',
-      trade_type: 'JSAPI',
+      trade_type: order.params.trade_type || 'JSAPI',
       trade_state: state,
       trade_state_desc: TRADE_STATE_DESC[state],
       bank_type: order.bankType,

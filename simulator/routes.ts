@@ -3,6 +3,7 @@ import { Credentials } from './credentials';
 import { systemErrorReply } from './envelope';
 import { htmlResponse, jsonObjectBody, jsonResponse, SimResponse } from './http';
 import { LoginService } from './login';
+import { MICROPAY_FAILURES, MicropayApi, PaymentCodeOptions } from './micropay';
 import { OAuthService } from './oauth';
 import { Notifier } from './notifier';
 import { renderPage } from './page';
@@ -10,6 +11,7 @@ import { bridgeScript, cashierPage } from './jsbridge';
 import { PayApi } from './pay';
 import { Payer, PayerError } from './payer';
 import { RefundApi } from './refund';
+import { getSignKey, SANDBOX_PREFIX } from './sandbox';
 import { Route } from './server';
 import { OrderBook } from './state';
 
@@ -24,6 +26,9 @@ export interface RouteDeps {
   orders: OrderBook;
   notifier: Notifier;
   now: () => Date;
+  // Payment code and sandbox (simulator/micropay.ts, simulator/sandbox.ts).
+  micropay: MicropayApi;
+  sandbox: { credentials: Credentials; payApi: PayApi; billApi: BillApi };
 }
 
 /** WeChat's own endpoints, at the paths the real hosts use. */
@@ -35,11 +40,40 @@ export function wechatRoutes(d: RouteDeps): Route[] {
     // The page the payer's browser is sent to (open.weixin.qq.com at WeChat); not an API, so never faulted.
     { path: '/connect/oauth2/authorize', handle: req => d.oauth.authorize(req) },
     { path: '/pay/unifiedorder', api: 'unifiedorder', handle: req => d.payApi.unifiedOrder(req), systemError: busy },
-    { path: '/pay/orderquery', api: 'orderquery', handle: req => d.payApi.orderQuery(req), systemError: busy },
+    {
+      path: '/pay/orderquery', api: 'orderquery', systemError: busy,
+      // A payer waiting for the password of a payment-code order may have entered it by this query.
+      handle: req => { d.micropay.beforeQuery(req); return d.payApi.orderQuery(req); },
+    },
     { path: '/pay/closeorder', api: 'closeorder', handle: req => d.payApi.closeOrder(req), systemError: busy },
     { path: '/secapi/pay/refund', api: 'refund', handle: req => d.refundApi.refund(req), systemError: busy },
     { path: '/pay/refundquery', api: 'refundquery', handle: req => d.refundApi.refundQuery(req), systemError: busy },
     { path: '/pay/downloadbill', api: 'downloadbill', handle: req => d.billApi.downloadBill(req), systemError: busy },
+    // Payment code (micropay) and its reverse (mutual TLS).
+    { path: '/pay/micropay', api: 'micropay', handle: req => d.micropay.micropay(req), systemError: busy },
+    { path: '/secapi/pay/reverse', api: 'reverse', handle: req => d.micropay.reverse(req), systemError: busy },
+    ...sandboxRoutes(d),
+  ];
+}
+
+/**
+ * WeChat's sandbox: the key exchange, then the APIs under /sandboxnew signed with the sandbox key.
+ * Same order book as production, so the payer's page and tests see sandbox orders too.
+ */
+function sandboxRoutes(d: RouteDeps): Route[] {
+  const sb = d.sandbox;
+  const busy = (req: Parameters<Route['handle']>[0]) => systemErrorReply(req, sb.credentials);
+  return [
+    { path: `${SANDBOX_PREFIX}/pay/getsignkey`, api: 'getsignkey', handle: req => getSignKey(req, d.credentials) },
+    { path: `${SANDBOX_PREFIX}/pay/unifiedorder`, api: 'unifiedorder', handle: req => sb.payApi.unifiedOrder(req), systemError: busy },
+    {
+      path: `${SANDBOX_PREFIX}/pay/orderquery`, api: 'orderquery', systemError: busy,
+      handle: req => { d.micropay.beforeQuery(req); return sb.payApi.orderQuery(req); },
+    },
+    { path: `${SANDBOX_PREFIX}/pay/closeorder`, api: 'closeorder', handle: req => sb.payApi.closeOrder(req), systemError: busy },
+    { path: `${SANDBOX_PREFIX}/pay/downloadbill`, api: 'downloadbill', handle: req => sb.billApi.downloadBill(req), systemError: busy },
+    { path: `${SANDBOX_PREFIX}/pay/micropay`, api: 'micropay', handle: req => d.micropay.micropay(req, sb.credentials), systemError: busy },
+    { path: `${SANDBOX_PREFIX}/secapi/pay/reverse`, api: 'reverse', handle: req => d.micropay.reverse(req, sb.credentials), systemError: busy },
   ];
 }
 
@@ -110,6 +144,35 @@ export function payerRoutes(d: RouteDeps): Route[] {
           return jsonResponse(200, d.oauth.issueCode(body as { appId?: string; openid?: string; unionid?: string }));
         } catch (err) {
           return problem(400, (err as Error).message);
+        }
+      },
+    },
+    {
+      // Tests and the demo: a payment code for a test payer (PaymentCodeOptions), as the payer's app shows it.
+      path: '/simulator/payment-codes',
+      handle: req => {
+        if (req.method !== 'POST') return methodNotAllowed();
+        const body = jsonObjectBody(req);
+        if (!body) return problem(400, `send a JSON object {"openid"?, "behaviour"?: "pay"|"password"|${Object.keys(MICROPAY_FAILURES).map(c => `"${c}"`).join('|')}, ...}`);
+        try {
+          return jsonResponse(200, d.micropay.issueCode(body as PaymentCodeOptions));
+        } catch (err) {
+          return problem(400, (err as Error).message);
+        }
+      },
+    },
+    {
+      // The payer enters the password (or gives up) for a payment-code order waiting in USERPAYING.
+      path: /^\/simulator\/orders\/([^/]+)\/password$/,
+      handle: (req, match) => {
+        if (req.method !== 'POST') return methodNotAllowed();
+        const body = jsonObjectBody(req);
+        if (!body || (body.result !== undefined && body.result !== 'SUCCESS' && body.result !== 'FAIL')) return problem(400, 'send JSON {"result"?: "SUCCESS"|"FAIL"}');
+        try {
+          const order = d.micropay.confirmPassword(decodeURIComponent(match![1]), body.result as 'SUCCESS' | 'FAIL' | undefined);
+          return jsonResponse(200, { outTradeNo: order.outTradeNo, tradeState: order.tradeState });
+        } catch (err) {
+          return problem(409, (err as Error).message);
         }
       },
     },

@@ -85,7 +85,7 @@ export class SimServer {
     };
     if (!route.api) return this.send(res, await route.handle(simReq, match));
 
-    this.deps.record({ api: route.api, method: simReq.method, params: requestParams(simReq), at: this.deps.now() });
+    this.deps.record({ api: route.api, method: simReq.method, path: url.pathname, params: requestParams(simReq), at: this.deps.now() });
     const fault = this.deps.faults.take(route.api);
     if (fault?.kind === 'drop' && fault.beforeProcessing) return void req.socket.destroy();
     const response = fault?.kind === 'systemerror' && route.systemError

@@ -31,10 +31,13 @@ export interface SimulatorOptions {
 /** The names faults and recorded requests use. */
 export type ApiName =
   | 'jscode2session' | 'oauth2_access_token' | 'unifiedorder' | 'orderquery' | 'closeorder'
-  | 'refund' | 'refundquery' | 'downloadbill' | 'notify';
+  | 'refund' | 'refundquery' | 'downloadbill' | 'notify'
+  // Payment code and sandbox (simulator/micropay.ts, simulator/sandbox.ts).
+  | 'micropay' | 'reverse' | 'getsignkey';
 
 export const API_NAMES: readonly ApiName[] = [
   'jscode2session', 'oauth2_access_token', 'unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery', 'downloadbill', 'notify',
+  'micropay', 'reverse', 'getsignkey',
 ];
 
 export type Fault =
@@ -49,7 +52,8 @@ export type Fault =
   /** Notifications only: each delivery attempt sends this many copies at once. */
   | { kind: 'duplicate'; copies: number };
 
-export type TradeState = 'NOTPAY' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'PAYERROR';
+/** USERPAYING and REVOKED: payment-code orders only (waiting for the payer's password; reversed). */
+export type TradeState = 'NOTPAY' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'PAYERROR' | 'USERPAYING' | 'REVOKED';
 
 export interface SimOrder {
   mchId: string;
@@ -180,6 +184,8 @@ export interface DeliveryEnd {
 export interface RecordedRequest {
   api: ApiName;
   method: string;
+  /** The URL path: tells a sandbox call (/sandboxnew/...) from a production one. */
+  path: string;
   /** Query parameters (jscode2session) or the XML fields (pay APIs); empty when unreadable. */
   params: Record<string, string>;
   at: Date;

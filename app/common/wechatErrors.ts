@@ -46,3 +46,29 @@ export function oauthFailureToAppError(err: unknown): AppError | unknown {
   if (err instanceof WechatTransportError) return new ServiceUnavailableError('WECHAT_UNAVAILABLE', 'WeChat could not be reached, try again shortly');
   return err;
 }
+
+// --- POS (payment code): docs/pos.md ---
+
+/** micropay answers meaning "not known yet": the payer is entering the password, or WeChat could not say. Query, never charge again. */
+export const MICROPAY_PENDING_CODES: readonly string[] = [ 'USERPAYING', 'SYSTEMERROR', 'BANKERROR' ];
+
+const MICROPAY_FAILURES: Record<string, { code: string; advice: string }> = {
+  AUTHCODEEXPIRE: { code: 'PAYMENT_CODE_EXPIRED', advice: 'the payment code has expired: ask the payer to refresh it and scan again' },
+  AUTH_CODE_INVALID: { code: 'PAYMENT_CODE_INVALID', advice: 'not a valid WeChat payment code, or one already used: scan the payer\'s current code' },
+  AUTH_CODE_ERROR: { code: 'PAYMENT_CODE_INVALID', advice: 'not a valid WeChat payment code, or one already used: scan the payer\'s current code' },
+  NOTENOUGH: { code: 'PAYER_FUNDS_DECLINED', advice: 'the payer\'s balance or card cannot pay this: ask them to switch card' },
+  NOTSUPORTCARD: { code: 'PAYER_FUNDS_DECLINED', advice: 'the payer\'s balance or card cannot pay this: ask them to switch card' },
+  PAYERROR: { code: 'PAYMENT_FAILED', advice: 'the payment failed at WeChat: charge again with a new scan' },
+  CLOSED: { code: 'PAYMENT_FAILED', advice: 'the payment failed at WeChat: charge again with a new scan' },
+  REVOKED: { code: 'PAYMENT_FAILED', advice: 'the payment was cancelled at WeChat: charge again with a new scan' },
+};
+
+/**
+ * A payment-code charge WeChat refused for good (err_code, or the trade_state a query found): our
+ * stable code, and a message for the cashier that ends with WeChat's own words.
+ */
+export function micropayFailure(errCode: string, wechatMessage: string): { code: string; wechatCode: string; message: string } {
+  const known = MICROPAY_FAILURES[errCode] ?? { code: 'WECHAT_PAY_REJECTED', advice: 'WeChat Pay refused the charge' };
+  return { code: known.code, wechatCode: errCode, message: `${known.advice} (WeChat: ${wechatMessage || errCode})`.slice(0, 255) };
+}
+// --- end POS ---

@@ -64,7 +64,11 @@ export type PaymentSource = 'notify' | 'query';
 export interface SettlementRows {
   order: { id: number; outTradeNo: string; status: string; totalFee: number };
   /** `appid`: the app the payment was made for; WeChat's report about it must name that app. */
-  attempt: { id: number; outTradeNo: string; status: string; totalFee: number; signType: string; appid: string; transactionId: string | null };
+  attempt: {
+    id: number; outTradeNo: string; status: string; totalFee: number; signType: string; appid: string; transactionId: string | null;
+    /** MICROPAY: a POS order, which has no owner to check the payer against (tradeType undefined: JSAPI). */
+    tradeType?: string;
+  };
   /** The openid of the order's owner. */
   ownerOpenid: string | null;
   /** The out_trade_no of the attempt that already holds the reported transaction_id, if any. */
@@ -148,7 +152,8 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
     if (attempt.transactionId === facts.transactionId) return { outcome: { result: 'DUPLICATE', orderId: order.id }, changes: {} };
     return rejected('a different transaction_id was already recorded for this out_trade_no', order.id);
   }
-  if (facts.openid && facts.openid !== rows.ownerOpenid) return rejected('openid is not the order owner\'s', order.id);
+  // A payment-code order is paid by whoever's code the cashier scanned: there is no owner to match.
+  if (facts.openid && attempt.tradeType !== 'MICROPAY' && facts.openid !== rows.ownerOpenid) return rejected('openid is not the order owner\'s', order.id);
   if (rows.transactionIdHolder !== null && rows.transactionIdHolder !== attempt.outTradeNo) {
     return rejected('transaction_id already belongs to another payment', order.id);
   }

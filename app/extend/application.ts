@@ -28,7 +28,7 @@ export default {
     const c = app.config.wechat;
     const settings = {
       appId: c.appId, mchId: c.mchId, apiKey: c.apiKey, signType: c.signType,
-      baseUrl: c.payBaseUrl, secapiBaseUrl: c.secapiBaseUrl, timeoutMs: c.timeoutMs,
+      baseUrl: c.payBaseUrl, secapiBaseUrl: c.secapiBaseUrl, timeoutMs: c.timeoutMs, sandbox: c.sandbox === true,
     };
     return cachedClient(app, PAY_CLIENT, { ...settings, clientCert: c.clientCert ?? {} }, () => {
       // The certificate was checked at start-up (app.ts); if it cannot be read now, the pay APIs

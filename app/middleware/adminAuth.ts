@@ -3,7 +3,7 @@ import { Context } from 'egg';
 import { UnauthorizedError } from '../common/errors';
 
 /** SHA-256 first, so the comparison takes the same time whatever the lengths. */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given, 'utf8').digest();
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);

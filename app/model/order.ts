@@ -13,7 +13,8 @@ const defineOrder = (app: Application) => {
   class Order extends Model<InferAttributes<Order>, InferCreationAttributes<Order>> {
     declare id: CreationOptional<number>;
     declare outTradeNo: string;
-    declare userId: number;
+    /** The ordering user; null for a POS order (the payer is whoever's payment code was scanned). */
+    declare userId: number | null;
     declare idempotencyKey: string | null;
     declare totalFee: number;
     declare body: string;
@@ -45,7 +46,7 @@ const defineOrder = (app: Application) => {
   Order.init({
     id: { type: DataTypes.INTEGER.UNSIGNED, primaryKey: true, autoIncrement: true },
     outTradeNo: { type: DataTypes.STRING(32), allowNull: false },
-    userId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
+    userId: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
     idempotencyKey: { type: DataTypes.STRING(64), allowNull: true },
     totalFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: false },
     body: { type: DataTypes.STRING(128), allowNull: false },

@@ -8,8 +8,8 @@ import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
 import type { OrderRow } from '../model/order';
 
-/** Who closed the order: its owner, or the expiry job. Recorded on the CLOSED event. */
-export type CloseSource = 'client' | 'job';
+/** Who closed the order: its owner, the expiry job, or a POS charge that timed out. Recorded on the CLOSED event. */
+export type CloseSource = 'client' | 'job' | 'pos';
 
 
 /** Attempts that may still be payable at WeChat (after a failed payment the payer may try again). */
@@ -49,7 +49,9 @@ export default class OrderCloseService extends Service {
       const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES } });
       for (const attempt of open) {
         if (closedAtWechat.has(closedKey(attempt))) continue;
-        await this.closeAtWechat(order, attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid });
+        // A payment-code number is reversed, not closed (closeorder does not serve micropay: channels doc §5).
+        if (attempt.tradeType === 'MICROPAY') await this.service.pos.cancelAtWechat(order, attempt);
+        else await this.closeAtWechat(order, attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid });
         closedAtWechat.add(closedKey(attempt));
       }
 

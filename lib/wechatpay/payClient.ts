@@ -28,6 +28,13 @@ export interface PayClientConfig {
   billTimeoutMs?: number;
   /** Mutual TLS for /secapi/ routes: PKCS#12 or PEM, plus an optional CA (the simulator's). */
   tls?: { pfx?: Buffer; passphrase?: string; cert?: Buffer; key?: Buffer; ca?: Buffer };
+  /**
+   * WeChat's sandbox (channels doc §6): every path under /sandboxnew, every request signed (and
+   * every reply verified) with the key /sandboxnew/pay/getsignkey hands out for apiKey.
+   */
+  sandbox?: boolean;
+  /** How long a fetched sandbox key is used before it is fetched again (its lifetime is unpublished). Default 1 h. */
+  sandboxKeyTtlMs?: number;
 }
 
 export type Reply = Record<string, string>;
@@ -71,6 +78,27 @@ export interface UnifiedOrderRequest {
   receipt?: 'Y';
 }
 
+/** Payment code (/pay/micropay): the payer's code scanned at the counter; no notify_url, no openid. */
+export interface MicropayRequest {
+  body: string;
+  out_trade_no: string;
+  total_fee: number;
+  spbill_create_ip: string;
+  /** 18 digits starting 10-15 (MICROPAY_AUTH_CODE_PATTERN). */
+  auth_code: string;
+  attach?: string;
+  /** JSON, e.g. {"store_info":{"id":"SZ001","name":"..."}}. */
+  scene_info?: string;
+  time_expire?: string;
+}
+
+/** A WeChat payment code as the cashier's scanner reads it: 18 digits, starting 10 to 15. */
+export const MICROPAY_AUTH_CODE_PATTERN = /^1[0-5]\d{16}$/;
+
+/** The sandbox's path prefix (old sandbox; WeChat marked it deprecated but it is the one with every API). */
+export const SANDBOX_PREFIX = '/sandboxnew';
+export const DEFAULT_SANDBOX_KEY_TTL_MS = 3600_000;
+
 export interface RefundRequest {
   out_trade_no?: string;
   transaction_id?: string;
@@ -88,6 +116,7 @@ export interface RefundRequest {
  */
 export class WechatPayClient {
   private readonly tlsAgent?: https.Agent;
+  private sandboxKey?: { key: Promise<string>; fetchedAt: number };
 
   constructor(readonly config: PayClientConfig) {
     // The bill is returned as one string, whose length V8 bounds; a UTF-8 byte is at most one UTF-16 unit.
@@ -119,6 +148,56 @@ export class WechatPayClient {
     return this.call('/secapi/pay/refund', { ...req }, options, this.tlsAgent);
   }
 
+  /** /pay/micropay: charges a scanned payment code. A USERPAYING, SYSTEMERROR or BANKERROR failure means "unknown yet": query. */
+  micropay(req: MicropayRequest, options: CallOptions = {}): Promise<Reply> {
+    return this.call('/pay/micropay', { ...req }, options);
+  }
+
+  /**
+   * /secapi/pay/reverse (client certificate): cancels a payment-code order, refunding it if it was
+   * paid. A reply (or a failure's reply) with recall=Y asks to call again.
+   */
+  async reverse(ref: { out_trade_no?: string; transaction_id?: string }, options: CallOptions = {}): Promise<Reply> {
+    if (!this.tlsAgent) throw new WechatRequestNotSentError('reverse needs the merchant client certificate (TLS) configured');
+    return this.call('/secapi/pay/reverse', { ...ref }, options, this.tlsAgent);
+  }
+
+  /**
+   * The sandbox's signing key for this merchant: /sandboxnew/pay/getsignkey, signed MD5 with the
+   * production key, answers it unsigned. Cached for sandboxKeyTtlMs; a failed fetch is not cached.
+   */
+  async sandboxSignKey(): Promise<string> {
+    const ttl = this.config.sandboxKeyTtlMs ?? DEFAULT_SANDBOX_KEY_TTL_MS;
+    if (this.sandboxKey && Date.now() - this.sandboxKey.fetchedAt < ttl) return this.sandboxKey.key;
+    const entry = { key: this.fetchSandboxKey(), fetchedAt: Date.now() };
+    this.sandboxKey = entry;
+    entry.key.catch(() => {
+      if (this.sandboxKey === entry) this.sandboxKey = undefined;
+    });
+    return entry.key;
+  }
+
+  private async fetchSandboxKey(): Promise<string> {
+    const path = `${SANDBOX_PREFIX}/pay/getsignkey`;
+    const params: Record<string, string> = { mch_id: this.config.mchId, nonce_str: nonceStr() };
+    params.sign = sign(params, this.config.apiKey, 'MD5');
+    const body = await this.post(path, buildXml(params), undefined, true);
+    let reply: Reply;
+    try {
+      reply = parseXml(body, { maxBytes: 64 * 1024 });
+    } catch (err) {
+      throw new WechatXmlError(`unreadable reply from ${path}: ${(err as Error).message}`);
+    }
+    if (reply.return_code !== 'SUCCESS') throw new WechatApiError('return', reply.return_code || 'FAIL', reply.return_msg || 'no return_msg', reply);
+    if (!reply.sandbox_signkey) throw new WechatXmlError(`${path} answered SUCCESS without sandbox_signkey`);
+    return reply.sandbox_signkey;
+  }
+
+  /** The key requests are signed and replies verified with: the API key, or the sandbox's. */
+  private signingKey(): Promise<string> {
+    return this.config.sandbox ? this.sandboxSignKey() : Promise.resolve(this.config.apiKey);
+  }
+
   refundQuery(
     ref: { out_refund_no?: string; out_trade_no?: string; transaction_id?: string; refund_id?: string; offset?: number },
     options: CallOptions = {},
@@ -133,7 +212,8 @@ export class WechatPayClient {
    */
   async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
     const path = '/pay/downloadbill';
-    const body = this.requestBody(path, { bill_date: billDate, bill_type: billType, tar_type: 'GZIP' }, options);
+    const apiKey = await this.signingKey();
+    const body = this.requestBody(path, { bill_date: billDate, bill_type: billType, tar_type: 'GZIP' }, options, apiKey);
     const limits = {
       maxBytes: this.config.maxBillBytes ?? DEFAULT_MAX_BILL_BYTES,
       maxCompressedBytes: this.config.maxBillCompressedBytes ?? DEFAULT_MAX_BILL_COMPRESSED_BYTES,
@@ -163,7 +243,10 @@ export class WechatPayClient {
    * Adds appid (config.appId unless another is given), mch_id, nonce_str, sign_type and sign
    * (config.signType unless another is given) to a request.
    */
-  signed(params: Record<string, string | number | undefined>, signType: SignType = this.config.signType, appId: string = this.config.appId): Record<string, string> {
+  signed(
+    params: Record<string, string | number | undefined>, signType: SignType = this.config.signType, appId: string = this.config.appId,
+    apiKey: string = this.config.apiKey,
+  ): Record<string, string> {
     // The sign type often comes from a stored order: a value that is not one is a caller's bug, refused before sending.
     if (!isSignType(signType)) throw new RangeError(`unsupported sign type ${JSON.stringify(signType)}`);
     const out: Record<string, string> = {};
@@ -173,7 +256,7 @@ export class WechatPayClient {
     out.mch_id = this.config.mchId;
     out.nonce_str = nonceStr();
     out.sign_type = signType;
-    out.sign = sign(out, this.config.apiKey, signType);
+    out.sign = sign(out, apiKey, signType);
     return out;
   }
 
@@ -181,9 +264,9 @@ export class WechatPayClient {
    * The signed XML of a request. Whatever fails here (a value the XML builder refuses, signing)
    * fails before anything is sent, and says so with its type.
    */
-  private requestBody(path: string, params: Record<string, string | number | undefined>, options: CallOptions): string {
+  private requestBody(path: string, params: Record<string, string | number | undefined>, options: CallOptions, apiKey: string): string {
     try {
-      return buildXml(this.signed(params, options.signType, options.appId));
+      return buildXml(this.signed(params, options.signType, options.appId, apiKey));
     } catch (err) {
       throw new WechatRequestNotSentError(`request to ${path} not sent: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -194,7 +277,8 @@ export class WechatPayClient {
   ): Promise<Reply> {
     const signType = options.signType ?? this.config.signType;
     const appId = options.appId ?? this.config.appId;
-    const body = await this.post(path, this.requestBody(path, params, { signType, appId }), agent);
+    const apiKey = await this.signingKey();
+    const body = await this.post(path, this.requestBody(path, params, { signType, appId }, apiKey), agent);
     let reply: Reply;
     try {
       reply = parseXml(body, { maxBytes: 256 * 1024 });
@@ -205,7 +289,7 @@ export class WechatPayClient {
       throw new WechatApiError('return', reply.return_code || 'FAIL', reply.return_msg || 'no return_msg', reply);
     }
     // Replies are signed with the request's sign type; an unsigned or forged reply is not trusted.
-    if (!verifySign(reply, this.config.apiKey, signType)) {
+    if (!verifySign(reply, apiKey, signType)) {
       throw new WechatSignatureError(`reply from ${path} has an invalid signature`);
     }
     if (reply.appid && reply.appid !== appId) throw new WechatSignatureError(`reply from ${path} names another appid`);
@@ -216,15 +300,16 @@ export class WechatPayClient {
     return reply;
   }
 
-  private url(path: string): string {
+  /** `prefixed`: path already carries the sandbox prefix. */
+  private url(path: string, prefixed = false): string {
     const base = path.startsWith('/secapi/') && this.config.secapiBaseUrl ? this.config.secapiBaseUrl : this.config.baseUrl;
-    return base.replace(/\/+$/, '') + path;
+    return base.replace(/\/+$/, '') + (this.config.sandbox && !prefixed ? SANDBOX_PREFIX : '') + path;
   }
 
-  private async post(path: string, xml: string, agent?: https.Agent): Promise<Buffer> {
+  private async post(path: string, xml: string, agent?: https.Agent, prefixed = false): Promise<Buffer> {
     const res = await httpRequest({
       method: 'POST',
-      url: this.url(path),
+      url: this.url(path, prefixed),
       body: xml,
       headers: { 'Content-Type': 'text/xml; charset=utf-8' },
       timeoutMs: this.config.timeoutMs,

@@ -23,6 +23,7 @@ describe('config dump (run/*.json)', () => {
     WECHAT_APP_SECRET: unique('appsecret'),
     WECHAT_CERT_P12_PASSWORD: unique('p12password'),
     ADMIN_TOKEN: unique('admintoken'),
+    CASHIER_TOKEN: unique('cashiertoken'),
     EGG_KEYS: unique('eggkeys'),
     // The local Redis has no password: ioredis warns and goes on, so this one can be set at start.
     REDIS_PASSWORD: unique('redispassword'),
@@ -56,6 +57,7 @@ describe('config dump (run/*.json)', () => {
       assert.equal(config.wechat.appSecret, masked(secrets.WECHAT_APP_SECRET), type);
       assert.equal(config.wechat.clientCert.p12Password, masked(secrets.WECHAT_CERT_P12_PASSWORD), type);
       assert.equal(config.adminToken, masked(secrets.ADMIN_TOKEN), type);
+      assert.equal(config.pos.cashierToken, masked(secrets.CASHIER_TOKEN), type);
       assert.equal(config.keys, masked(secrets.EGG_KEYS), type);
       assert.equal(config.redis.client.password, masked(secrets.REDIS_PASSWORD), type);
       // What is not secret stays readable: the dump is still useful for support.

@@ -35,4 +35,11 @@ describe('production settings check', () => {
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_SIGN_TYPE: 'SHA1' }), /MD5 or HMAC-SHA256/);
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_NOTIFY_URL: 'https://x.example/n?a=1' }), /without query parameters/);
   });
+
+  // POS: docs/pos.md.
+  it('accepts a strong cashier token, refuses a short one or the admin token itself', () => {
+    assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, CASHIER_TOKEN: 'cashier-token-that-is-long-enough-01' }));
+    assert.throws(() => assertProductionSettings({ ...GOOD, CASHIER_TOKEN: 'short' }), /CASHIER_TOKEN must be at least 24 characters/);
+    assert.throws(() => assertProductionSettings({ ...GOOD, CASHIER_TOKEN: GOOD.ADMIN_TOKEN }), /CASHIER_TOKEN must differ from ADMIN_TOKEN/);
+  });
 });

@@ -290,6 +290,42 @@ describe('docs/openapi.json', () => {
         .expect(200));
     });
 
+    // POS (payment code): docs/pos.md.
+    scenario('POS charges: paid, failed, reversed, replayed, and the errors', async () => {
+      const admin = { Authorization: `Bearer ${app.config.adminToken}` };
+      const cashier = { Authorization: `Bearer ${app.config.pos.cashierToken}` };
+      const charge = (body: object, key: string, headers: Record<string, string> = admin) => app.httpRequest().post('/admin/pos/charges').set(headers)
+        .set('Idempotency-Key', key)
+        .send(body);
+      const paid = await charge({ authCode: testEnv.sim.issuePaymentCode().authCode, items: [{ productId: 1 }], storeInfo: { id: 'S1', areaCode: '440305' } }, 'openapi-pos-1').expect(201);
+      conforms('POST', '/admin/pos/charges', paid);
+      conforms('POST', '/admin/pos/charges', await charge({ authCode: testEnv.sim.issuePaymentCode().authCode, items: [{ productId: 1 }], storeInfo: { id: 'S1', areaCode: '440305' } }, 'openapi-pos-1').expect(409));
+      const failed = await charge({ authCode: testEnv.sim.issuePaymentCode({ behaviour: 'NOTENOUGH' }).authCode, amount: 100 }, 'openapi-pos-2', cashier).expect(201);
+      conforms('POST', '/admin/pos/charges', failed);
+      assert.equal(failed.body.status, 'FAILED');
+      const waiting = testEnv.sim.issuePaymentCode({ behaviour: 'password' }).authCode;
+      const reversed = await charge({ authCode: waiting, amount: 100 }, 'openapi-pos-3').expect(201);
+      conforms('POST', '/admin/pos/charges', reversed);
+      assert.equal(reversed.body.status, 'REVERSED');
+      conforms('POST', '/admin/pos/charges', await charge({ authCode: waiting, amount: 100 }, 'openapi-pos-3').expect(200));
+      testEnv.sim.setFault('reverse', { kind: 'systemerror' });
+      conforms('POST', '/admin/pos/charges', await charge({ authCode: testEnv.sim.issuePaymentCode({ behaviour: 'password' }).authCode, amount: 100 }, 'openapi-pos-4').expect(202));
+      testEnv.sim.clearFaults();
+      conforms('POST', '/admin/pos/charges', await charge({ authCode: '123', amount: 100 }, 'openapi-pos-5').expect(422));
+      conforms('POST', '/admin/pos/charges', await app.httpRequest().post('/admin/pos/charges').set(admin)
+        .set('Content-Type', 'application/json')
+        .send('{"authCode":')
+        .expect(400));
+      conforms('POST', '/admin/pos/charges', await charge({ amount: 1 }, 'openapi-pos-6', { Authorization: 'Bearer wrong' }).expect(401));
+
+      const show = (no: string, headers: Record<string, string> = admin) => app.httpRequest().get(`/admin/pos/charges/${no}`).set(headers);
+      conforms('GET', '/admin/pos/charges/{outTradeNo}', await show(paid.body.outTradeNo, cashier).expect(200));
+      conforms('GET', '/admin/pos/charges/{outTradeNo}', await show(reversed.body.outTradeNo).expect(200));
+      conforms('GET', '/admin/pos/charges/{outTradeNo}', await show('M0000000000000000000000000000').expect(404));
+      conforms('GET', '/admin/pos/charges/{outTradeNo}', await show('not*valid*because*it*is*far*too*long').expect(422));
+      conforms('GET', '/admin/pos/charges/{outTradeNo}', await show(paid.body.outTradeNo, {}).expect(401));
+    });
+
     scenario('official-account login', async () => {
       mock(app.config.oauth, 'callbackUrl', `${testEnv.appUrl}/oauth/wechat/callback`);
       mock(app.config.oauth, 'redirectAllowList', [ 'https://shop.example.com/' ]);

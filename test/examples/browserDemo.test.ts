@@ -97,7 +97,7 @@ describe('browser demo (/demo) in headless Chromium, against the running service
     assert.equal(order.status, 'SUCCESS');
     assert.equal(order.totalFee, 2 * PRODUCTS.coffee.priceFen);
     assert.ok(order.idempotencyKey, 'the page sent an Idempotency-Key');
-    const user = await app.model.User.findByPk(order.userId);
+    const user = await app.model.User.findByPk(order.userId!);
     assert.equal(user!.openid, openid, 'the order belongs to the user the page logged in as');
 
     const png = await page.screenshot({ fullPage: true });

@@ -7,10 +7,13 @@ export const PRODUCTS = {
   retired: { id: 9, name: 'Retired', priceFen: 500 },
 };
 
-const TABLES = [ 'reconciliations', 'refunds', 'order_events', 'payment_notifications', 'payment_attempts', 'orders', 'users', 'products' ];
+const TABLES = [ 'pos_charges', 'reconciliations', 'refunds', 'order_events', 'payment_notifications', 'payment_attempts', 'orders', 'users', 'products' ];
 
 /** Empties every table, re-creates the test products and forgets the simulator's state. */
 export async function resetWorld() {
+  // The simulator first: a notification retry still scheduled from the previous test would
+  // otherwise land while the tables are being emptied and leave an audit row in this test's.
+  testEnv.sim.reset();
   for (const table of TABLES) await app.model.query(`DELETE FROM ${table}`);
   const now = new Date();
   await app.model.Product.bulkCreate([
@@ -19,7 +22,6 @@ export async function resetWorld() {
     { id: PRODUCTS.retired.id, name: PRODUCTS.retired.name, priceFen: PRODUCTS.retired.priceFen, active: false, createdAt: now, updatedAt: now },
   ]);
   await app.redis.flushdb();
-  testEnv.sim.reset();
 }
 
 /** Logs in through the API with a fresh simulator code; returns the bearer token and openid. */

@@ -229,6 +229,21 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.deepEqual(await app.createAnonymousContext().service.reconciliation.find(today), { ...report, billDate: today });
     });
 
+    // POS (payment code): docs/pos.md.
+    it('a payment-code charge is on the bill like any payment: OK', async () => {
+      await paidOrder();
+      const charged = await app.httpRequest().post('/admin/pos/charges').set({ Authorization: `Bearer ${app.config.adminToken}` })
+        .set('Idempotency-Key', 'reconcile-pos-1')
+        .send({ authCode: sim.issuePaymentCode().authCode, amount: 1500 })
+        .expect(201);
+      assert.equal(charged.body.status, 'PAID');
+      const report = await reconcile();
+      assert.deepEqual(report.discrepancies, []);
+      assert.equal(report.status, 'OK');
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 1200 + 1500, refundCount: 0, refundTotal: 0 });
+      assert.equal(report.bill?.paymentTotal, 1200 + 1500);
+    });
+
     it('a double payment flagged for refund is ours too: OK', async () => {
       const paid = await paidOrder();
       // A second attempt of the same order paid at WeChat: recorded and flagged (what settlement does).
