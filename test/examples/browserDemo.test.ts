@@ -269,7 +269,7 @@ describe('browser demo (/demo) in headless Chromium, against the running service
       const order = await orderRow(outTradeNo);
       assert.equal(order.status, 'SUCCESS');
       assert.equal(order.appid, OA());
-      const user = await app.model.User.findByPk(order.userId);
+      const user = await app.model.User.findByPk(order.userId!);
       assert.deepEqual([ user!.appid, user!.openid ], [ OA(), 'oa-demo-payer' ]);
       assert.equal(testEnv.sim.order(outTradeNo)!.appId, OA());
     });

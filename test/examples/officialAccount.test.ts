@@ -104,7 +104,7 @@ describe('examples/official-account: the H5 shop page in headless Chromium', fun
     const order = await app.model.Order.findOne();
     assert.equal(order!.status, 'SUCCESS');
     assert.equal(order!.appid, app.config.wechat.apps.officialAccount!.appId);
-    const user = await app.model.User.findByPk(order!.userId);
+    const user = await app.model.User.findByPk(order!.userId!);
     assert.equal(user!.openid, 'oa-h5-payer');
   });
 
