@@ -18,6 +18,8 @@ const definePaymentAttempt = (app: Application) => {
     declare timeExpire: string;
     declare prepayId: CreationOptional<string | null>;
     declare prepayExpiresAt: CreationOptional<Date | null>;
+    /** NATIVE: code_url; MWEB: mweb_url (without redirect_url); valid until prepayExpiresAt. */
+    declare payUrl: CreationOptional<string | null>;
     declare transactionId: CreationOptional<string | null>;
     declare errCode: CreationOptional<string | null>;
     declare errCodeDes: CreationOptional<string | null>;
@@ -37,6 +39,7 @@ const definePaymentAttempt = (app: Application) => {
     timeExpire: { type: DataTypes.STRING(14), allowNull: false },
     prepayId: { type: DataTypes.STRING(64), allowNull: true },
     prepayExpiresAt: { type: DataTypes.DATE(3), allowNull: true },
+    payUrl: { type: DataTypes.STRING(512), allowNull: true },
     transactionId: { type: DataTypes.STRING(32), allowNull: true },
     errCode: { type: DataTypes.STRING(32), allowNull: true },
     errCodeDes: { type: DataTypes.STRING(255), allowNull: true },

@@ -36,7 +36,7 @@ export class SettlementRepository {
       order: { id: order.id, outTradeNo: order.outTradeNo, status: order.status, totalFee: order.totalFee },
       attempt: {
         id: attempt.id, outTradeNo: attempt.outTradeNo, status: attempt.status, totalFee: attempt.totalFee,
-        signType: attempt.signType, appid: attempt.appid, transactionId: attempt.transactionId,
+        signType: attempt.signType, appid: attempt.appid, transactionId: attempt.transactionId, tradeType: attempt.tradeType,
       },
       ownerOpenid: found.ownerOpenid,
       transactionIdHolder: holder?.outTradeNo ?? null,
