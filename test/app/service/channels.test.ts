@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
+import { beijingDay, fromBeijing } from '../../../lib/wechatpay';
+import { WechatSimulator } from '../../../simulator';
 import * as QRCode from 'qrcode';
 import { closedUrl } from '../../support/closedPort';
 import { testEnv } from '../../support/env';
@@ -352,5 +354,55 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
         });
       });
     }
+  });
+
+  describe('reconciliation: a day with payments in every channel', () => {
+    // A simulator of our own whose clock the test sets: a day's bill exists from 10:00 the next day.
+    let offsetMs = 0;
+    const sim = new WechatSimulator({ now: () => new Date(Date.now() + offsetMs), retryScale: 0.001, notifyTimeoutMs: 3000 });
+    let saved: { sim: WechatSimulator; payBaseUrl: string; loginBaseUrl: string };
+    before(async () => {
+      await sim.start();
+      saved = { sim: testEnv.sim, payBaseUrl: app.config.wechat.payBaseUrl, loginBaseUrl: app.config.wechat.loginBaseUrl };
+      testEnv.sim = sim;
+      app.config.wechat.payBaseUrl = sim.url;
+      app.config.wechat.loginBaseUrl = sim.url;
+    });
+    after(async () => {
+      testEnv.sim = saved.sim;
+      app.config.wechat.payBaseUrl = saved.payBaseUrl;
+      app.config.wechat.loginBaseUrl = saved.loginBaseUrl;
+      await sim.stop();
+    });
+    afterEach(() => { offsetMs = 0; });
+
+    it('JSAPI, NATIVE, MWEB and APP payments of one day: the bill lists each trade type and reconciles with no discrepancy', async () => {
+      await resetWorld();
+      const guest = await webGuest();
+      const placed = [
+        (await order((await login()).token).expect(200)).body.outTradeNo,
+        (await order(guest, 'NATIVE').expect(200)).body,
+        (await order(guest, 'MWEB').expect(200)).body.outTradeNo,
+        (await order((await appUser()).token, 'APP').expect(200)).body.outTradeNo,
+      ];
+      await paidByWechat(placed[0], () => sim.pay(placed[0]));
+      await paidByWechat(placed[1].outTradeNo, () => sim.scan(placed[1].codeUrl));
+      await paidByWechat(placed[2], () => sim.pay(placed[2]));
+      await paidByWechat(placed[3], () => sim.pay(placed[3]));
+      const day = beijingDay(new Date());
+      const billDay = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
+      // Two days on, noon: the day's bill is ready.
+      offsetMs = fromBeijing(`${day}120000`)!.getTime() + 2 * 24 * 3600 * 1000 - Date.now();
+      const report = await app.createAnonymousContext().service.reconciliation.reconcile(billDay);
+      assert.equal(report.status, 'OK');
+      assert.deepEqual(report.discrepancies, []);
+      assert.equal(report.bill!.paymentCount, 4);
+      assert.equal(report.local.paymentCount, 4);
+      assert.equal(report.bill!.paymentTotal, report.local.paymentTotal);
+      const bill = await app.wechatPay.downloadBill(day);
+      for (const [ outTradeNo, tradeType ] of [[ placed[0], 'JSAPI' ], [ placed[1].outTradeNo, 'NATIVE' ], [ placed[2], 'MWEB' ], [ placed[3], 'APP' ]]) {
+        assert.match(bill, new RegExp(`\`${outTradeNo},\`[^,]*,\`${tradeType},`), `${tradeType} line of ${outTradeNo}`);
+      }
+    });
   });
 });
