@@ -23,7 +23,8 @@ export async function webGuest(): Promise<string> {
 /** The mobile app's user, logged in with an Open Platform code (APP). */
 export async function appUser(openid?: string): Promise<{ token: string; openid: string; userId: number }> {
   const { code } = testEnv.sim.issueOAuthCode({ appId: MOBILE(), openid });
-  const res = await app.httpRequest().post('/api/app/login').send({ code }).expect(200);
+  const res = await app.httpRequest().post('/api/app/login').send({ code })
+    .expect(200);
   return { token: res.body.token, openid: res.body.user.openid, userId: res.body.user.id };
 }
 
@@ -136,7 +137,8 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
     it('repeating /pay while the code is valid gives the same code_url, without a new unified order', async () => {
       const token = await webGuest();
       const { body } = await order(token, 'NATIVE').expect(200);
-      const again = await app.httpRequest().post(`/payment/orders/${body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`).expect(200);
+      const again = await app.httpRequest().post(`/payment/orders/${body.outTradeNo}/pay`).set('Authorization', `Bearer ${token}`)
+        .expect(200);
       assert.equal(again.body.codeUrl, body.codeUrl);
       assert.equal(testEnv.sim.requests('unifiedorder').length, 1);
     });
@@ -237,21 +239,27 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
 
     it('the app login: a used or unknown code is 401, another app\'s code is refused, and the user is (mobile appid, openid)', async () => {
       const { code } = testEnv.sim.issueOAuthCode({ appId: MOBILE(), openid: 'app-user-1' });
-      const first = await app.httpRequest().post('/api/app/login').send({ code }).expect(200);
+      const first = await app.httpRequest().post('/api/app/login').send({ code })
+        .expect(200);
       assert.equal(first.headers['cache-control'], 'no-store');
       const user = (await app.model.User.findByPk(first.body.user.id))!;
       assert.deepEqual([ user.appid, user.openid ], [ MOBILE(), 'app-user-1' ]);
-      assert.equal((await app.httpRequest().post('/api/app/login').send({ code }).expect(401)).body.code, 'OAUTH_CODE_USED');
-      assert.equal((await app.httpRequest().post('/api/app/login').send({ code: 'nope' }).expect(401)).body.code, 'INVALID_OAUTH_CODE');
+      assert.equal((await app.httpRequest().post('/api/app/login').send({ code })
+        .expect(401)).body.code, 'OAUTH_CODE_USED');
+      assert.equal((await app.httpRequest().post('/api/app/login').send({ code: 'nope' })
+        .expect(401)).body.code, 'INVALID_OAUTH_CODE');
       const oaCode = testEnv.sim.issueOAuthCode({ appId: OA() }).code;
-      assert.equal((await app.httpRequest().post('/api/app/login').send({ code: oaCode }).expect(401)).body.code, 'INVALID_OAUTH_CODE');
-      assert.equal((await app.httpRequest().post('/api/app/login').send({}).expect(422)).body.field, 'code');
+      assert.equal((await app.httpRequest().post('/api/app/login').send({ code: oaCode })
+        .expect(401)).body.code, 'INVALID_OAUTH_CODE');
+      assert.equal((await app.httpRequest().post('/api/app/login').send({})
+        .expect(422)).body.field, 'code');
     });
 
     it('without a configured mobile app, its login answers 404', async () => {
       const { code } = testEnv.sim.issueOAuthCode({ appId: MOBILE() });
       mock(app.config.wechat, 'apps', { miniProgram: app.config.wechat.apps.miniProgram, officialAccount: app.config.wechat.apps.officialAccount });
-      assert.equal((await app.httpRequest().post('/api/app/login').send({ code }).expect(404)).body.code, 'CHANNEL_NOT_CONFIGURED');
+      assert.equal((await app.httpRequest().post('/api/app/login').send({ code })
+        .expect(404)).body.code, 'CHANNEL_NOT_CONFIGURED');
     });
   });
 
@@ -310,7 +318,8 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
         it('close: closed at WeChat under the order\'s appid, then here', async () => {
           const token = await channel.session();
           const { body } = await order(token, channel.tradeType).expect(200);
-          const res = await app.httpRequest().post(`/payment/orders/${body.outTradeNo}/close`).set('Authorization', `Bearer ${token}`).expect(200);
+          const res = await app.httpRequest().post(`/payment/orders/${body.outTradeNo}/close`).set('Authorization', `Bearer ${token}`)
+            .expect(200);
           assert.equal(res.body.status, 'CLOSED');
           const [ close ] = testEnv.sim.requests('closeorder');
           assert.deepEqual([ close.params.out_trade_no, close.params.appid ], [ body.outTradeNo, channel.appId() ]);
