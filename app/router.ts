@@ -50,6 +50,8 @@ export default (app: Application) => {
     router.get('/openapi.json', controller.devtools.openapi);
     router.get('/demo', controller.devtools.demoPage);
     router.get('/demo/assets/:file', controller.devtools.demoAsset);
+    router.get('/demo/web', controller.devtools.webPage);
+    router.get('/demo/h5-return', controller.devtools.webPage);
     router.get('/demo/config', controller.devtools.demoConfig);
     router.post('/demo/login-code', controller.devtools.loginCode);
     router.post('/demo/pay', controller.devtools.pay);
