@@ -5,7 +5,7 @@
  * poll the order's status; MWEB orders go to mweb_url. The return page never takes the return
  * as proof of payment: it asks GET /payment/orders/:outTradeNo, which queries WeChat.
  */
-(function () {
+(function() {
   'use strict';
   const TOKEN_KEY = 'wxpay.webToken';
   const $ = id => document.getElementById(id);
