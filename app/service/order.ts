@@ -56,10 +56,7 @@ export default class OrderService extends Service {
     if (!tradeType) {
       throw new ForbiddenError('TRADE_TYPE_NOT_ALLOWED', `a ${cmd.user.channel} session cannot order with trade type ${cmd.tradeType}`);
     }
-    const web = this.config.wechat.web;
-    if (tradeType === 'MWEB' && !(web.wapUrl && web.h5ReturnUrl)) {
-      throw new NotFoundError('CHANNEL_NOT_CONFIGURED', 'H5 payment (MWEB) is not configured');
-    }
+    this.assertTradeTypeConfigured(tradeType);
     if (cmd.idempotencyKey) {
       const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
       if (existing) return this.retried(existing, cmd, tradeType);
@@ -113,7 +110,16 @@ export default class OrderService extends Service {
 
   async pay(user: SessionUser, outTradeNo: string, clientIp: string): Promise<PaymentParams> {
     const order = await this.findOwned(user, outTradeNo);
+    this.assertTradeTypeConfigured(order.tradeType);
     return this.service.prepay.paymentParams(order, user.openid, clientIp);
+  }
+
+  /** MWEB needs the H5 site and return page (production has none until both are set). */
+  private assertTradeTypeConfigured(tradeType: string) {
+    const web = this.config.wechat.web;
+    if (tradeType === 'MWEB' && !(web.wapUrl && web.h5ReturnUrl)) {
+      throw new NotFoundError('CHANNEL_NOT_CONFIGURED', 'H5 payment (MWEB) is not configured');
+    }
   }
 
   async findOwned(user: SessionUser, outTradeNo: string) {
