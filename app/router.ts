@@ -24,6 +24,13 @@ export default (app: Application) => {
   router.get('/oauth/wechat/authorize', loginPerIp, controller.oauth.authorize);
   router.get('/oauth/wechat/callback', loginPerIp, controller.oauth.callback);
 
+  // Channels (issue 16, docs/channels.md): the web shop's guest session (NATIVE, MWEB), the mobile
+  // app's login (APP), and a NATIVE order's QR code.
+  router.post('/api/web/session', loginPerIp, controller.channelLogin.webSession);
+  router.post('/api/app/login', loginPerIp, json, controller.channelLogin.appLogin);
+  router.get('/payment/orders/:outTradeNo/qrcode.svg', auth, statusPerUser, controller.order.qrCodeSvg);
+  router.get('/payment/orders/:outTradeNo/qrcode.png', auth, statusPerUser, controller.order.qrCodePng);
+
   router.post('/payment/order', json, auth, orderPerUser, controller.order.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.order.pay);
   router.get('/payment/orders/:outTradeNo', auth, statusPerUser, controller.order.show);
@@ -48,6 +55,8 @@ export default (app: Application) => {
     router.get('/openapi.json', controller.devtools.openapi);
     router.get('/demo', controller.devtools.demoPage);
     router.get('/demo/assets/:file', controller.devtools.demoAsset);
+    router.get('/demo/web', controller.devtools.webPage);
+    router.get('/demo/h5-return', controller.devtools.webPage);
     router.get('/demo/config', controller.devtools.demoConfig);
     router.post('/demo/login-code', controller.devtools.loginCode);
     router.post('/demo/pay', controller.devtools.pay);

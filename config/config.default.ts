@@ -4,8 +4,8 @@ import { DEV_WECHAT, fromEnv, intFromEnv } from './env';
 export type SignType = 'MD5' | 'HMAC-SHA256';
 
 /** The WeChat apps that sell under the merchant, by role (docs/decisions/0006-apps-and-users.md). */
-export type AppRole = 'miniProgram' | 'officialAccount';
-export const APP_ROLES: readonly AppRole[] = [ 'miniProgram', 'officialAccount' ];
+export type AppRole = 'miniProgram' | 'officialAccount' | 'app';
+export const APP_ROLES: readonly AppRole[] = [ 'miniProgram', 'officialAccount', 'app' ];
 
 /** One WeChat app (mini-program, official account): its appid and the secret its login/OAuth uses. */
 export interface WechatAppConfig {
@@ -26,7 +26,9 @@ export interface WechatConfig {
    * WECHAT_OA_APPID and WECHAT_OA_APP_SECRET are both set. Every order keeps the appid it was made
    * for, and every later WeChat call for it uses that appid.
    */
-  apps: { miniProgram: WechatAppConfig; officialAccount?: WechatAppConfig };
+  apps: { miniProgram: WechatAppConfig; officialAccount?: WechatAppConfig; app?: WechatAppConfig };
+  /** Channels (issue 16): the web shop (NATIVE, MWEB) and its H5 site. docs/channels.md. */
+  web: WebChannelConfig;
   mchId: string;
   apiKey: string;
   signType: SignType;
@@ -48,6 +50,22 @@ export interface WechatConfig {
   clientCert: WechatClientCertConfig;
   /** WECHAT_SANDBOX=true: every pay API through WeChat's sandbox, signed with its key (docs/pos.md#sandbox-mode). */
   sandbox: boolean;
+}
+
+/**
+ * The web shop's channels: NATIVE (a QR code on a PC page) and MWEB (H5, a mobile browser outside
+ * WeChat). Their orders name the official account's appid (WeChat needs an appid bound to the
+ * merchant; payers have no openid in it), so without an official account they are off.
+ */
+export interface WebChannelConfig {
+  /** MWEB's scene_info h5_info: the site's URL and name, as registered for H5 payment. */
+  wapUrl: string;
+  wapName: string;
+  /**
+   * The page WeChat's cashier sends the payer back to (redirect_url), `?outTradeNo=` appended; its
+   * domain must be the H5 payment domain registered at WeChat. Coming back there proves nothing.
+   */
+  h5ReturnUrl: string;
 }
 
 /**
@@ -213,6 +231,18 @@ export function officialAccountFromEnv(env: string): WechatAppConfig | undefined
   return env === 'prod' ? undefined : { appId: DEV_WECHAT.oaAppId, appSecret: DEV_WECHAT.oaAppSecret };
 }
 
+/**
+ * The Open Platform mobile app (APP channel), when configured: WECHAT_MOBILE_APPID and
+ * WECHAT_MOBILE_APP_SECRET together or neither, as for the official account.
+ */
+export function mobileAppFromEnv(env: string): WechatAppConfig | undefined {
+  const appId = fromEnv('WECHAT_MOBILE_APPID');
+  const appSecret = fromEnv('WECHAT_MOBILE_APP_SECRET');
+  if (appId && appSecret) return { appId, appSecret };
+  if (appId || appSecret) throw new Error('WECHAT_MOBILE_APPID and WECHAT_MOBILE_APP_SECRET must be set together');
+  return env === 'prod' ? undefined : { appId: DEV_WECHAT.mobileAppId, appSecret: DEV_WECHAT.mobileAppSecret };
+}
+
 /** The merchant's configured apps, by role, skipping roles not configured. */
 export function configuredApps(wechat: Pick<WechatConfig, 'apps'>): Array<{ role: AppRole } & WechatAppConfig> {
   return APP_ROLES.flatMap(role => {
@@ -305,7 +335,13 @@ export default (appInfo: EggAppInfo): BizConfig => {
   const bizConfig: BizConfig = {
     wechat: {
       ...miniProgram,
-      apps: { miniProgram, officialAccount: officialAccountFromEnv(appInfo.env) },
+      apps: { miniProgram, officialAccount: officialAccountFromEnv(appInfo.env), app: mobileAppFromEnv(appInfo.env) },
+      // Channels (issue 16): the web shop's H5 site and return page.
+      web: {
+        wapUrl: fromEnv('WECHAT_H5_WAP_URL', 'http://127.0.0.1:7001') as string,
+        wapName: fromEnv('WECHAT_H5_WAP_NAME', 'Demo shop') as string,
+        h5ReturnUrl: fromEnv('WECHAT_H5_RETURN_URL', 'http://127.0.0.1:7001/demo/h5-return') as string,
+      },
       mchId: fromEnv('WECHAT_MCH_ID', DEV_WECHAT.mchId) as string,
       apiKey: fromEnv('WECHAT_API_KEY', DEV_WECHAT.apiKey) as string,
       // MD5 by default, as WeChat's v2 APIs default; HMAC-SHA256 is one setting away and recommended

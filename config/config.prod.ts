@@ -44,6 +44,17 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (!allow.length) problems.push('OAUTH_REDIRECT_ALLOW_LIST must be set with the official account');
     else if (allow.some(a => !/^https:\/\/[^/]+\//.test(a))) problems.push('OAUTH_REDIRECT_ALLOW_LIST entries must be https URLs with a path (e.g. https://shop.example.com/)');
   }
+  // The Open Platform mobile app (APP channel): whole or not at all, like the official account.
+  const mobileAppId = read('WECHAT_MOBILE_APPID');
+  const mobileSecret = read('WECHAT_MOBILE_APP_SECRET');
+  if (!!mobileAppId !== !!mobileSecret) problems.push('WECHAT_MOBILE_APPID and WECHAT_MOBILE_APP_SECRET must be set together (or neither)');
+  if (mobileAppId && mobileAppId === DEV_WECHAT.mobileAppId) problems.push('WECHAT_MOBILE_APPID still has its development value');
+  if (mobileSecret && mobileSecret === DEV_WECHAT.mobileAppSecret) problems.push('WECHAT_MOBILE_APP_SECRET still has its development value');
+  if (mobileAppId && (mobileAppId === read('WECHAT_APPID') || mobileAppId === oaAppId)) problems.push('WECHAT_MOBILE_APPID must differ from the other apps\' appids');
+  // H5 payment (MWEB) is on only when its site and return page are set, both https, both or neither.
+  const h5 = [ 'WECHAT_H5_WAP_URL', 'WECHAT_H5_RETURN_URL' ].map(name => [ name, read(name) ] as const);
+  if (h5.some(([ , url ]) => url) && h5.some(([ , url ]) => !url)) problems.push('WECHAT_H5_WAP_URL and WECHAT_H5_RETURN_URL must be set together (or neither)');
+  for (const [ name, url ] of h5) if (url && !/^https:\/\/[^/]+/.test(url)) problems.push(`${name} must be an https URL`);
   const apiKey = read('WECHAT_API_KEY');
   if (apiKey && apiKey.length !== 32) problems.push('WECHAT_API_KEY must be the 32-character merchant API key');
   const signType = read('WECHAT_SIGN_TYPE');
@@ -69,6 +80,8 @@ export default () => {
     payBaseUrl: fromEnv('WECHAT_PAY_BASE_URL', 'https://api.mch.weixin.qq.com'),
     loginBaseUrl: fromEnv('WECHAT_LOGIN_BASE_URL', 'https://api.weixin.qq.com'),
     oauthAuthorizeBaseUrl: fromEnv('WECHAT_OAUTH_AUTHORIZE_BASE_URL', 'https://open.weixin.qq.com'),
+    // No development H5 site in production: MWEB is off until both are set.
+    web: { wapUrl: fromEnv('WECHAT_H5_WAP_URL', ''), wapName: fromEnv('WECHAT_H5_WAP_NAME', ''), h5ReturnUrl: fromEnv('WECHAT_H5_RETURN_URL', '') },
   };
   return config;
 };

@@ -31,6 +31,9 @@ export const DEV_WECHAT = {
   /** The simulator's second app under the same merchant, played as the official account. */
   oaAppId: 'wx0000000000000002',
   oaAppSecret: 'dev-oa-secret-not-for-production',
+  /** The simulator's third app, played as the Open Platform mobile app (APP channel). */
+  mobileAppId: 'wx0000000000000003',
+  mobileAppSecret: 'dev-mobile-secret-not-for-production',
   adminToken: 'dev-admin-token-not-for-production',
   keys: 'dev-cookie-keys-not-for-production',
 } as const;

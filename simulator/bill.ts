@@ -96,7 +96,7 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
 }
 
 function orderCells(o: SimOrder, at: Date): string[] {
-  return [ dashedBeijing(at), o.appId, o.mchId, '0', o.params.device_info ?? '', o.transactionId ?? '', o.outTradeNo, o.openid, o.params.trade_type || 'JSAPI' ];
+  return [ dashedBeijing(at), o.appId, o.mchId, '0', o.params.device_info ?? '', o.transactionId ?? '', o.outTradeNo, o.openid, o.tradeType ];
 }
 
 /** WeChat's 0.6% fee, rounded to the fen. */

@@ -9,7 +9,13 @@ export const DEV_CREDENTIALS = {
   /** A second app of the same merchant, the app's default official account (config/env.ts). */
   oaAppId: 'wx0000000000000002',
   oaAppSecret: 'dev-oa-secret-not-for-production',
+  /** A third app, the Open Platform mobile app (APP payments, config/env.ts). */
+  mobileAppId: 'wx0000000000000003',
+  mobileAppSecret: 'dev-mobile-secret-not-for-production',
 } as const;
+
+/** Where H5 payment is registered by default: the development hosts. */
+export const DEFAULT_H5_DOMAINS = [ '127.0.0.1', 'localhost' ];
 
 /** The apps and merchants the simulator knows, validated once at construction. */
 export class Credentials {
@@ -18,11 +24,12 @@ export class Credentials {
   readonly defaultAppId: string;
 
   constructor(apps?: AppCredential[], merchants?: MerchantCredential[]) {
-    // By default the merchant sells through two apps, as with a mini-program and an official
-    // account; the first is the default for codes and seeded orders.
+    // By default the merchant sells through three apps, as with a mini-program, an official
+    // account and a mobile app; the first is the default for codes and seeded orders.
     const appList = apps ?? [
       { appId: DEV_CREDENTIALS.appId, appSecret: DEV_CREDENTIALS.appSecret },
       { appId: DEV_CREDENTIALS.oaAppId, appSecret: DEV_CREDENTIALS.oaAppSecret },
+      { appId: DEV_CREDENTIALS.mobileAppId, appSecret: DEV_CREDENTIALS.mobileAppSecret },
     ];
     if (appList.length === 0) throw new Error('at least one app is needed');
     for (const app of appList) {
@@ -40,7 +47,7 @@ export class Credentials {
       // WeChat Pay v2 keys are exactly 32 characters; a test with another length would pass here and fail there.
       if (typeof mch.apiKey !== 'string' || mch.apiKey.length !== 32) throw new Error(`apiKey of ${mch.mchId} must be 32 characters`);
       if (this.merchants.has(mch.mchId)) throw new Error(`merchant ${mch.mchId} is listed twice`);
-      this.merchants.set(mch.mchId, { ...mch, appIds: [ ...mch.appIds ] });
+      this.merchants.set(mch.mchId, { ...mch, appIds: [ ...mch.appIds ], h5Domains: [ ...(mch.h5Domains ?? DEFAULT_H5_DOMAINS) ] });
     }
     this.defaultAppId = appList[0].appId;
   }

@@ -45,3 +45,13 @@ export function newSessionKey(): string {
 export function newRid(): string {
   return `${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`;
 }
+
+/** A NATIVE (mode 2) code_url: opaque to the merchant, rendered unchanged as a QR code. */
+export function newCodeUrl(): string {
+  return `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}`;
+}
+
+/** The package of an mweb_url: what ties the cashier page to one issued URL. */
+export function newMwebPackage(): string {
+  return String(randomInt(10 ** 9, 10 ** 10));
+}

@@ -24,7 +24,7 @@ export { DEV_CREDENTIALS } from './credentials';
 export { NOTIFY_RETRY_DELAYS_MS } from './notifier';
 export { LOGIN_CODE_TTL_MS } from './login';
 export { OAUTH_CODE_TTL_MS, OAuthCodeOptions } from './oauth';
-export { PREPAY_TTL_MS } from './pay';
+export { PREPAY_TTL_MS, MWEB_URL_TTL_MS } from './pay';
 export { PayerError } from './payer';
 export { MICROPAY_FAILURES, MicropayFailure, PAYMENT_CODE_TTL_MS, PaymentCodeOptions } from './micropay';
 export { sandboxKeyFor, SANDBOX_PREFIX } from './sandbox';
@@ -217,6 +217,11 @@ export class WechatSimulator extends EventEmitter {
   /** Acts as the payer; resolves once the order is paid (or failed), while notification goes on. */
   async pay(outTradeNo: string, options: PayOptions = {}): Promise<PaymentRecord> {
     return this.payer.pay(outTradeNo, options);
+  }
+
+  /** The payer scans a NATIVE order's code_url and pays (or fails); an unknown or expired code is a PayerError. */
+  async scan(codeUrl: string, options: PayOptions = {}): Promise<PaymentRecord> {
+    return this.payer.scan(codeUrl, options);
   }
 
   /**

@@ -34,17 +34,20 @@ function portEnv(name: string, fallback?: string): number | undefined {
 async function main() {
   const appId = env('SIM_APPID', DEV_CREDENTIALS.appId);
   const oaAppId = env('SIM_OA_APPID', DEV_CREDENTIALS.oaAppId);
+  const mobileAppId = env('SIM_MOBILE_APPID', DEV_CREDENTIALS.mobileAppId);
   const mchId = env('SIM_MCH_ID', DEV_CREDENTIALS.mchId);
   const sim = new WechatSimulator({
     // The merchant's two apps: the mini-program and the official account (the app's WECHAT_OA_*).
     apps: [
       { appId, appSecret: env('SIM_APP_SECRET', DEV_CREDENTIALS.appSecret) },
       { appId: oaAppId, appSecret: env('SIM_OA_APP_SECRET', DEV_CREDENTIALS.oaAppSecret) },
+      { appId: mobileAppId, appSecret: env('SIM_MOBILE_APP_SECRET', DEV_CREDENTIALS.mobileAppSecret) },
     ],
     merchants: [{
       mchId,
       apiKey: env('SIM_API_KEY', DEV_CREDENTIALS.apiKey),
-      appIds: [ appId, oaAppId ],
+      appIds: [ appId, oaAppId, mobileAppId ],
+      h5Domains: process.env.SIM_H5_DOMAINS ? process.env.SIM_H5_DOMAINS.split(',') : undefined,
       refundNotifyUrl: process.env.SIM_REFUND_NOTIFY_URL || undefined,
     }],
     retryScale: numberEnv('SIM_RETRY_SCALE', 1),

@@ -77,7 +77,7 @@ export class Notifier extends EventEmitter {
       err_code_des: failed?.errCodeDes,
       openid: order.openid,
       is_subscribe: 'N',
-      trade_type: 'JSAPI',
+      trade_type: order.tradeType,
       bank_type: order.bankType,
       total_fee: order.totalFee,
       fee_type: 'CNY',

@@ -1,14 +1,16 @@
-import { OUT_TRADE_NO_PATTERN } from '../lib/wechatpay';
+import { isTradeType, OUT_TRADE_NO_PATTERN, TRADE_TYPE_SPECS } from '../lib/wechatpay';
 import { Credentials } from './credentials';
 import { openPayRequest, PayRequest, resultFail, resultSuccess, returnFail } from './envelope';
 import { SimRequest, SimResponse } from './http';
-import { newPrepayId } from './ids';
+import { newCodeUrl, newMwebPackage, newPrepayId } from './ids';
 import { OrderBook } from './state';
 import { couponFields, paymentAmounts, SimOrder, TradeState } from './types';
 import { byteLength, compactTime, FieldProblem, firstMissing, isFen, isIpAddress, isNotifyUrl, paramError } from './validate';
 
 /** A prepay_id is valid for 2 hours. */
 export const PREPAY_TTL_MS = 2 * 3600 * 1000;
+/** An mweb_url works for 5 minutes after it is issued. */
+export const MWEB_URL_TTL_MS = TRADE_TYPE_SPECS.MWEB.replyTtlMs;
 /** time_expire must leave at least this long to pay. */
 const MIN_PAY_WINDOW_MS = 60 * 1000;
 
@@ -69,15 +71,17 @@ export class PayApi {
 
     const missing = firstMissing(p, UNIFIED_ORDER_REQUIRED);
     if (missing) return resultFail(request, missing.errCode, missing.errCodeDes);
-    if (p.trade_type !== 'JSAPI') return resultFail(request, 'PARAM_ERROR', 'trade_type参数错误：模拟器只支持JSAPI');
+    if (!isTradeType(p.trade_type)) return resultFail(request, 'PARAM_ERROR', 'trade_type参数错误');
     // A format-level refusal at WeChat: return_code=FAIL, unsigned.
-    if (!p.openid) return returnFail('JSAPI支付必须传openid');
+    if (p.trade_type === 'JSAPI' && !p.openid) return returnFail('JSAPI支付必须传openid');
+    const lacking = TRADE_TYPE_SPECS[p.trade_type].required.find(name => !p[name]);
+    if (lacking) return resultFail(request, 'LACK_PARAMS', `缺少参数${lacking}`);
     const problem = this.checkFields(p);
     if (problem) return resultFail(request, problem.errCode, problem.errCodeDes);
 
     const now = this.now();
     const existing = this.orders.get(request.merchant.mchId, p.out_trade_no);
-    if (existing) return this.repeatUnifiedOrder(request, existing, now);
+    if (existing) return this.repeatUnifiedOrder(req, request, existing, now);
 
     const expiresAt = p.time_expire ? compactTime(p.time_expire) : undefined;
     if (expiresAt && expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
@@ -91,7 +95,8 @@ export class PayApi {
       signType: request.signType,
       notifyUrl: p.notify_url,
       totalFee: Number(p.total_fee),
-      openid: p.openid,
+      openid: p.trade_type === 'JSAPI' ? p.openid : '',
+      tradeType: p.trade_type,
       attach: p.attach || undefined,
       prepayId: newPrepayId(now),
       prepayExpiresAt: new Date(now.getTime() + PREPAY_TTL_MS),
@@ -100,8 +105,24 @@ export class PayApi {
       createdAt: now,
       refunds: [],
     };
+    if (order.tradeType === 'NATIVE') order.codeUrl = this.orders.uniqueCodeUrl(newCodeUrl);
     this.orders.add(order);
-    return resultSuccess(request, { prepay_id: order.prepayId, trade_type: 'JSAPI' });
+    return resultSuccess(request, this.orderReply(req, order, now));
+  }
+
+  /** prepay_id, plus what the trade type's payer needs: NATIVE's code_url, MWEB's mweb_url (a fresh one each call, 5 minutes). */
+  private orderReply(req: SimRequest, order: SimOrder, now: Date): Record<string, string> {
+    const reply: Record<string, string> = { prepay_id: order.prepayId, trade_type: order.tradeType };
+    if (order.codeUrl) reply.code_url = order.codeUrl;
+    if (order.tradeType === 'MWEB') {
+      order.mwebPackage = newMwebPackage();
+      order.mwebExpiresAt = new Date(now.getTime() + MWEB_URL_TTL_MS);
+      // The cashier page is served on the simulator's plain-HTTP side, under the host the merchant
+      // called (wx.tenpay.com at WeChat).
+      const base = `http://${req.headers.host ?? '127.0.0.1'}`;
+      reply.mweb_url = `${base}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=${order.prepayId}&package=${order.mwebPackage}`;
+    }
+    return reply;
   }
 
   /** POST /pay/orderquery */
@@ -125,7 +146,7 @@ export class PayApi {
     return resultSuccess(request, {
       openid: order.openid,
       is_subscribe: 'N',
-      trade_type: order.params.trade_type || 'JSAPI',
+      trade_type: order.tradeType,
       trade_state: state,
       trade_state_desc: TRADE_STATE_DESC[state],
       bank_type: order.bankType,
@@ -158,7 +179,7 @@ export class PayApi {
     return resultSuccess(request, {});
   }
 
-  private repeatUnifiedOrder(request: PayRequest, order: SimOrder, now: Date): SimResponse {
+  private repeatUnifiedOrder(req: SimRequest, request: PayRequest, order: SimOrder, now: Date): SimResponse {
     if (order.tradeState === 'SUCCESS' || order.tradeState === 'REFUND') {
       return resultFail(request, 'ORDERPAID', '该订单已支付');
     }
@@ -172,7 +193,7 @@ export class PayApi {
     order.params = { ...request.params };
     // The payer pays with the prepay_id just returned, so its notification follows this sign type.
     order.signType = request.signType;
-    return resultSuccess(request, { prepay_id: order.prepayId, trade_type: 'JSAPI' });
+    return resultSuccess(request, this.orderReply(req, order, now));
   }
 
   /** By transaction_id when given (it wins, as at WeChat), else out_trade_no; only the caller's app's orders. */
@@ -192,7 +213,9 @@ export class PayApi {
     if (p.attach && byteLength(p.attach) > 127) return paramError('attach参数长度有误');
     if (p.detail && byteLength(p.detail) > 6000) return paramError('detail参数长度有误');
     if (p.device_info && p.device_info.length > 32) return paramError('device_info参数长度有误');
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(p.openid)) return paramError('openid参数格式错误');
+    if (p.openid && !/^[A-Za-z0-9_-]{1,128}$/.test(p.openid)) return paramError('openid参数格式错误');
+    if (p.product_id && p.product_id.length > 32) return paramError('product_id参数长度有误');
+    if (p.trade_type === 'MWEB' && !isH5SceneInfo(p.scene_info)) return paramError('scene_info参数格式错误');
     if (!isIpAddress(p.spbill_create_ip)) return paramError('spbill_create_ip参数格式错误');
     if (!isNotifyUrl(p.notify_url)) return paramError('notify_url参数格式错误');
     if (p.fee_type && p.fee_type !== 'CNY') return paramError('fee_type参数错误');
@@ -212,4 +235,20 @@ export class PayApi {
     }
     return undefined;
   }
+}
+
+/** MWEB's scene_info: JSON with h5_info of type Wap (wap_url, wap_name), IOS (app_name, bundle_id) or Android (app_name, package_name). */
+function isH5SceneInfo(text: string): boolean {
+  let info: any;
+  try {
+    info = JSON.parse(text)?.h5_info;
+  } catch {
+    return false;
+  }
+  if (!info || typeof info !== 'object') return false;
+  const present = (...names: string[]) => names.every(n => typeof info[n] === 'string' && info[n].length > 0);
+  if (info.type === 'Wap') return present('wap_url', 'wap_name');
+  if (info.type === 'IOS' || info.type === 'iOS') return present('app_name', 'bundle_id');
+  if (info.type === 'Android') return present('app_name', 'package_name');
+  return false;
 }

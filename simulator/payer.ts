@@ -31,6 +31,10 @@ export class Payer {
     this.assertPayable(order, options.payClosedOrder === true);
     const coupons = this.coupons(order, options.coupons ?? []);
 
+    if (options.openid !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(options.openid)) throw new PayerError('openid must be 1-128 of A-Z a-z 0-9 _ -', 422);
+    // A JSAPI order names its payer; anyone's WeChat can pay a QR code, an H5 cashier or an app order.
+    if (!order.openid) order.openid = options.openid ?? randomOpenid();
+
     const now = this.now();
     order.timeEnd = toBeijingCompact(now);
     order.bankType = bankType;
@@ -70,6 +74,20 @@ export class Payer {
     });
     if (coupons.reduce((t, c) => t + c.fee, 0) >= order.totalFee) throw new PayerError('coupons must leave at least 1 fen to pay in cash', 422);
     return coupons;
+  /** The payer scans a NATIVE code_url and pays (or fails): an unknown or expired code is refused. */
+  scan(codeUrl: string, options: PayOptions = {}): PaymentRecord {
+    const order = this.orders.findByCodeUrl(codeUrl);
+    if (!order) throw new PayerError('this code is not a payment code of any order', 404);
+    if (this.now() >= order.prepayExpiresAt) throw new PayerError('this code has expired (二维码已过期): the merchant must show a new one', 409);
+    return this.pay(order.outTradeNo, options);
+  }
+
+  /** The order an mweb_url names, refused once that URL is 5 minutes old (支付请求已失效). */
+  mwebOrder(prepayId: string, pkg: string): SimOrder {
+    const order = this.orders.findByMweb(prepayId, pkg);
+    if (!order || order.tradeType !== 'MWEB') throw new PayerError('no such payment request', 404);
+    if (!order.mwebExpiresAt || this.now() >= order.mwebExpiresAt) throw new PayerError('支付请求已失效: this payment link has expired', 409);
+    return order;
   }
 
   /**
@@ -91,6 +109,7 @@ export class Payer {
         notifyUrl: 'http://127.0.0.1:9/notify',
         totalFee: o.totalFee,
         openid: randomOpenid(),
+        tradeType: 'JSAPI',
         prepayId: newPrepayId(o.paidAt),
         prepayExpiresAt: new Date(o.paidAt.getTime() + PREPAY_TTL_MS),
         tradeState: 'SUCCESS',

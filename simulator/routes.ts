@@ -1,4 +1,5 @@
 import { BillApi } from './bill';
+import { errorPage, renderMwebPage, renderScanPage } from './channelPages';
 import { Credentials } from './credentials';
 import { systemErrorReply } from './envelope';
 import { htmlResponse, jsonObjectBody, jsonResponse, SimResponse } from './http';
@@ -14,6 +15,7 @@ import { RefundApi } from './refund';
 import { getSignKey, SANDBOX_PREFIX } from './sandbox';
 import { Route } from './server';
 import { OrderBook } from './state';
+import { PayOptions } from './types';
 
 export interface RouteDeps {
   credentials: Credentials;
@@ -113,6 +115,53 @@ export function payerRoutes(d: RouteDeps): Route[] {
     {
       path: '/simulator/cashier',
       handle: req => (req.method === 'GET' ? cashierPage(req, d.orders, d.credentials, d.now()) : methodNotAllowed()),
+    // Channels (issue 16): scanning a NATIVE code, and the MWEB cashier page an mweb_url opens.
+    {
+      path: '/simulator/scan',
+      handle: req => {
+        if (req.method === 'GET') return htmlResponse(renderScanPage(d.orders.all(), d.now()));
+        if (req.method !== 'POST') return methodNotAllowed();
+        const body = jsonObjectBody(req);
+        if (!body || typeof body.codeUrl !== 'string') return problem(400, 'send JSON {"codeUrl": "weixin://...", "result"?: "SUCCESS"|"FAIL", "openid"?}');
+        if (body.result !== undefined && body.result !== 'SUCCESS' && body.result !== 'FAIL') return problem(400, 'result must be SUCCESS or FAIL');
+        if (body.openid !== undefined && typeof body.openid !== 'string') return problem(400, 'openid must be a string');
+        return payerCall(() => d.payer.scan(body.codeUrl as string, { result: body.result as PayOptions['result'], openid: body.openid as string | undefined }));
+      },
+    },
+    {
+      path: '/cgi-bin/mmpayweb-bin/checkmweb',
+      handle: req => {
+        if (req.method !== 'GET') return methodNotAllowed();
+        const q = req.url.searchParams;
+        const prepayId = q.get('prepay_id') ?? '';
+        const pkg = q.get('package') ?? '';
+        let order;
+        try {
+          order = d.payer.mwebOrder(prepayId, pkg);
+        } catch (err) {
+          if (err instanceof PayerError) return errorPage(err.status === 409 ? 410 : err.status, err.message);
+          throw err;
+        }
+        const domains = d.credentials.merchant(order.mchId)?.h5Domains ?? [];
+        // WeChat's H5 checks: the page opening the cashier and the return page are on the registered H5 domain.
+        const referer = hostOf(req.headers.referer);
+        if (!referer || !domains.includes(referer)) return errorPage(403, '商家参数格式有误，请联系商家解决: the Referer is not on the H5 payment domain');
+        const redirect = q.get('redirect_url') ?? undefined;
+        if (redirect !== undefined && !domains.includes(hostOf(redirect) ?? '')) {
+          return errorPage(400, '商家参数格式有误，请联系商家解决: redirect_url is not on the H5 payment domain');
+        }
+        return htmlResponse(renderMwebPage(order, { prepayId, pkg, redirectUrl: redirect }));
+      },
+    },
+    {
+      path: '/simulator/mweb-pay',
+      handle: req => {
+        if (req.method !== 'POST') return methodNotAllowed();
+        const body = jsonObjectBody(req);
+        if (!body || typeof body.prepayId !== 'string' || typeof body.package !== 'string') return problem(400, 'send JSON {"prepayId", "package", "result"?}');
+        if (body.result !== undefined && body.result !== 'SUCCESS' && body.result !== 'FAIL') return problem(400, 'result must be SUCCESS or FAIL');
+        return payerCall(() => d.payer.pay(d.payer.mwebOrder(body.prepayId as string, body.package as string).outTradeNo, { result: body.result as PayOptions['result'] }));
+      },
     },
     {
       path: '/simulator/login-code',
@@ -192,6 +241,25 @@ export function payerRoutes(d: RouteDeps): Route[] {
       },
     },
   ];
+}
+
+function payerCall(fn: () => unknown): SimResponse {
+  try {
+    return jsonResponse(200, fn());
+  } catch (err) {
+    if (err instanceof PayerError) return problem(err.status, err.message);
+    throw err;
+  }
+}
+
+/** The host of a URL (no port), or undefined for none or a malformed one. */
+function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function problem(status: number, message: string): SimResponse {

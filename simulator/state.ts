@@ -63,6 +63,27 @@ export class OrderBook {
     return id;
   }
 
+  /** A new code_url no order holds yet. */
+  uniqueCodeUrl(make: () => string): string {
+    let url: string;
+    do url = make(); while (this.findByCodeUrl(url));
+    return url;
+  }
+
+  /** The NATIVE order a code_url names (what a payer's scan finds). */
+  findByCodeUrl(codeUrl: string): SimOrder | undefined {
+    for (const order of this.byKey.values()) if (order.codeUrl === codeUrl) return this.refresh(order);
+    return undefined;
+  }
+
+  /** The MWEB order an mweb_url names: its prepay_id and the package of its latest mweb_url. */
+  findByMweb(prepayId: string, pkg: string): SimOrder | undefined {
+    for (const order of this.byKey.values()) {
+      if (order.prepayId === prepayId && order.mwebPackage === pkg) return this.refresh(order);
+    }
+    return undefined;
+  }
+
   reset(): void {
     this.byKey.clear();
     this.transactionIds.clear();

@@ -1,4 +1,4 @@
-import type { SignType } from '../lib/wechatpay';
+import type { SignType, TradeType } from '../lib/wechatpay';
 
 export interface AppCredential {
   appId: string;
@@ -13,6 +13,11 @@ export interface MerchantCredential {
   appIds: string[];
   /** Refund notifications go here when a refund request names no notify_url (WeChat's merchant-platform setting). */
   refundNotifyUrl?: string;
+  /**
+   * Hosts registered for H5 payment (MWEB): an mweb_url's redirect_url and the page's Referer must
+   * be on one of them. Default 127.0.0.1 and localhost.
+   */
+  h5Domains?: string[];
 }
 
 export interface SimulatorOptions {
@@ -64,7 +69,15 @@ export interface SimOrder {
   signType: SignType;
   notifyUrl: string;
   totalFee: number;
+  /** JSAPI: the openid the order named; other trade types: the payer's, set when paid ('' before). */
   openid: string;
+  /** The unified order's trade_type (seeded orders: JSAPI). */
+  tradeType: TradeType;
+  /** NATIVE: the code_url, payable until prepayExpiresAt. */
+  codeUrl?: string;
+  /** MWEB: the cashier URL's package and when it stops working (5 minutes after it was issued). */
+  mwebPackage?: string;
+  mwebExpiresAt?: Date;
   attach?: string;
   prepayId: string;
   prepayExpiresAt: Date;
@@ -199,6 +212,8 @@ export interface LoginCodeOptions {
 
 export interface PayOptions {
   result?: 'SUCCESS' | 'FAIL';
+  /** The payer's openid for an order that names none (NATIVE, MWEB, APP); random when unset. */
+  openid?: string;
   bankType?: string;
   /** Pay part of the order with coupons (fee in fen, type CASH by default); they must leave at least 1 fen in cash. */
   coupons?: Array<{ fee: number; type?: 'CASH' | 'NO_CASH'; id?: string }>;

@@ -19,6 +19,9 @@ const DEMO_ASSETS: Record<string, DemoAsset> = {
   'demo.css': { file: 'examples/browser-demo/demo.css', type: 'text/css' },
   // The demo's official-account mode (OAuth login, WeixinJSBridge from the simulator).
   'officialAccount.js': { file: 'examples/browser-demo/officialAccount.js', type: 'application/javascript' },
+  // The web shop's page (issue 16: NATIVE and MWEB).
+  'web.js': { file: 'examples/browser-demo/web.js', type: 'application/javascript' },
+  'web.css': { file: 'examples/browser-demo/web.css', type: 'text/css' },
   'api.js': { file: 'examples/miniprogram/lib/api.js', type: 'application/javascript', module: 'api' },
   'checkout.js': { file: 'examples/miniprogram/lib/checkout.js', type: 'application/javascript', module: 'checkout' },
   'devLogin.js': { file: 'examples/miniprogram/lib/devLogin.js', type: 'application/javascript', module: 'devLogin' },
@@ -41,6 +44,13 @@ export default class DevtoolsController extends Controller {
     this.ctx.set('Cache-Control', 'no-store');
     this.ctx.type = 'text/html';
     this.ctx.body = await this.read('examples/browser-demo/index.html');
+  }
+
+  /** GET /demo/web, and GET /demo/h5-return (where WeChat's H5 cashier sends the payer back): the web shop's page. */
+  async webPage() {
+    this.ctx.set('Cache-Control', 'no-store');
+    this.ctx.type = 'text/html';
+    this.ctx.body = await this.read('examples/browser-demo/web.html');
   }
 
   /** GET /demo/assets/:file */

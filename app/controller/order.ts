@@ -1,5 +1,5 @@
 import { Controller } from 'egg';
-import { OUT_TRADE_NO_PATTERN } from '../../lib/wechatpay';
+import { isTradeType, OUT_TRADE_NO_PATTERN, TRADE_TYPES } from '../../lib/wechatpay';
 import { ValidationError } from '../common/errors';
 import { requireInt, requireObject, requireString } from '../common/validate';
 
@@ -55,7 +55,11 @@ export default class PaymentController extends Controller {
     const receipt = body.receipt === true;
     const keyHeader = this.ctx.get('idempotency-key');
     const idempotencyKey = keyHeader ? requireString(keyHeader, 'Idempotency-Key', { max: 64, pattern: /^[A-Za-z0-9_\-:.]+$/ }) : undefined;
-    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, attach, receipt, idempotencyKey, clientIp: this.clientIp() });
+    if (body.tradeType !== undefined && !isTradeType(body.tradeType)) {
+      throw new ValidationError('tradeType', `tradeType must be one of ${TRADE_TYPES.join(', ')}`);
+    }
+    const tradeType = body.tradeType;
+    this.ctx.body = await this.service.order.create({ user: this.ctx.state.user, items, attach, receipt, idempotencyKey, clientIp: this.clientIp(), tradeType });
   }
 
   /** POST /payment/orders/:outTradeNo/pay: payment parameters for an existing unpaid order. */
@@ -66,6 +70,22 @@ export default class PaymentController extends Controller {
   /** GET /payment/orders/:outTradeNo */
   async show() {
     this.ctx.body = await this.service.order.status(this.ctx.state.user, this.outTradeNo());
+  }
+
+  /** GET /payment/orders/:outTradeNo/qrcode.svg: a NATIVE order's code_url as an SVG QR code. */
+  async qrCodeSvg() {
+    const { image } = await this.service.orderQrCode.render(this.ctx.state.user, this.outTradeNo(), 'svg');
+    this.ctx.type = 'image/svg+xml';
+    this.ctx.set('Cache-Control', 'private, no-store');
+    this.ctx.body = image;
+  }
+
+  /** GET /payment/orders/:outTradeNo/qrcode.png: the same QR code as PNG. */
+  async qrCodePng() {
+    const { image } = await this.service.orderQrCode.render(this.ctx.state.user, this.outTradeNo(), 'png');
+    this.ctx.type = 'image/png';
+    this.ctx.set('Cache-Control', 'private, no-store');
+    this.ctx.body = image;
   }
 
   /** POST /payment/orders/:outTradeNo/close: closes an unpaid order of yours (idempotent). */

@@ -1,4 +1,5 @@
 import { fromBeijing, isSignType, verifySign } from '../../lib/wechatpay';
+import { payerIsOrderOwner } from './channels';
 
 /**
  * The settlement decision: given the rows of one payment, read under its order's row lock, and
@@ -64,9 +65,8 @@ export type PaymentSource = 'notify' | 'query';
 export interface SettlementRows {
   order: { id: number; outTradeNo: string; status: string; totalFee: number };
   /** `appid`: the app the payment was made for; WeChat's report about it must name that app. */
-  attempt: {
-    id: number; outTradeNo: string; status: string; totalFee: number; signType: string; appid: string; transactionId: string | null;
-    /** MICROPAY: a POS order, which has no owner to check the payer against (tradeType undefined: JSAPI). */
+  attempt: { id: number; outTradeNo: string; status: string; totalFee: number; signType: string; appid: string; transactionId: string | null;
+    /** Absent on rows read before channels: JSAPI. Only JSAPI names its payer (MICROPAY: whoever's code was scanned). */
     tradeType?: string;
   };
   /** The openid of the order's owner. */
@@ -152,8 +152,10 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
     if (attempt.transactionId === facts.transactionId) return { outcome: { result: 'DUPLICATE', orderId: order.id }, changes: {} };
     return rejected('a different transaction_id was already recorded for this out_trade_no', order.id);
   }
-  // A payment-code order is paid by whoever's code the cashier scanned: there is no owner to match.
-  if (facts.openid && attempt.tradeType !== 'MICROPAY' && facts.openid !== rows.ownerOpenid) return rejected('openid is not the order owner\'s', order.id);
+  // Only a JSAPI order names its payer; a QR code, an H5 cashier or the app may be paid by anyone's WeChat.
+  if (payerIsOrderOwner(attempt.tradeType ?? 'JSAPI') && facts.openid && facts.openid !== rows.ownerOpenid) {
+    return rejected('openid is not the order owner\'s', order.id);
+  }
   if (rows.transactionIdHolder !== null && rows.transactionIdHolder !== attempt.outTradeNo) {
     return rejected('transaction_id already belongs to another payment', order.id);
   }

@@ -4,6 +4,7 @@ import { MerchantTls, readMerchantTls } from '../infra/merchantCert';
 const PAY_CLIENT = Symbol('wechatPayClient');
 const LOGIN_CLIENT = Symbol('wechatLoginClient');
 const OAUTH_CLIENT = Symbol('wechatOAuthClient');
+const APP_OAUTH_CLIENT = Symbol('wechatAppOAuthClient');
 
 /**
  * Returns the client cached in `slot` while the settings it was built from are unchanged, else
@@ -60,5 +61,20 @@ export default {
       appId: oa.appId, appSecret: oa.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
     };
     return cachedClient(app, OAUTH_CLIENT, settings, () => new WechatOAuthClient(settings));
+  },
+
+  /**
+   * The Open Platform mobile app's OAuth code exchange (the app's WeChat login, same endpoint as
+   * the official account's); undefined when no mobile app is configured.
+   */
+  get wechatAppOAuth(): WechatOAuthClient | undefined {
+    const app = this as any;
+    const c = app.config.wechat;
+    const mobile = c.apps?.app;
+    if (!mobile) return undefined;
+    const settings = {
+      appId: mobile.appId, appSecret: mobile.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
+    };
+    return cachedClient(app, APP_OAUTH_CLIENT, settings, () => new WechatOAuthClient(settings));
   },
 };

@@ -18,6 +18,8 @@ const definePaymentAttempt = (app: Application) => {
     declare timeExpire: string;
     declare prepayId: CreationOptional<string | null>;
     declare prepayExpiresAt: CreationOptional<Date | null>;
+    /** NATIVE: code_url; MWEB: mweb_url (without redirect_url); valid until prepayExpiresAt. */
+    declare payUrl: CreationOptional<string | null>;
     declare transactionId: CreationOptional<string | null>;
     declare errCode: CreationOptional<string | null>;
     /** What the payment was made of, as WeChat reported it: cash, coupons (JSON [{id, type, fee}]), the merchant's settled amount. */
@@ -43,6 +45,7 @@ const definePaymentAttempt = (app: Application) => {
     timeExpire: { type: DataTypes.STRING(14), allowNull: false },
     prepayId: { type: DataTypes.STRING(64), allowNull: true },
     prepayExpiresAt: { type: DataTypes.DATE(3), allowNull: true },
+    payUrl: { type: DataTypes.STRING(512), allowNull: true },
     transactionId: { type: DataTypes.STRING(32), allowNull: true },
     errCode: { type: DataTypes.STRING(32), allowNull: true },
     cashFee: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },

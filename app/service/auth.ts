@@ -15,7 +15,7 @@ export default class AuthService extends Service {
     await this.service.rateLimit.consume('loginPerUser', `o${session.openid}`, 'refuse');
     const appId = this.config.wechat.apps.miniProgram.appId;
     const user = await this.upsertUser(appId, session.openid, session.unionid);
-    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId }, session.session_key);
+    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId, channel: 'miniProgram' }, session.session_key);
     this.ctx.logger.info('[login] user %d logged in', user.id);
     return { token, expiresIn, user: { id: user.id, openid: user.openid } };
   }

@@ -64,7 +64,7 @@ export default class OAuthService extends Service {
     const appId = client.config.appId;
     await this.service.rateLimit.consume('loginPerUser', `o${appId}:${result.openid}`, 'refuse');
     const user = await this.service.auth.upsertUser(appId, result.openid, result.unionid);
-    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId });
+    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId, channel: 'officialAccount' });
     this.ctx.logger.info('[oauth] user %d logged in through the official account', user.id);
     return { redirect, token, expiresIn };
   }

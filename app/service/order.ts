@@ -1,8 +1,9 @@
 import { Service } from 'egg';
 import { UniqueConstraintError } from 'sequelize';
-import { merchantNumber, SignType, WechatApiError } from '../../lib/wechatpay';
+import { merchantNumber, SignType, TradeType, WechatApiError } from '../../lib/wechatpay';
 import { configuredApps } from '../../config/config.default';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors';
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../common/errors';
+import { chooseTradeType } from '../domain/channels';
 import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
@@ -20,6 +21,8 @@ export interface CreateOrderCommand {
   receipt?: boolean;
   idempotencyKey?: string;
   clientIp: string;
+  /** The trade type asked for; unset: the session's channel's default (docs/channels.md). */
+  tradeType?: TradeType;
 }
 
 export interface OrderView {
@@ -52,9 +55,15 @@ export default class OrderService extends Service {
     if (!configuredApps(this.config.wechat).some(a => a.appId === cmd.user.appId)) {
       throw new UnauthorizedError('SESSION_APP_UNKNOWN', 'this session\'s app is no longer configured: log in again');
     }
+    // One order path for every channel: the session's channel says which trade types it may use.
+    const tradeType = chooseTradeType(cmd.user.channel, cmd.tradeType);
+    if (!tradeType) {
+      throw new ForbiddenError('TRADE_TYPE_NOT_ALLOWED', `a ${cmd.user.channel} session cannot order with trade type ${cmd.tradeType}`);
+    }
+    this.assertTradeTypeConfigured(tradeType);
     if (cmd.idempotencyKey) {
       const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
-      if (existing) return this.retried(existing, cmd);
+      if (existing) return this.retried(existing, cmd, tradeType);
     }
     const priced = await this.service.catalog.price(cmd.items);
     const options = decideUnifiedOrderOptions(priced.items, priced.totalFee, priced.productOptions, cmd.receipt === true);
@@ -72,7 +81,7 @@ export default class OrderService extends Service {
           signType: this.config.wechat.signType,
           // The session's app is the order's channel: the appid every WeChat call for it names.
           appid: cmd.user.appId,
-          tradeType: 'JSAPI',
+          tradeType,
           attach: cmd.attach ?? null,
           goodsTag: options.goodsTag,
           limitPay: options.limitPay,
@@ -90,7 +99,7 @@ export default class OrderService extends Service {
       // The same idempotency key raced us: answer with the order that won.
       if (err instanceof UniqueConstraintError && cmd.idempotencyKey) {
         const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
-        if (existing) return this.retried(existing, cmd);
+        if (existing) return this.retried(existing, cmd, tradeType);
       }
       throw err;
     }
@@ -99,10 +108,10 @@ export default class OrderService extends Service {
   }
 
   /** A retried create with a key already used: the same order, if the request is the same. */
-  private async retried(order: OrderRow, cmd: CreateOrderCommand): Promise<PaymentParams> {
+  private async retried(order: OrderRow, cmd: CreateOrderCommand, tradeType: TradeType): Promise<PaymentParams> {
     const priced = await this.service.catalog.price(cmd.items);
     if (priced.totalFee !== order.totalFee || JSON.stringify(priced.items) !== order.items || (cmd.attach ?? null) !== (order.attach ?? null) ||
-        (cmd.receipt === true) !== !!order.receipt) {
+        (cmd.receipt === true) !== !!order.receipt || tradeType !== order.tradeType) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order');
     }
     return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp);
@@ -110,7 +119,16 @@ export default class OrderService extends Service {
 
   async pay(user: SessionUser, outTradeNo: string, clientIp: string): Promise<PaymentParams> {
     const order = await this.findOwned(user, outTradeNo);
+    this.assertTradeTypeConfigured(order.tradeType);
     return this.service.prepay.paymentParams(order, user.openid, clientIp);
+  }
+
+  /** MWEB needs the H5 site and return page (production has none until both are set). */
+  private assertTradeTypeConfigured(tradeType: string) {
+    const web = this.config.wechat.web;
+    if (tradeType === 'MWEB' && !(web.wapUrl && web.h5ReturnUrl)) {
+      throw new NotFoundError('CHANNEL_NOT_CONFIGURED', 'H5 payment (MWEB) is not configured');
+    }
   }
 
   async findOwned(user: SessionUser, outTradeNo: string) {

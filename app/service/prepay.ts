@@ -1,6 +1,7 @@
 import { Service } from 'egg';
 import {
-  merchantNumber, requestPaymentParams, RequestPaymentParams, SignType, toBeijingCompact, WechatApiError, WechatError, WechatXmlError,
+  AppPayParams, appPayParams, h5SceneInfo, merchantNumber, mwebUrlWithRedirect, requestPaymentParams, RequestPaymentParams, SignType,
+  toBeijingCompact, TRADE_TYPE_SPECS, TradeType, UnifiedOrderRequest, WechatApiError, WechatError,
 } from '../../lib/wechatpay';
 import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
@@ -8,7 +9,6 @@ import { isPaidStatus } from '../domain/orderStatus';
 import type { OrderRow } from '../model/order';
 import type { PaymentAttemptRow } from '../model/paymentAttempt';
 
-const PREPAY_VALIDITY_MS = 2 * 3600 * 1000;
 /** WeChat wants time_expire at least a minute after the unified order call; keep some margin. */
 const MIN_PAYABLE_MS = 90 * 1000;
 /** Attempts that may still be payable at WeChat: closed there before a new number replaces them. */
@@ -19,11 +19,39 @@ const LIVE_AT_WECHAT = [ 'CREATED', 'PREPAID', 'FAILED' ];
  * timeStamp, nonceStr, package, signType and paySign; wx.requestPayment() takes them without
  * appId (the mini-program supplies its own), so it ignores it.
  */
-export interface PaymentParams extends RequestPaymentParams {
+export interface JsapiPaymentParams extends RequestPaymentParams {
   /** The appid paySign was computed with: the order's app. */
   appId: string;
   outTradeNo: string;
 }
+
+/** NATIVE: the code_url to show as a QR code (the service renders it at qrCode.svg/png). */
+export interface NativePaymentParams {
+  outTradeNo: string;
+  tradeType: 'NATIVE';
+  codeUrl: string;
+  /** When WeChat stops taking this code_url (2 hours, or the order's expiry if sooner). */
+  codeUrlExpiresAt: string;
+  qrCode: { svg: string; png: string };
+}
+
+/** MWEB: the cashier page to send the mobile browser to, with our return page appended. */
+export interface MwebPaymentParams {
+  outTradeNo: string;
+  tradeType: 'MWEB';
+  mwebUrl: string;
+  /** mweb_url lasts 5 minutes; afterwards /pay gives a new one. */
+  mwebUrlExpiresAt: string;
+}
+
+/** APP: the WeChat app SDK's PayReq fields, signed for the mobile app's appid. */
+export interface AppPaymentParams extends AppPayParams {
+  outTradeNo: string;
+  tradeType: 'APP';
+}
+
+/** What the payer's side gets, by the order's trade type (lib/wechatpay TRADE_TYPE_SPECS). */
+export type PaymentParams = JsapiPaymentParams | NativePaymentParams | MwebPaymentParams | AppPaymentParams;
 
 /**
  * Gets an order a usable prepay_id from WeChat's unified order and signs the parameters for
@@ -72,7 +100,9 @@ export default class PrepayService extends Service {
   }
 
   private prepayUsable(attempt: PaymentAttemptRow): boolean {
-    const margin = this.config.payment.prepayReuseMarginSeconds * 1000;
+    // An mweb_url lives 5 minutes: a fifth of its life as margin, not the 5 minutes a prepay_id gets.
+    const ttl = TRADE_TYPE_SPECS[attempt.tradeType as TradeType]?.replyTtlMs ?? 0;
+    const margin = Math.min(this.config.payment.prepayReuseMarginSeconds * 1000, ttl / 5);
     return !!attempt.prepayId && !!attempt.prepayExpiresAt && attempt.prepayExpiresAt.getTime() - Date.now() > margin;
   }
 
@@ -81,24 +111,12 @@ export default class PrepayService extends Service {
    * stopped being open during the call (its prepay_id is then never given out).
    */
   private async callUnifiedOrder(order: OrderRow, attempt: PaymentAttemptRow, openid: string, clientIp: string): Promise<PaymentParams | undefined> {
-    const wechat = this.config.wechat;
     let reply: Record<string, string>;
     try {
       // Same out_trade_no, same parameters (time_start/time_expire stored on the attempt): a
       // repeated call after a timeout or SYSTEMERROR gets the same prepay_id, never a second order.
-      reply = await this.app.wechatPay.unifiedOrder({
-        body: order.body,
-        out_trade_no: attempt.outTradeNo,
-        total_fee: attempt.totalFee,
-        spbill_create_ip: clientIp,
-        notify_url: wechat.notifyUrl,
-        openid,
-        time_start: attempt.timeStart,
-        time_expire: attempt.timeExpire,
-        attach: order.attach ?? undefined,
-        // Optional fields fixed on the order at creation (docs/decisions/0015-unified-order-options-and-coupons.md).
-        ...unifiedOrderExtras(order),
-      }, { signType: attempt.signType as SignType, appId: attempt.appid });
+      reply = await this.app.wechatPay.unifiedOrder(this.unifiedOrderRequest(order, attempt, openid, clientIp),
+        { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
       if (err instanceof WechatApiError) {
         await attempt.update({ errCode: err.errCode.slice(0, 32), errCodeDes: err.errCodeDes.slice(0, 255) });
@@ -107,8 +125,10 @@ export default class PrepayService extends Service {
       }
       throw err;
     }
-    if (!reply.prepay_id) throw new WechatXmlError('unified order answered SUCCESS without prepay_id');
-    const prepayExpiresAt = new Date(Math.min(Date.now() + PREPAY_VALIDITY_MS, order.expiresAt.getTime()));
+    // The client (lib/wechatpay) checked that the reply carries what this trade type's payer needs.
+    const spec = TRADE_TYPE_SPECS[attempt.tradeType as TradeType];
+    const payUrl = spec.replyField === 'prepay_id' ? null : reply[spec.replyField];
+    const prepayExpiresAt = new Date(Math.min(Date.now() + spec.replyTtlMs, order.expiresAt.getTime()));
     const { Order, PaymentAttempt } = this.app.model;
     // Whether this call may hand out the prepay_id is decided from the attempt's state read under
     // its locks (order row first, then the attempt: docs/decisions/0002-lock-order.md), never from
@@ -118,7 +138,7 @@ export default class PrepayService extends Service {
       const locked = await PaymentAttempt.findByPk(attempt.id, { lock: transaction.LOCK.UPDATE, transaction });
       if (!lockedOrder || !locked) throw new Error(`order ${order.outTradeNo} or its attempt ${attempt.outTradeNo} vanished`);
       if (locked.status !== 'CREATED' && locked.status !== 'PREPAID') return { open: false, orderStatus: lockedOrder.status };
-      await locked.update({ status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, errCode: null, errCodeDes: null }, { transaction });
+      await locked.update({ status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, payUrl, errCode: null, errCodeDes: null }, { transaction });
       return { open: true, orderStatus: lockedOrder.status };
     });
     if (!state.open) {
@@ -134,15 +154,74 @@ export default class PrepayService extends Service {
       return undefined;
     }
     this.ctx.logger.info('[payment] order %s prepaid: out_trade_no=%s', order.outTradeNo, attempt.outTradeNo);
-    return this.sign(order, attempt, reply.prepay_id);
+    attempt.prepayId = reply.prepay_id;
+    attempt.prepayExpiresAt = prepayExpiresAt;
+    attempt.payUrl = payUrl;
+    return this.sign(order, attempt);
   }
 
-  /** paySign with the attempt's appid and sign type: the payer's app checks it against its own appid. */
-  private sign(order: OrderRow, attempt: PaymentAttemptRow, prepayId = attempt.prepayId!): PaymentParams {
-    const params = requestPaymentParams({
-      appId: attempt.appid, prepayId, apiKey: this.config.wechat.apiKey, signType: attempt.signType as SignType,
-    });
-    return { appId: attempt.appid, ...params, outTradeNo: order.outTradeNo };
+  /**
+   * The unified order of an attempt: the common fields, then what its trade type requires (the
+   * client refuses to send one without them): JSAPI the payer's openid, NATIVE a product_id,
+   * MWEB the H5 site's scene_info. spbill_create_ip is the payer's address as Egg computes it
+   * (TRUST_PROXY), which MWEB requires to be the payer's real one.
+   */
+  private unifiedOrderRequest(order: OrderRow, attempt: PaymentAttemptRow, openid: string, clientIp: string): UnifiedOrderRequest {
+    const wechat = this.config.wechat;
+    const tradeType = attempt.tradeType as TradeType;
+    return {
+      body: order.body,
+      out_trade_no: attempt.outTradeNo,
+      total_fee: attempt.totalFee,
+      spbill_create_ip: clientIp,
+      notify_url: wechat.notifyUrl,
+      trade_type: tradeType,
+      openid: tradeType === 'JSAPI' ? openid : undefined,
+      // The order's first product: what a static NATIVE code would name (at most 32 characters).
+      product_id: tradeType === 'NATIVE' ? String((JSON.parse(order.items) as Array<{ productId: number }>)[0].productId) : undefined,
+      scene_info: tradeType === 'MWEB'
+        ? h5SceneInfo({ wapUrl: wechat.web.wapUrl, wapName: wechat.web.wapName || new URL(wechat.web.wapUrl).host })
+        : undefined,
+      time_start: attempt.timeStart,
+      time_expire: attempt.timeExpire,
+      attach: order.attach ?? undefined,
+      // Optional fields fixed on the order at creation (docs/decisions/0015-unified-order-options-and-coupons.md).
+      ...unifiedOrderExtras(order),
+    };
+  }
+
+  /**
+   * What the payer's side needs, by trade type, signed (JSAPI, APP) with the attempt's appid and
+   * sign type: the payer's app checks the sign against its own appid and the order's sign type.
+   */
+  private sign(order: OrderRow, attempt: PaymentAttemptRow): PaymentParams {
+    const { apiKey, mchId, web } = this.config.wechat;
+    const signType = attempt.signType as SignType;
+    const prepayId = attempt.prepayId!;
+    const outTradeNo = order.outTradeNo;
+    switch (attempt.tradeType as TradeType) {
+      case 'NATIVE': {
+        const base = `/payment/orders/${encodeURIComponent(outTradeNo)}/qrcode`;
+        return {
+          outTradeNo, tradeType: 'NATIVE', codeUrl: attempt.payUrl!, codeUrlExpiresAt: attempt.prepayExpiresAt!.toISOString(),
+          qrCode: { svg: `${base}.svg`, png: `${base}.png` },
+        };
+      }
+      case 'MWEB': {
+        const back = new URL(web.h5ReturnUrl);
+        back.searchParams.set('outTradeNo', outTradeNo);
+        return {
+          outTradeNo, tradeType: 'MWEB', mwebUrl: mwebUrlWithRedirect(attempt.payUrl!, back.toString()),
+          mwebUrlExpiresAt: attempt.prepayExpiresAt!.toISOString(),
+        };
+      }
+      case 'APP':
+        return { ...appPayParams({ appId: attempt.appid, mchId, prepayId, apiKey, signType }), outTradeNo, tradeType: 'APP' };
+      default: {
+        const params = requestPaymentParams({ appId: attempt.appid, prepayId, apiKey, signType });
+        return { appId: attempt.appid, ...params, outTradeNo };
+      }
+    }
   }
 
   /**

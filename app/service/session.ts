@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { sessionStoreUnavailable } from '../common/errors';
 import { withTimeout } from '../infra/withTimeout';
+import { isSessionChannel, SessionChannel } from '../domain/channels';
 
 export interface SessionUser {
   userId: number;
@@ -11,7 +12,16 @@ export interface SessionUser {
    * channel). Sessions from before apps were recorded hold none and were all the mini-program's.
    */
   appId: string;
+  /**
+   * How the user came (docs/decisions/0016-channels-and-sessions.md): decides the trade types its
+   * orders may use. Sessions made before channels hold none: the official account's appid means
+   * officialAccount, anything else miniProgram.
+   */
+  channel: SessionChannel;
 }
+
+/** What a login hands to create(): the channel may be left to follow from the appid. */
+export type NewSession = Omit<SessionUser, 'channel'> & { channel?: SessionChannel };
 
 // Redis keys hold a hash of the token, so a Redis dump does not hand out live sessions.
 const sessionKey = (token: string) => `session:${createHash('sha256').update(token).digest('hex')}`;
@@ -20,7 +30,8 @@ const wechatSessionKey = (userId: number) => `wx_session_key:${userId}`;
 /** Login sessions and WeChat session_keys, both in Redis only. */
 export default class SessionService extends Service {
   /** `wechatSessionKeyValue`: the mini-program's session_key (official-account OAuth has none). */
-  async create(user: SessionUser, wechatSessionKeyValue?: string): Promise<{ token: string; expiresIn: number }> {
+  async create(newUser: NewSession, wechatSessionKeyValue?: string): Promise<{ token: string; expiresIn: number }> {
+    const user: SessionUser = { ...newUser, channel: newUser.channel ?? this.channelOf(newUser.appId) };
     const ttl = this.config.session.ttlSeconds;
     const token = randomBytes(32).toString('base64url');
     const multi = this.app.redis.multi().set(sessionKey(token), JSON.stringify(user), 'EX', ttl);
@@ -35,7 +46,12 @@ export default class SessionService extends Service {
     if (!raw) return null;
     const parsed = JSON.parse(raw);
     const appId = typeof parsed.appId === 'string' && parsed.appId ? parsed.appId : this.config.wechat.apps.miniProgram.appId;
-    return { userId: Number(parsed.userId), openid: String(parsed.openid), appId };
+    const channel = isSessionChannel(parsed.channel) ? parsed.channel : this.channelOf(appId);
+    return { userId: Number(parsed.userId), openid: String(parsed.openid), appId, channel };
+  }
+
+  private channelOf(appId: string): SessionChannel {
+    return appId === this.config.wechat.apps.officialAccount?.appId ? 'officialAccount' : 'miniProgram';
   }
 
   async destroy(token: string): Promise<void> {

@@ -6,6 +6,7 @@ export * from './xml';
 export * from './ids';
 export * from './time';
 export * from './jsapi';
+export * from './tradeType';
 export * from './http';
 export * from './payClient';
 export * from './loginClient';

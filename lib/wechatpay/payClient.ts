@@ -5,6 +5,7 @@ import { WechatApiError, WechatRequestNotSentError, WechatSignatureError, Wechat
 import { httpRequest, httpRequestStream } from './http';
 import { nonceStr } from './ids';
 import { isSignType, sign, SignType, verifySign } from './sign';
+import { isTradeType, missingTradeTypeField, TRADE_TYPE_SPECS, TradeType } from './tradeType';
 import { buildXml, parseXml } from './xml';
 
 export interface PayClientConfig {
@@ -66,7 +67,14 @@ export interface UnifiedOrderRequest {
   total_fee: number;
   spbill_create_ip: string;
   notify_url: string;
-  openid: string;
+  /** Which channel (TRADE_TYPE_SPECS), JSAPI when unset: decides which of the fields below WeChat requires. */
+  trade_type?: TradeType;
+  /** JSAPI: the payer's openid in the order's app. */
+  openid?: string;
+  /** NATIVE: the merchant's product id (at most 32 characters). */
+  product_id?: string;
+  /** MWEB: the site (h5SceneInfo()). */
+  scene_info?: string;
   time_start?: string;
   time_expire?: string;
   attach?: string;
@@ -131,8 +139,20 @@ export class WechatPayClient {
     }
   }
 
-  unifiedOrder(req: UnifiedOrderRequest, options: CallOptions = {}): Promise<Reply> {
-    return this.call('/pay/unifiedorder', { ...req, trade_type: 'JSAPI' }, options);
+  /**
+   * The trade type's required fields are checked before anything is sent; the reply must carry
+   * the field the trade type's payer needs (prepay_id, and code_url or mweb_url).
+   */
+  async unifiedOrder(req: UnifiedOrderRequest, options: CallOptions = {}): Promise<Reply> {
+    const tradeType = req.trade_type ?? 'JSAPI';
+    if (!isTradeType(tradeType)) throw new WechatRequestNotSentError(`unsupported trade_type ${JSON.stringify(tradeType)}`);
+    const missing = missingTradeTypeField(tradeType, req as unknown as Record<string, unknown>);
+    if (missing) throw new WechatRequestNotSentError(`a ${tradeType} unified order needs ${missing}`);
+    const reply = await this.call('/pay/unifiedorder', { ...req, trade_type: tradeType }, options);
+    for (const field of new Set([ 'prepay_id', TRADE_TYPE_SPECS[tradeType].replyField ])) {
+      if (!reply[field]) throw new WechatXmlError(`unified order answered SUCCESS without ${field}`);
+    }
+    return reply;
   }
 
   orderQuery(ref: { out_trade_no?: string; transaction_id?: string }, options: CallOptions = {}): Promise<Reply> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { configuredApps, officialAccountFromEnv } from '../../config/config.default';
+import { configuredApps, mobileAppFromEnv, officialAccountFromEnv } from '../../config/config.default';
 import { assertProductionSettings } from '../../config/config.prod';
 import { DEV_WECHAT } from '../../config/env';
 
@@ -64,5 +64,46 @@ describe('apps by role', () => {
     assert.deepEqual(configuredApps({ apps: { miniProgram } }), [{ role: 'miniProgram', ...miniProgram }]);
     assert.deepEqual(configuredApps({ apps: { miniProgram, officialAccount: { appId: 'wxoa', appSecret: 'b' } } }).map(a => a.role),
       [ 'miniProgram', 'officialAccount' ]);
+  });
+
+  // Channels (issue 16): the Open Platform mobile app (APP) and the H5 site (MWEB).
+  describe('the mobile app and the H5 site', () => {
+    const MOBILE = { WECHAT_MOBILE_APPID: 'wx1122334455667788', WECHAT_MOBILE_APP_SECRET: 'a-mobile-secret' };
+
+    it('production accepts a whole mobile app and refuses half of one, its development values or another app\'s appid', () => {
+      assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, ...MOBILE }));
+      assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_MOBILE_APPID: MOBILE.WECHAT_MOBILE_APPID }),
+        /WECHAT_MOBILE_APPID and WECHAT_MOBILE_APP_SECRET must be set together/);
+      assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_MOBILE_APP_SECRET: 's' }), /must be set together/);
+      assert.throws(() => assertProductionSettings({ ...GOOD, ...MOBILE, WECHAT_MOBILE_APPID: DEV_WECHAT.mobileAppId }),
+        /WECHAT_MOBILE_APPID still has its development value/);
+      assert.throws(() => assertProductionSettings({ ...GOOD, ...MOBILE, WECHAT_MOBILE_APP_SECRET: DEV_WECHAT.mobileAppSecret }),
+        /WECHAT_MOBILE_APP_SECRET still has its development value/);
+      assert.throws(() => assertProductionSettings({ ...GOOD, ...MOBILE, WECHAT_MOBILE_APPID: GOOD.WECHAT_APPID }), /must differ from the other apps/);
+    });
+
+    it('production takes the H5 site and return page together, over HTTPS', () => {
+      const h5 = { WECHAT_H5_WAP_URL: 'https://m.shop.example.com', WECHAT_H5_RETURN_URL: 'https://m.shop.example.com/paid' };
+      assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, ...h5 }));
+      assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_H5_WAP_URL: h5.WECHAT_H5_WAP_URL }), /must be set together/);
+      assert.throws(() => assertProductionSettings({ ...GOOD, ...h5, WECHAT_H5_RETURN_URL: 'http://m.shop.example.com/paid' }),
+        /WECHAT_H5_RETURN_URL must be an https URL/);
+    });
+
+    it('reads the mobile app whole, or not at all; development falls back to the simulator\'s third app', () => {
+      const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => {
+        const saved = { ...process.env };
+        delete process.env.WECHAT_MOBILE_APPID;
+        delete process.env.WECHAT_MOBILE_APP_SECRET;
+        Object.assign(process.env, vars);
+        try { return fn(); } finally { process.env = saved; }
+      };
+      assert.deepEqual(withEnv(MOBILE, () => mobileAppFromEnv('prod')), { appId: MOBILE.WECHAT_MOBILE_APPID, appSecret: MOBILE.WECHAT_MOBILE_APP_SECRET });
+      assert.equal(withEnv({}, () => mobileAppFromEnv('prod')), undefined);
+      assert.deepEqual(withEnv({}, () => mobileAppFromEnv('unittest')), { appId: DEV_WECHAT.mobileAppId, appSecret: DEV_WECHAT.mobileAppSecret });
+      assert.throws(() => withEnv({ WECHAT_MOBILE_APPID: 'wx1' }, () => mobileAppFromEnv('local')), /must be set together/);
+      assert.deepEqual(configuredApps({ apps: { miniProgram: { appId: 'a', appSecret: 'b' }, app: { appId: 'c', appSecret: 'd' } } }).map(a => a.role),
+        [ 'miniProgram', 'app' ]);
+    });
   });
 });

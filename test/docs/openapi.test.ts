@@ -22,6 +22,9 @@ const UNDOCUMENTED_DEV_ROUTES = [
   'GET /demo/config',
   'POST /demo/login-code',
   'POST /demo/pay',
+  // Channels (issue 16): the demo's web-shop page and its H5 return page.
+  'GET /demo/web',
+  'GET /demo/h5-return',
 ];
 
 /** `METHOD /path/{param}` for every route the app's router has (HEAD rides along with GET). */
@@ -340,6 +343,40 @@ describe('docs/openapi.json', () => {
       const { code } = testEnv.sim.issueOAuthCode({ appId: app.config.wechat.apps.officialAccount!.appId });
       conforms('GET', '/oauth/wechat/callback', await callback({ code, state }).set('Cookie', cookie)
         .expect(302));
+    });
+
+    // Channels (issue 16): the web shop's guest session and QR code, the mobile app's login, each trade type's reply.
+    scenario('channels: NATIVE, MWEB and APP', async () => {
+      const guest = await app.httpRequest().post('/api/web/session').expect(200);
+      conforms('POST', '/api/web/session', guest);
+      const token = guest.body.token;
+      const orderAs = (bearerToken: string, tradeType: string) => app.httpRequest().post('/payment/order').set(bearer(bearerToken))
+        .send({ items: [{ productId: PRODUCTS.coffee.id, quantity: 1 }], tradeType });
+      const native = await orderAs(token, 'NATIVE').expect(200);
+      conforms('POST', '/payment/order', native);
+      conforms('POST', '/payment/order', await orderAs(token, 'MWEB').expect(200));
+      conforms('POST', '/payment/order', await orderAs(token, 'APP').expect(403));
+      // Images: supertest keeps their bytes in body, so the text checked is those bytes.
+      for (const format of [ 'svg', 'png' ]) {
+        const path = `/payment/orders/{outTradeNo}/qrcode.${format}`;
+        const image = await app.httpRequest().get(native.body.qrCode[format]).set(bearer(token))
+          .buffer(true)
+          .expect(200);
+        conforms('GET', path, { ...image, text: Buffer.from(image.body).toString('latin1') });
+        conforms('GET', path, await app.httpRequest().get(`/payment/orders/P0000000000000000000000000000/qrcode.${format}`).set(bearer(token))
+          .expect(404));
+        conforms('GET', path, await app.httpRequest().get(native.body.qrCode[format]).expect(401));
+      }
+
+      const { code } = testEnv.sim.issueOAuthCode({ appId: app.config.wechat.apps.app!.appId });
+      const appLogin = await app.httpRequest().post('/api/app/login').send({ code })
+        .expect(200);
+      conforms('POST', '/api/app/login', appLogin);
+      conforms('POST', '/api/app/login', await app.httpRequest().post('/api/app/login').send({ code })
+        .expect(401));
+      conforms('POST', '/api/app/login', await app.httpRequest().post('/api/app/login').send({})
+        .expect(422));
+      conforms('POST', '/payment/order', await orderAs(appLogin.body.token, 'APP').expect(200));
     });
 
     it('every documented operation had a real reply checked above', async () => {

@@ -186,6 +186,8 @@ describe('simulator: payer endpoints and console', () => {
       apiKey: 'devkey00000000000000000000000001',
       oaAppId: 'wx0000000000000002',
       oaAppSecret: 'dev-oa-secret-not-for-production',
+      mobileAppId: 'wx0000000000000003',
+      mobileAppSecret: 'dev-mobile-secret-not-for-production',
     });
     assert.equal(DEV_CREDENTIALS.apiKey.length, 32);
   });

@@ -295,7 +295,7 @@ describe('simulator: unified order', () => {
     }
 
     for (const [ field, value ] of [
-      [ 'trade_type', 'NATIVE' ],
+      [ 'trade_type', 'MICROPAY' ], [ 'trade_type', 'jsapi' ],
       [ 'total_fee', '0' ], [ 'total_fee', '-1' ], [ 'total_fee', '12.5' ], [ 'total_fee', '012' ], [ 'total_fee', 'abc' ],
       [ 'total_fee', '99999999999' ],
       [ 'out_trade_no', 'x'.repeat(33) ], [ 'out_trade_no', 'has#hash' ], [ 'out_trade_no', '订单1' ], [ 'out_trade_no', 'a b' ],

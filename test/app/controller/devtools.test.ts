@@ -34,7 +34,7 @@ describe('developer tools: /demo and its simulator calls', () => {
     });
 
     it('registers the demo and /openapi.json in local development and in tests', () => {
-      const expected = [ 'GET /openapi.json', 'GET /demo', 'GET /demo/assets/:file', 'GET /demo/config', 'POST /demo/login-code', 'POST /demo/pay' ];
+      const expected = [ 'GET /openapi.json', 'GET /demo', 'GET /demo/assets/:file', 'GET /demo/web', 'GET /demo/h5-return', 'GET /demo/config', 'POST /demo/login-code', 'POST /demo/pay' ];
       assert.deepEqual(routesFor('local'), expected);
       assert.deepEqual(routesFor('unittest'), expected);
     });
