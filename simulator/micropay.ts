@@ -148,6 +148,7 @@ export class MicropayApi {
       appId: request.appId,
       outTradeNo: p.out_trade_no,
       params: { ...p, trade_type: 'MICROPAY' },
+      tradeType: 'MICROPAY',
       signType: request.signType,
       notifyUrl: '',
       totalFee: Number(p.total_fee),

@@ -74,6 +74,8 @@ export class Payer {
     });
     if (coupons.reduce((t, c) => t + c.fee, 0) >= order.totalFee) throw new PayerError('coupons must leave at least 1 fen to pay in cash', 422);
     return coupons;
+  }
+
   /** The payer scans a NATIVE code_url and pays (or fails): an unknown or expired code is refused. */
   scan(codeUrl: string, options: PayOptions = {}): PaymentRecord {
     const order = this.orders.findByCodeUrl(codeUrl);

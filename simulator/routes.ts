@@ -115,6 +115,7 @@ export function payerRoutes(d: RouteDeps): Route[] {
     {
       path: '/simulator/cashier',
       handle: req => (req.method === 'GET' ? cashierPage(req, d.orders, d.credentials, d.now()) : methodNotAllowed()),
+    },
     // Channels (issue 16): scanning a NATIVE code, and the MWEB cashier page an mweb_url opens.
     {
       path: '/simulator/scan',

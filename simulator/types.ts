@@ -72,7 +72,7 @@ export interface SimOrder {
   /** JSAPI: the openid the order named; other trade types: the payer's, set when paid ('' before). */
   openid: string;
   /** The unified order's trade_type (seeded orders: JSAPI). */
-  tradeType: TradeType;
+  tradeType: TradeType | 'MICROPAY';
   /** NATIVE: the code_url, payable until prepayExpiresAt. */
   codeUrl?: string;
   /** MWEB: the cashier URL's package and when it stops working (5 minutes after it was issued). */
