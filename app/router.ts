@@ -37,6 +37,10 @@ export default (app: Application) => {
   const adminAuth = middleware.adminAuth();
   router.post('/admin/orders/:outTradeNo/refunds', adminAuth, json, controller.adminRefund.create);
   router.get('/admin/orders/:outTradeNo/refunds', adminAuth, controller.adminRefund.list);
+  // Issue 17: the event outbox, for operators (docs/events.md).
+  router.get('/admin/events', adminAuth, controller.adminEvents.list);
+  router.post('/admin/events/replay', adminAuth, json, controller.adminEvents.replayRange);
+  router.post('/admin/events/:eventId/replay', adminAuth, controller.adminEvents.replayOne);
 
   // Local development and tests only: the API description and the browser demo.
   if (DEV_TOOL_ENVS.includes(app.config.env)) {

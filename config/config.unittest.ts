@@ -10,6 +10,8 @@ export default () => {
   // Scheduled jobs never fire on their own in tests: each test runs them with app.runSchedule().
   (config as any).payment = { queryAfterSeconds: 0, jobs: { enabled: false } };
   (config as any).reconciliation = { jobEnabled: false };
+  // The outbox relay runs but has no sink unless a test sets one; it polls often so retries come quickly.
+  (config as any).outbox = { relay: { pollMs: 100 } };
   config.logger = { consoleLevel: 'NONE' } as any;
   return config;
 };
