@@ -252,7 +252,9 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
     let child: ChildProcess | undefined;
     afterEach(() => { if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
 
-    it('the committed event is delivered once after the restart', async () => {
+    it('the committed event is delivered once after the restart', async function() {
+      // A whole app booted through ts-node in a child: slow on a busy machine.
+      this.timeout(180_000);
       const { token } = await login();
       const outTradeNo = await paidAtWechatOnly(token);
       // A child app with the sink configured, which dies right after the payment commits.
