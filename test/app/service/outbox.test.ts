@@ -72,7 +72,8 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
 
       // A repeated notification changes nothing and adds no event; a relay round finds nothing to send.
       const resent = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
-        .send(buildXml(testEnv.sim.buildNotification(outTradeNo))).expect(200);
+        .send(buildXml(testEnv.sim.buildNotification(outTradeNo)))
+        .expect(200);
       assert.match(resent.text, /SUCCESS/);
       assert.equal(await app.createAnonymousContext().service.outbox.relayBatch(), 0);
       assert.equal(await app.model.OutboxEvent.count(), 1);
@@ -157,11 +158,13 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
     assert.ok(sink.requests[1].at - sink.requests[0].at >= 100, 'first back-off');
     assert.ok(sink.requests[2].at - sink.requests[1].at >= 200, 'second back-off');
 
-    const listed = await app.httpRequest().get('/admin/events?status=dead').set(adminHeader()).expect(200);
+    const listed = await app.httpRequest().get('/admin/events?status=dead').set(adminHeader())
+      .expect(200);
     assert.deepEqual(listed.body.events.map((e: any) => [ e.id, e.status, e.attempts ]), [[ row.eventId, 'DEAD', 3 ]]);
 
     sink.mode = 'ok';
-    const replayed = await app.httpRequest().post(`/admin/events/${row.eventId}/replay`).set(adminHeader()).expect(200);
+    const replayed = await app.httpRequest().post(`/admin/events/${row.eventId}/replay`).set(adminHeader())
+      .expect(200);
     assert.deepEqual(replayed.body, { replayed: [ row.eventId ] });
     await waitForStatus(row.eventId, 'DELIVERED');
     assert.equal(sink.requests.length, 4);
@@ -209,7 +212,8 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
   it('every order change a merchant acts on writes its event: closed by its owner, expired by the job', async () => {
     const { token } = await login();
     const first = (await createOrder(token).expect(200)).body.outTradeNo as string;
-    await app.httpRequest().post(`/payment/orders/${first}/close`).set('Authorization', `Bearer ${token}`).expect(200);
+    await app.httpRequest().post(`/payment/orders/${first}/close`).set('Authorization', `Bearer ${token}`)
+      .expect(200);
     const second = (await createOrder(token).expect(200)).body.outTradeNo as string;
     await app.model.Order.update({ expiresAt: new Date(Date.now() - 1000) }, { where: { outTradeNo: second } });
     await app.runSchedule('closeExpiredOrders');
