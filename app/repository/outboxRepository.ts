@@ -59,6 +59,14 @@ export async function recordOrderEvent(model: IModel, input: OrderEventInput, tr
   transaction.afterCommit(signalOutboxCommitted);
 }
 
+/**
+ * A time for a raw query's replacements, to the millisecond (UTC, the connection's time zone):
+ * Sequelize would write a Date there to the second, and an event written this second would not be due yet.
+ */
+function sqlTime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
 function parseDetail(detail: string): Record<string, unknown> {
   try {
     const parsed = JSON.parse(detail);
@@ -93,7 +101,7 @@ export class OutboxRepository {
         'AND (e.locked_until IS NULL OR e.locked_until < ?) ' +
         'AND NOT EXISTS (SELECT 1 FROM outbox_events p WHERE p.order_id = e.order_id AND p.status = \'PENDING\' AND p.seq < e.seq) ' +
         'ORDER BY e.id LIMIT ? FOR UPDATE SKIP LOCKED',
-        { replacements: [ now, now, limit ], type: QueryTypes.SELECT, transaction });
+        { replacements: [ sqlTime(now), sqlTime(now), limit ], type: QueryTypes.SELECT, transaction });
       const claimed = rows.map(r => r.id);
       if (claimed.length) {
         await this.model.OutboxEvent.update({ claimToken: token, lockedUntil }, { where: { id: claimed }, transaction });

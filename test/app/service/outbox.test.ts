@@ -114,6 +114,18 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
     }
   });
 
+  it('a commit wakes its worker\'s relay: the event is delivered at once, not at the next poll (set a minute away)', async () => {
+    useSinks(sink);
+    // The relay's timer already set (100 ms in tests) fires before the login and order below are
+    // done; after it, the next poll is a minute away, past this test's timeout.
+    mock(app.config.outbox.relay, 'pollMs', 60_000);
+    const { token } = await login();
+    await paidOrder(token);
+    const row = await onlyEvent();
+    await waitForStatus(row.eventId, 'DELIVERED', 20_000);
+    assert.equal(sink.requests.length, 1);
+  });
+
   it('the receiver down for a while: an order\'s events wait in sequence and arrive after it returns, in order, once per event id', async () => {
     await sink.stop();
     useSinks(sink);
