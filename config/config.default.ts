@@ -1,5 +1,5 @@
 import { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
-import { DEV_WECHAT, fromEnv, intFromEnv } from './env';
+import { DEV_WEBHOOK_SECRET, DEV_WECHAT, fromEnv, intFromEnv } from './env';
 
 export type SignType = 'MD5' | 'HMAC-SHA256';
 
@@ -192,8 +192,6 @@ export interface OutboxConfig {
   /** url unset (AMQP_URL): no RabbitMQ. */
   amqp: { url?: string; exchange: string; timeoutMs: number };
 }
-
-export const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-not-for-production';
 
 export function outboxFromEnv(): OutboxConfig {
   return {

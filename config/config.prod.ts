@@ -1,5 +1,5 @@
 import { EggAppConfig, PowerPartial } from 'egg';
-import { DEV_WECHAT, fromEnv } from './env';
+import { DEV_WEBHOOK_SECRET, DEV_WECHAT, fromEnv } from './env';
 
 /**
  * Production refuses to start with a missing credential or one still at its development value:
@@ -53,6 +53,12 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (url && (!/^https?:\/\//.test(url) || url.includes('?'))) problems.push(`${name} must be an absolute URL without query parameters`);
   }
   if (read('ADMIN_TOKEN') && (read('ADMIN_TOKEN') as string).length < 24) problems.push('ADMIN_TOKEN must be at least 24 characters');
+  // Issue 17: webhooks signed with the development secret could be forged by anyone who read the repository.
+  if (read('OUTBOX_WEBHOOK_URL')) {
+    const secret = read('OUTBOX_WEBHOOK_SECRET');
+    if (!secret || secret === DEV_WEBHOOK_SECRET) problems.push('OUTBOX_WEBHOOK_SECRET must be set (not its development value) with OUTBOX_WEBHOOK_URL');
+    else if (secret.length < 32) problems.push('OUTBOX_WEBHOOK_SECRET must be at least 32 characters');
+  }
   if (problems.length) {
     throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee docs/operations.md "Configuration".`);
   }

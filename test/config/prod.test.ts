@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { assertProductionSettings } from '../../config/config.prod';
-import { DEV_WECHAT } from '../../config/env';
+import { DEV_WEBHOOK_SECRET, DEV_WECHAT } from '../../config/env';
 
 const GOOD = {
   WECHAT_APPID: 'wxabcdef0123456789',
@@ -34,5 +34,14 @@ describe('production settings check', () => {
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_API_KEY: 'short' }), /32-character/);
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_SIGN_TYPE: 'SHA1' }), /MD5 or HMAC-SHA256/);
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_NOTIFY_URL: 'https://x.example/n?a=1' }), /without query parameters/);
+  });
+
+  // Issue 17: the event outbox's webhook.
+  it('with an event webhook, refuses a missing, development or short signing secret', () => {
+    const hook = { ...GOOD, OUTBOX_WEBHOOK_URL: 'https://shop.example.com/hooks/wxpay' };
+    assert.throws(() => assertProductionSettings(hook), /OUTBOX_WEBHOOK_SECRET must be set/);
+    assert.throws(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }), /OUTBOX_WEBHOOK_SECRET must be set \(not its development value\)/);
+    assert.throws(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: 'short' }), /at least 32 characters/);
+    assert.doesNotThrow(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: 's'.repeat(32) }));
   });
 });
