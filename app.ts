@@ -1,9 +1,12 @@
 import { Application, IBoot } from 'egg';
 import { InFlightRequests } from './app/infra/inFlight';
 import { checkMerchantCertificateAtStart } from './app/infra/merchantCert';
+import { closeAmqpSinkOf } from './app/infra/amqpSink';
+import { RelayLoop } from './app/infra/relayLoop';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
+  private relay?: RelayLoop;
 
   constructor(private readonly app: Application) {
     // Emitted by egg-cluster's worker (not under egg-mock) with the server it listens on.
@@ -32,6 +35,24 @@ export default class AppBoot implements IBoot {
    */
   async beforeClose() {
     await this.drainRequests();
+    // The outbox relay finishes the deliveries under way (an unfinished one is retried after its lease).
+    await this.relay?.stop();
+    await closeAmqpSinkOf(this.app);
+  }
+
+  /**
+   * The outbox relay runs in every worker of every instance (docs/decisions/0007-event-outbox.md):
+   * claiming rows with SKIP LOCKED keeps each event to one relay at a time, and a commit in this
+   * worker wakes its relay at once.
+   */
+  async didReady() {
+    if (!this.app.config.outbox.relay.enabled) return;
+    this.relay = new RelayLoop(
+      () => this.app.createAnonymousContext().service.outbox.relayBatch(),
+      () => this.app.config.outbox.relay.pollMs,
+      err => this.app.logger.warn('[outbox] relay round failed: %s', err.message),
+    );
+    this.relay.start();
   }
 
   private async drainRequests() {

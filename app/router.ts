@@ -44,6 +44,10 @@ export default (app: Application) => {
   const adminAuth = middleware.adminAuth();
   router.post('/admin/orders/:outTradeNo/refunds', adminAuth, json, controller.adminRefund.create);
   router.get('/admin/orders/:outTradeNo/refunds', adminAuth, controller.adminRefund.list);
+  // Issue 17: the event outbox, for operators (docs/events.md).
+  router.get('/admin/events', adminAuth, controller.adminEvents.list);
+  router.post('/admin/events/replay', adminAuth, json, controller.adminEvents.replayRange);
+  router.post('/admin/events/:eventId/replay', adminAuth, controller.adminEvents.replayOne);
 
   // POS (payment code): the admin token or the cashier token, which opens these routes only (docs/pos.md).
   const posAuth = middleware.posAuth();

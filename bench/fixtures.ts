@@ -62,7 +62,7 @@ let transactions = 0;
  */
 export async function insertUnpaidOrders(db: mysql.Connection, count: number, prefix: string, users: Array<{ id: number; openid: string }>,
   signType: SignType, appId: string): Promise<UnpaidOrder[]> {
-  for (const table of [ 'order_events', 'payment_notifications', 'payment_attempts', 'orders' ]) await db.query(`DELETE FROM ${table}`);
+  for (const table of [ 'outbox_events', 'order_events', 'payment_notifications', 'payment_attempts', 'orders' ]) await db.query(`DELETE FROM ${table}`);
   const inserted: UnpaidOrder[] = [];
   const now = new Date();
   const expires = new Date(Date.now() + 3600 * 1000);

@@ -1,5 +1,5 @@
 import { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
-import { DEV_WECHAT, fromEnv, intFromEnv } from './env';
+import { DEV_WEBHOOK_SECRET, DEV_WECHAT, fromEnv, intFromEnv } from './env';
 
 export type SignType = 'MD5' | 'HMAC-SHA256';
 
@@ -193,6 +193,7 @@ export interface PosConfig {
 export interface BizConfig {
   wechat: WechatConfig;
   pos: PosConfig;
+  outbox: OutboxConfig;
   oauth: OAuthConfig;
   payment: PaymentConfig;
   session: SessionConfig;
@@ -211,6 +212,52 @@ export interface ReconciliationConfig {
   /** The job also reconciles this many days before yesterday when they have no result yet or ended in ERROR. */
   catchUpDays: number;
 }
+
+// --- outbox (issue 17): events to the merchant's systems, docs/events.md ---
+export interface OutboxConfig {
+  relay: {
+    /** false: this process never delivers (another instance does); events are still written. */
+    enabled: boolean;
+    /** How often the relay looks for due events written by other processes, or due for a retry. */
+    pollMs: number;
+    batchSize: number;
+    /** How long a claimed event is the claiming relay's; past it (that relay died) another takes it. */
+    leaseMs: number;
+    /** Attempts before an event is parked DEAD; wait base * 2^(n-1) after the n-th failure, at most max. */
+    maxAttempts: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+  };
+  /** url unset: no webhook. secret: the HMAC-SHA256 key of the signature header. */
+  webhook: { url?: string; secret: string; timeoutMs: number };
+  /** url unset (AMQP_URL): no RabbitMQ. */
+  amqp: { url?: string; exchange: string; timeoutMs: number };
+}
+
+export function outboxFromEnv(): OutboxConfig {
+  return {
+    relay: {
+      enabled: ![ 'false', '0' ].includes(fromEnv('OUTBOX_RELAY_ENABLED', 'true') as string),
+      pollMs: positive('OUTBOX_POLL_MS', 1000),
+      batchSize: positive('OUTBOX_BATCH_SIZE', 50),
+      leaseMs: positive('OUTBOX_LEASE_SECONDS', 60) * 1000,
+      maxAttempts: positive('OUTBOX_MAX_ATTEMPTS', 20),
+      backoffBaseMs: positive('OUTBOX_BACKOFF_BASE_SECONDS', 30) * 1000,
+      backoffMaxMs: positive('OUTBOX_BACKOFF_MAX_SECONDS', 6 * 3600) * 1000,
+    },
+    webhook: {
+      url: fromEnv('OUTBOX_WEBHOOK_URL'),
+      secret: fromEnv('OUTBOX_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET) as string,
+      timeoutMs: positive('OUTBOX_WEBHOOK_TIMEOUT_MS', 5000),
+    },
+    amqp: {
+      url: fromEnv('AMQP_URL'),
+      exchange: fromEnv('AMQP_EXCHANGE', 'wxpay.events') as string,
+      timeoutMs: positive('AMQP_TIMEOUT_MS', 5000),
+    },
+  };
+}
+// --- end outbox ---
 
 function positive(name: string, fallback: number): number {
   const value = intFromEnv(name, fallback);
@@ -404,6 +451,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       commandTimeoutMs: 1500,
     },
     adminToken: fromEnv('ADMIN_TOKEN', DEV_WECHAT.adminToken) as string,
+    outbox: outboxFromEnv(), // issue 17: the event outbox
     shutdown: {
       drainTimeoutMs: intFromEnv('SHUTDOWN_DRAIN_TIMEOUT_MS', 4000),
     },

@@ -1,5 +1,5 @@
 import { EggAppConfig, PowerPartial } from 'egg';
-import { DEV_WECHAT, fromEnv } from './env';
+import { DEV_WEBHOOK_SECRET, DEV_WECHAT, fromEnv } from './env';
 
 /**
  * Production refuses to start with a missing credential or one still at its development value:
@@ -68,6 +68,12 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
   const cashier = read('CASHIER_TOKEN');
   if (cashier && cashier.length < 24) problems.push('CASHIER_TOKEN must be at least 24 characters');
   if (cashier && cashier === read('ADMIN_TOKEN')) problems.push('CASHIER_TOKEN must differ from ADMIN_TOKEN');
+  // Issue 17: webhooks signed with the development secret could be forged by anyone who read the repository.
+  if (read('OUTBOX_WEBHOOK_URL')) {
+    const secret = read('OUTBOX_WEBHOOK_SECRET');
+    if (!secret || secret === DEV_WEBHOOK_SECRET) problems.push('OUTBOX_WEBHOOK_SECRET must be set (not its development value) with OUTBOX_WEBHOOK_URL');
+    else if (secret.length < 32) problems.push('OUTBOX_WEBHOOK_SECRET must be at least 32 characters');
+  }
   if (problems.length) {
     throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee docs/operations.md "Configuration".`);
   }

@@ -12,6 +12,8 @@ export default () => {
   (config as any).reconciliation = { jobEnabled: false };
   // POS: the documented 5 s / 30 s polling, scaled down so a charge's whole path runs in well under a second.
   (config as any).pos = { queryIntervalMs: 20, queryLimitMs: 200, reverseIntervalMs: 10, cashierToken: fromEnv('CASHIER_TOKEN', 'test-cashier-token') };
+  // The outbox relay runs but has no sink unless a test sets one; it polls often so retries come quickly.
+  (config as any).outbox = { relay: { pollMs: 100 } };
   config.logger = { consoleLevel: 'NONE' } as any;
   return config;
 };

@@ -37,3 +37,6 @@ export const DEV_WECHAT = {
   adminToken: 'dev-admin-token-not-for-production',
   keys: 'dev-cookie-keys-not-for-production',
 } as const;
+
+/** The outbox webhook's development signing secret (issue 17); production refuses it. */
+export const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-not-for-production';

@@ -54,6 +54,14 @@ const simulator = watch('simulator', fork(path.join(root, 'simulator', 'main.ts'
   cwd: root, execArgv: [ '-r', 'ts-node/register/transpile-only' ], stdio: 'inherit',
   env: { ...process.env, SIM_PORT: simPort, SIM_HTTPS_PORT: simHttpsPort, SIM_TLS_DIR: tlsDir },
 }));
+// Issue 17: a small receiver that logs the events the service delivers (examples/webhook-receiver),
+// so "order.paid" shows here within a second of a payment. AMQP_URL set: RabbitMQ gets them too.
+const receiverPort = process.env.WEBHOOK_RECEIVER_PORT || '7070';
+const webhookSecret = process.env.OUTBOX_WEBHOOK_SECRET || 'dev-webhook-secret-not-for-production';
+watch('receiver', fork(path.join(root, 'examples', 'webhook-receiver', 'server.js'), [], {
+  cwd: root, stdio: 'inherit', env: { ...process.env, WEBHOOK_RECEIVER_PORT: receiverPort, WEBHOOK_SECRET: webhookSecret },
+}));
+
 simulator.once('message', ready => {
   if (stopping) return;
   const cert = name => path.join(ready.dir, name);
@@ -69,6 +77,8 @@ simulator.once('message', ready => {
       WECHAT_CA_PATH: cert('ca.pem'),
       WECHAT_CERT_PEM_PATH: cert('apiclient_cert.pem'),
       WECHAT_KEY_PEM_PATH: cert('apiclient_key.pem'),
+      OUTBOX_WEBHOOK_URL: process.env.OUTBOX_WEBHOOK_URL || `http://127.0.0.1:${receiverPort}/events`,
+      OUTBOX_WEBHOOK_SECRET: webhookSecret,
     },
   }));
   console.log(`[dev] service ${appUrl}  simulator ${simUrl}/simulator/ (refunds over ${ready.httpsUrl})`);

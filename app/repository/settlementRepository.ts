@@ -1,6 +1,7 @@
 import type { IModel } from 'egg';
 import { QueryTypes, Transaction } from 'sequelize';
 import type { SettlementChanges, SettlementRows } from '../domain/settlementRules';
+import { recordOrderEvent } from './outboxRepository';
 
 /**
  * The reads and writes of payment settlement, inside the settlement service's transaction.
@@ -50,7 +51,7 @@ export class SettlementRepository {
    * are counted.)
    */
   async apply(rows: SettlementRows, changes: SettlementChanges, source: string, transaction: Transaction): Promise<void> {
-    const { Order, PaymentAttempt, OrderEvent } = this.model;
+    const { Order, PaymentAttempt } = this.model;
     const { order, attempt } = rows;
     if (changes.attemptPaid) {
       const amounts = changes.attemptPaid.amounts;
@@ -73,7 +74,8 @@ export class SettlementRepository {
       await Order.update({ refundRequired: true }, { where: { id: order.id }, transaction });
     }
     if (changes.event) {
-      await OrderEvent.create({ orderId: order.id, type: changes.event.type, source, detail: changes.event.detail }, { transaction });
+      // With its outbox event (order.paid...), in this transaction: committed together or not at all.
+      await recordOrderEvent(this.model, { orderId: order.id, type: changes.event.type, source, detail: changes.event.detail }, transaction);
     }
   }
 }

@@ -7,6 +7,7 @@ import { isPaidStatus } from '../domain/orderStatus';
 import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
 import type { OrderRow } from '../model/order';
+import { recordOrderEvent } from '../repository/outboxRepository';
 
 /** Who closed the order: its owner, the expiry job, or a POS charge that timed out. Recorded on the CLOSED event. */
 export type CloseSource = 'client' | 'job' | 'pos';
@@ -40,7 +41,7 @@ export default class OrderCloseService extends Service {
    * is (idempotent); a paid one, or one WeChat says is paid, is a 409 ORDER_ALREADY_PAID.
    */
   async close(order: OrderRow, source: CloseSource): Promise<OrderRow> {
-    const { Order, PaymentAttempt, OrderEvent } = this.app.model;
+    const { Order, PaymentAttempt } = this.app.model;
     const closedAtWechat = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       if (order.status === 'CLOSED') return order;
@@ -73,10 +74,11 @@ export default class OrderCloseService extends Service {
         await PaymentAttempt.update({ status: 'CLOSED' }, {
           where: { orderId, status: { [Op.in]: OPEN_ATTEMPT_STATUSES } }, transaction,
         });
-        await OrderEvent.create({
+        // With its outbox event (order.closed or order.expired), in this transaction.
+        await recordOrderEvent(this.app.model, {
           orderId, type: 'CLOSED', source,
           detail: JSON.stringify({ outTradeNos: closedNumbers(closedAtWechat), expired: locked.expiresAt.getTime() <= closedAt.getTime() }),
-        }, { transaction });
+        }, transaction);
         transaction.afterCommit(() => {
           this.app.logger.info('[payment] order %s closed: source=%s out_trade_nos=%s', outTradeNo, source, closedNumbers(closedAtWechat).join(','));
         });

@@ -9,6 +9,7 @@ import { isPaidStatus } from '../domain/orderStatus';
 import { refundFactsFrom, reservedFee } from '../domain/refundRules';
 import type { OrderRow } from '../model/order';
 import type { RefundRow } from '../model/refund';
+import { recordOrderEvent } from '../repository/outboxRepository';
 import { JobRun } from './jobLock';
 
 /** WeChat's limit on refunds of one payment. */
@@ -220,7 +221,7 @@ export default class RefundService extends Service {
 
   /** Under the order's row lock: checks what the payment can still give back, then writes the refund PROCESSING. */
   private reserve(orderId: number, cmd: RefundCommand): Promise<{ refund: RefundRow; replayed: boolean }> {
-    const { Order, Refund, OrderEvent } = this.app.model;
+    const { Order, Refund } = this.app.model;
     return this.app.model.transaction(async transaction => {
       const order = await Order.findByPk(orderId, { lock: transaction.LOCK.UPDATE, transaction });
       if (!order) throw new NotFoundError('ORDER_NOT_FOUND', 'no such order');
@@ -243,10 +244,10 @@ export default class RefundService extends Service {
         orderId, attemptId: attempt.id, outTradeNo: attempt.outTradeNo, transactionId: attempt.transactionId!,
         outRefundNo: merchantNumber('R'), amount: cmd.amount, reason: cmd.reason, idempotencyKey: cmd.idempotencyKey ?? null,
       }, { transaction });
-      await OrderEvent.create({
+      await recordOrderEvent(this.app.model, {
         orderId, type: 'REFUND_REQUESTED', source: 'admin',
         detail: JSON.stringify({ outRefundNo: refund.outRefundNo, amount: cmd.amount, outTradeNo: attempt.outTradeNo }),
-      }, { transaction });
+      }, transaction);
       transaction.afterCommit(() => {
         this.app.logger.info('[refund] refund %s of order %s requested: amount=%d of %d (payment %s)',
           refund.outRefundNo, order.outTradeNo, cmd.amount, attempt.totalFee, attempt.outTradeNo);
@@ -327,10 +328,10 @@ export default class RefundService extends Service {
         err instanceof WechatTransportError ? err.reason.toUpperCase() : 'BAD_REPLY').slice(0, 32);
       const errCodeDes = (err instanceof WechatApiError ? err.errCodeDes : err.message).slice(0, 255);
       if (definitive && !uncertainBefore) {
-        const [ changed ] = await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
+        const changed = await this.markFailed(refund, errCode, errCodeDes);
         if (notSent) this.ctx.logger.error('[refund] refund %s could not be sent, marked FAILED: %s', refund.outRefundNo, errCodeDes);
         else this.ctx.logger.warn('[refund] refund %s refused by WeChat: %s %s', refund.outRefundNo, errCode, errCodeDes);
-        if (changed === 1) return { outcome: 'FAILED', refund: await this.reloaded(refund) };
+        if (changed) return { outcome: 'FAILED', refund: await this.reloaded(refund) };
       } else {
         await Refund.update({ errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
         this.ctx.logger.warn('[refund] refund %s: no answer from WeChat yet (%s), kept PROCESSING to send again with the same out_refund_no%s',
@@ -346,6 +347,24 @@ export default class RefundService extends Service {
     await Refund.update({ refundId: reply.refund_id || null, errCode: null, errCodeDes: null }, { where: { id: refund.id, refundId: null } });
     this.ctx.logger.info('[refund] refund %s accepted by WeChat: refund_id=%s', refund.outRefundNo, reply.refund_id);
     return { outcome: 'ACCEPTED', refund: await this.reloaded(refund) };
+  }
+
+  /**
+   * A refund refused for good: FAILED, with its refund.failed event, in one transaction under the
+   * order's row lock (the lock order of every path). false: it was no longer PROCESSING unsent.
+   */
+  private markFailed(refund: RefundRow, errCode: string, errCodeDes: string): Promise<boolean> {
+    const { Order, Refund } = this.app.model;
+    return this.app.model.transaction(async transaction => {
+      await Order.findByPk(refund.orderId, { lock: transaction.LOCK.UPDATE, transaction });
+      const [ changed ] = await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null }, transaction });
+      if (changed !== 1) return false;
+      await recordOrderEvent(this.app.model, {
+        orderId: refund.orderId, type: 'REFUND_FAILED', source: 'wechat',
+        detail: JSON.stringify({ outRefundNo: refund.outRefundNo, amount: refund.amount, outTradeNo: refund.outTradeNo, errCode }),
+      }, transaction);
+      return true;
+    });
   }
 
   private async reloaded(refund: RefundRow): Promise<RefundRow> {

@@ -2,6 +2,7 @@ import { Service } from 'egg';
 import { Op, Transaction } from 'sequelize';
 import { fromBeijing } from '../../lib/wechatpay';
 import { RefundFacts, RefundResult } from '../domain/refundRules';
+import { recordOrderEvent } from '../repository/outboxRepository';
 
 export type RefundSource = 'notify' | 'query';
 
@@ -20,7 +21,7 @@ const EVENT_TYPES: Record<RefundResult, string> = { SUCCESS: 'REFUNDED', CHANGE:
  */
 export default class RefundSettlementService extends Service {
   async applyResult(facts: RefundFacts, source: RefundSource): Promise<RefundSettlementOutcome> {
-    const { Refund, Order, PaymentAttempt, OrderEvent } = this.app.model;
+    const { Refund, Order, PaymentAttempt } = this.app.model;
     const found = await Refund.findOne({ where: { outRefundNo: facts.outRefundNo } });
     if (!found) return { result: 'REJECTED', reason: 'unknown out_refund_no' };
 
@@ -73,10 +74,11 @@ export default class RefundSettlementService extends Service {
         }
         await order.update(orderChanges, { transaction });
       }
-      await OrderEvent.create({
+      // With its outbox event (refund.succeeded, .failed or .needs_attention), in this transaction.
+      await recordOrderEvent(this.app.model, {
         orderId: order.id, type: EVENT_TYPES[facts.status], source,
         detail: JSON.stringify({ outRefundNo: refund.outRefundNo, refundId: facts.refundId, amount: refund.amount, outTradeNo: refund.outTradeNo }),
-      }, { transaction });
+      }, transaction);
 
       transaction.afterCommit(() => {
         const log = previous === 'FAILED' || facts.status !== 'SUCCESS' ? this.app.logger.error : this.app.logger.info;

@@ -214,7 +214,9 @@ describe('faults', () => {
     let child: ChildProcess | undefined;
     afterEach(() => { if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
 
-    it('the notification went unanswered; the resend is answered SUCCESS with no second change', async () => {
+    it('the notification went unanswered; the resend is answered SUCCESS with no second change', async function() {
+      // A whole app booted through ts-node in a child: over a minute on a busy machine.
+      this.timeout(180_000);
       const { token } = await login();
       const { outTradeNo, transactionId } = await paidAtWechat(token);
       const xml = notificationXml(outTradeNo);

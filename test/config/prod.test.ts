@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { assertProductionSettings } from '../../config/config.prod';
-import { DEV_WECHAT } from '../../config/env';
+import { DEV_WEBHOOK_SECRET, DEV_WECHAT } from '../../config/env';
 
 const GOOD = {
   WECHAT_APPID: 'wxabcdef0123456789',
@@ -41,5 +41,14 @@ describe('production settings check', () => {
     assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, CASHIER_TOKEN: 'cashier-token-that-is-long-enough-01' }));
     assert.throws(() => assertProductionSettings({ ...GOOD, CASHIER_TOKEN: 'short' }), /CASHIER_TOKEN must be at least 24 characters/);
     assert.throws(() => assertProductionSettings({ ...GOOD, CASHIER_TOKEN: GOOD.ADMIN_TOKEN }), /CASHIER_TOKEN must differ from ADMIN_TOKEN/);
+  });
+
+  // Issue 17: the event outbox's webhook.
+  it('with an event webhook, refuses a missing, development or short signing secret', () => {
+    const hook = { ...GOOD, OUTBOX_WEBHOOK_URL: 'https://shop.example.com/hooks/wxpay' };
+    assert.throws(() => assertProductionSettings(hook), /OUTBOX_WEBHOOK_SECRET must be set/);
+    assert.throws(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }), /OUTBOX_WEBHOOK_SECRET must be set \(not its development value\)/);
+    assert.throws(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: 'short' }), /at least 32 characters/);
+    assert.doesNotThrow(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: 's'.repeat(32) }));
   });
 });

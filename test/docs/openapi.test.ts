@@ -6,6 +6,7 @@ import { buildXml } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
 import { assertSupported, resolveRef, validate } from '../support/jsonSchema';
+import { seedEvents } from '../support/outboxEvents';
 
 const SPEC_PATH = path.join(__dirname, '..', '..', 'docs', 'openapi.json');
 const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8'));
@@ -327,6 +328,31 @@ describe('docs/openapi.json', () => {
       conforms('GET', '/admin/pos/charges/{outTradeNo}', await show('M0000000000000000000000000000').expect(404));
       conforms('GET', '/admin/pos/charges/{outTradeNo}', await show('not*valid*because*it*is*far*too*long').expect(422));
       conforms('GET', '/admin/pos/charges/{outTradeNo}', await show(paid.body.outTradeNo, {}).expect(401));
+    });
+
+    // Issue 17: the outbox's admin API.
+    scenario('events: list and replay (admin API)', async () => {
+      const admin = { Authorization: `Bearer ${app.config.adminToken}` };
+      const [ dead ] = await seedEvents([ 'DEAD', 'DELIVERED' ]);
+      const get = (query: string) => app.httpRequest().get(`/admin/events${query}`).set(admin);
+      conforms('GET', '/admin/events', await get('').expect(200));
+      conforms('GET', '/admin/events', await get('?status=dead&limit=1').expect(200));
+      conforms('GET', '/admin/events', await get('?status=lost').expect(422));
+      conforms('GET', '/admin/events', await app.httpRequest().get('/admin/events').expect(401));
+      const one = (id: string) => app.httpRequest().post(`/admin/events/${id}/replay`);
+      conforms('POST', '/admin/events/{eventId}/replay', await one(dead.eventId).set(admin).expect(200));
+      await app.model.OutboxEvent.update({ claimToken: 'relay', lockedUntil: new Date(Date.now() + 60_000) }, { where: { eventId: dead.eventId } });
+      conforms('POST', '/admin/events/{eventId}/replay', await one(dead.eventId).set(admin).expect(409));
+      conforms('POST', '/admin/events/{eventId}/replay', await one('evt_00000000000000000000000000000000').set(admin).expect(404));
+      conforms('POST', '/admin/events/{eventId}/replay', await one('nope').set(admin).expect(422));
+      conforms('POST', '/admin/events/{eventId}/replay', await one(dead.eventId).expect(401));
+      const range = (body: object) => app.httpRequest().post('/admin/events/replay').set(admin)
+        .send(body);
+      conforms('POST', '/admin/events/replay', await range({ from: '2020-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z', statuses: [ 'delivered' ] }).expect(200));
+      conforms('POST', '/admin/events/replay', await range({ from: '2020-01-01T00:00:00Z' }).expect(422));
+      conforms('POST', '/admin/events/replay', await app.httpRequest().post('/admin/events/replay').send({})
+        .expect(401));
+      await app.model.query('DELETE FROM outbox_events');
     });
 
     scenario('official-account login', async () => {

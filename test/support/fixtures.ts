@@ -7,7 +7,7 @@ export const PRODUCTS = {
   retired: { id: 9, name: 'Retired', priceFen: 500 },
 };
 
-const TABLES = [ 'pos_charges', 'reconciliations', 'refunds', 'order_events', 'payment_notifications', 'payment_attempts', 'orders', 'users', 'products' ];
+const TABLES = [ 'pos_charges', 'reconciliations', 'refunds', 'outbox_events', 'order_events', 'payment_notifications', 'payment_attempts', 'orders', 'users', 'products' ];
 
 /** Empties every table, re-creates the test products and forgets the simulator's state. */
 export async function resetWorld() {
