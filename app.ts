@@ -1,9 +1,12 @@
 import { Application, IBoot } from 'egg';
 import { InFlightRequests } from './app/infra/inFlight';
 import { checkMerchantCertificateAtStart } from './app/infra/merchantCert';
+import { countOrdersCreated, listenForMetrics, measureScheduledJobs } from './app/infra/metricsWiring';
+import * as http from 'node:http';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
+  private metricsServer?: http.Server;
 
   constructor(private readonly app: Application) {
     // Emitted by egg-cluster's worker (not under egg-mock) with the server it listens on.
@@ -23,6 +26,17 @@ export default class AppBoot implements IBoot {
     if (!checkMerchantCertificateAtStart(this.app.config.wechat)) {
       this.app.logger.warn('[wechat] no merchant client certificate configured (WECHAT_CERT_P12_PATH or WECHAT_CERT_PEM_PATH/WECHAT_KEY_PEM_PATH): refunds are refused');
     }
+    // --- metrics (issue 18): this worker answers the others' scrapes; jobs and created orders counted in one place each.
+    void this.app.clusterMetrics;
+    measureScheduledJobs((this.app as any).scheduleWorker, this.app.metrics);
+    countOrdersCreated(this.app.model.Order, this.app.metrics);
+    // --- end metrics
+  }
+
+  /** METRICS_PORT set: GET /metrics is served there (and only there). */
+  async didReady() {
+    const { port } = this.app.config.metrics;
+    if (port) this.metricsServer = await listenForMetrics(port, this.app.callback());
   }
 
   /**
@@ -32,6 +46,10 @@ export default class AppBoot implements IBoot {
    */
   async beforeClose() {
     await this.drainRequests();
+    if (this.metricsServer) {
+      this.metricsServer.closeAllConnections();
+      await new Promise(resolve => this.metricsServer!.close(resolve));
+    }
   }
 
   private async drainRequests() {

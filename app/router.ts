@@ -38,6 +38,10 @@ export default (app: Application) => {
   router.post('/admin/orders/:outTradeNo/refunds', adminAuth, json, controller.adminRefund.create);
   router.get('/admin/orders/:outTradeNo/refunds', adminAuth, controller.adminRefund.list);
 
+  // --- metrics (issue 18): Prometheus, METRICS_TOKEN or the metrics port (docs/operations.md "Metrics").
+  router.get('/metrics', middleware.metricsAuth(), controller.metrics.show);
+  // --- end metrics
+
   // Local development and tests only: the API description and the browser demo.
   if (DEV_TOOL_ENVS.includes(app.config.env)) {
     router.get('/openapi.json', controller.devtools.openapi);
