@@ -26,6 +26,7 @@ export default (app: Application) => {
 
   router.post('/payment/order', json, auth, orderPerUser, controller.order.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.order.pay);
+  router.get('/payment/orders', auth, statusPerUser, controller.order.list);
   router.get('/payment/orders/:outTradeNo', auth, statusPerUser, controller.order.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.order.close);
 
