@@ -160,6 +160,30 @@ describe('GET /metrics', () => {
     });
   });
 
+  describe('reconciliation', () => {
+    const row = (billDate: string, status: 'OK' | 'MISMATCH', discrepancyCount: number) => ({
+      billDate, status, hasBill: true, billPaymentCount: 0, billPaymentTotal: 0, billRefundCount: 0, billRefundTotal: 0, billFeeTotal: 0,
+      localPaymentCount: 0, localPaymentTotal: 0, localRefundCount: 0, localRefundTotal: 0, discrepancyCount,
+      discrepancies: '[]', error: null, startedAt: new Date(), finishedAt: new Date(),
+    });
+
+    it('absent before any day was reconciled', async () => {
+      const m = await scrape();
+      for (const family of [ 'wxpay_reconciliation_discrepancies', 'wxpay_reconciliation_latest_status', 'wxpay_reconciliation_latest_bill_date_seconds' ]) {
+        assert.ok(!m.types.has(family), family);
+      }
+    });
+
+    it('the latest reconciled day: its discrepancies, status and date', async () => {
+      await app.model.Reconciliation.bulkCreate([ row('2026-11-27', 'OK', 0), row('2026-11-28', 'MISMATCH', 3) ]);
+      const m = await scrape();
+      assert.equal(m.samples.get('wxpay_reconciliation_discrepancies'), 3);
+      assert.equal(m.samples.get('wxpay_reconciliation_latest_status{status="MISMATCH"}'), 1);
+      assert.ok(!m.samples.has('wxpay_reconciliation_latest_status{status="OK"}'));
+      assert.equal(m.samples.get('wxpay_reconciliation_latest_bill_date_seconds'), Date.parse('2026-11-27T16:00:00Z') / 1000);
+    });
+  });
+
   describe('outbox backlog', () => {
     const TABLE = 'metrics_test_outbox';
     before(async () => {
