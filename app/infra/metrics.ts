@@ -7,7 +7,7 @@ type MetricJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
 /**
  * This worker's counters and histograms (prom-client, one registry per app instance, never the
  * global one). GET /metrics shows them summed over every worker of the cluster: see ClusterMetrics
- * and docs/decisions/0007-metrics-across-workers.md.
+ * and docs/decisions/0009-metrics-across-workers.md.
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
