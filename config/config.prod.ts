@@ -53,6 +53,12 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (url && (!/^https?:\/\//.test(url) || url.includes('?'))) problems.push(`${name} must be an absolute URL without query parameters`);
   }
   if (read('ADMIN_TOKEN') && (read('ADMIN_TOKEN') as string).length < 24) problems.push('ADMIN_TOKEN must be at least 24 characters');
+  // --- metrics (issue 18): an optional token, but a guessable one would publish the business figures.
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken && (metricsToken.length < 24 || metricsToken === DEV_WECHAT.adminToken)) {
+    problems.push('METRICS_TOKEN must be at least 24 characters and not a development value');
+  }
+  // --- end metrics
   if (problems.length) {
     throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee docs/operations.md "Configuration".`);
   }

@@ -18,7 +18,7 @@ const METRICS_TOKEN = 'cluster-test-metrics-token';
 
 describe('GET /metrics across Egg workers (a cluster of 2 app workers)', function() {
   // The master, agent and workers each compile the app with ts-node on a shared machine.
-  this.timeout(360_000);
+  this.timeout(600_000);
   let master: ChildProcess | undefined;
   let base = '';
   let logDir = '';

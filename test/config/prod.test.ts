@@ -35,4 +35,10 @@ describe('production settings check', () => {
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_SIGN_TYPE: 'SHA1' }), /MD5 or HMAC-SHA256/);
     assert.throws(() => assertProductionSettings({ ...GOOD, WECHAT_NOTIFY_URL: 'https://x.example/n?a=1' }), /without query parameters/);
   });
+
+  it('refuses a short or development METRICS_TOKEN; none at all is fine (GET /metrics then refuses every scrape)', () => {
+    assert.throws(() => assertProductionSettings({ ...GOOD, METRICS_TOKEN: 'short' }), /METRICS_TOKEN must be at least 24 characters/);
+    assert.throws(() => assertProductionSettings({ ...GOOD, METRICS_TOKEN: DEV_WECHAT.adminToken }), /METRICS_TOKEN must be at least 24 characters and not a development value/);
+    assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, METRICS_TOKEN: 'm'.repeat(24) }));
+  });
 });
