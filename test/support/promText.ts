@@ -42,8 +42,9 @@ export function parsePromText(text: string): PromText {
       labels.push(`${l[1]}="${l[2]}"`);
       rest = rest.slice(l[0].length);
     }
+    // prom-client writes NaN as "Nan"; Prometheus reads floats with Go's ParseFloat, which takes any case.
     const value = rawValue === '+Inf' ? Infinity : rawValue === '-Inf' ? -Infinity : Number(rawValue);
-    assert.ok(rawValue === 'NaN' || !Number.isNaN(value), `bad value in ${line}`);
+    assert.ok(/^nan$/i.test(rawValue) || !Number.isNaN(value), `bad value in ${line}`);
     const key = labels.length ? `${name}{${labels.sort().join(',')}}` : name;
     assert.ok(!samples.has(key), `sample ${key} appears twice`);
     samples.set(key, value);
