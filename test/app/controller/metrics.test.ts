@@ -10,6 +10,7 @@ import { postXml } from '../../support/postXml';
 import { parsePromText, PromText, sample } from '../../support/promText';
 import { paidOrder, requestRefund } from '../../support/refunds';
 import { startSecondApp } from '../../support/secondApp';
+import { TcpProxy } from '../../support/tcpProxy';
 
 // GET /metrics of one app instance (single process). Across Egg workers: test/app/metricsCluster.test.ts.
 
@@ -213,6 +214,40 @@ describe('GET /metrics', () => {
       assert.ok(!m.samples.has('wxpay_outbox_events{status="DELIVERED"}'));
       const age = m.samples.get('wxpay_outbox_oldest_pending_age_seconds')!;
       assert.ok(age >= 120 && age < 3600, `age ${age}`);
+    });
+  });
+
+  describe('MySQL unreachable (a second app instance reaching MariaDB through a TCP proxy)', () => {
+    let proxy: TcpProxy;
+    let app2: MockApplication;
+    before(async () => {
+      const { host, port } = app.config.sequelize as { host: string; port: number };
+      proxy = new TcpProxy(host, port);
+      await proxy.start();
+      app2 = await startSecondApp({ MYSQL_HOST: '127.0.0.1', MYSQL_PORT: String(proxy.port) });
+    });
+    after(async () => {
+      await app2?.close();
+      await proxy?.stop();
+    });
+
+    it('the scrape still answers: mysql_up 0, redis_up 1, the database-read gauges left out; 1 again once it is back', async () => {
+      await app.model.Reconciliation.create({
+        billDate: '2026-11-28', status: 'OK', hasBill: true, billPaymentCount: 0, billPaymentTotal: 0, billRefundCount: 0, billRefundTotal: 0,
+        billFeeTotal: 0, localPaymentCount: 0, localPaymentTotal: 0, localRefundCount: 0, localRefundTotal: 0, discrepancyCount: 0,
+        discrepancies: '[]', error: null, startedAt: new Date(), finishedAt: new Date(),
+      });
+      const scrape2 = async () => parsePromText((await app2.httpRequest().get('/metrics').set('Authorization', `Bearer ${app2.config.metrics.token}`)
+        .expect(200)).text);
+      await proxy.cut();
+      const down = await scrape2();
+      assert.equal(down.samples.get('wxpay_mysql_up'), 0);
+      assert.equal(down.samples.get('wxpay_redis_up'), 1);
+      assert.ok(!down.types.has('wxpay_reconciliation_discrepancies'));
+      await proxy.restore();
+      const up = await scrape2();
+      assert.equal(up.samples.get('wxpay_mysql_up'), 1);
+      assert.equal(up.samples.get('wxpay_reconciliation_discrepancies'), 0);
     });
   });
 
