@@ -2,11 +2,14 @@ import { Application, IBoot } from 'egg';
 import { InFlightRequests } from './app/infra/inFlight';
 import { checkMerchantCertificateAtStart } from './app/infra/merchantCert';
 import { closeAmqpSinkOf } from './app/infra/amqpSink';
+import { countOrdersCreated, listenForMetrics, measureScheduledJobs } from './app/infra/metricsWiring';
 import { RelayLoop } from './app/infra/relayLoop';
+import * as http from 'node:http';
 
 export default class AppBoot implements IBoot {
   private inFlight?: InFlightRequests;
   private relay?: RelayLoop;
+  private metricsServer?: http.Server;
 
   constructor(private readonly app: Application) {
     // Emitted by egg-cluster's worker (not under egg-mock) with the server it listens on.
@@ -26,6 +29,29 @@ export default class AppBoot implements IBoot {
     if (!checkMerchantCertificateAtStart(this.app.config.wechat)) {
       this.app.logger.warn('[wechat] no merchant client certificate configured (WECHAT_CERT_P12_PATH or WECHAT_CERT_PEM_PATH/WECHAT_KEY_PEM_PATH): refunds are refused');
     }
+    // --- metrics (issue 18): this worker answers the others' scrapes; jobs and created orders counted in one place each.
+    void this.app.clusterMetrics;
+    measureScheduledJobs((this.app as any).scheduleWorker, this.app.metrics);
+    countOrdersCreated(this.app.model.Order, this.app.metrics);
+    // --- end metrics
+  }
+
+  /**
+   * METRICS_PORT set: GET /metrics is served there (and only there).
+   * The outbox relay runs in every worker of every instance (docs/decisions/0007-event-outbox.md):
+   * claiming rows with SKIP LOCKED keeps each event to one relay at a time, and a commit in this
+   * worker wakes its relay at once.
+   */
+  async didReady() {
+    const { port } = this.app.config.metrics;
+    if (port) this.metricsServer = await listenForMetrics(port, this.app.callback());
+    if (!this.app.config.outbox.relay.enabled) return;
+    this.relay = new RelayLoop(
+      () => this.app.createAnonymousContext().service.outbox.relayBatch(),
+      () => this.app.config.outbox.relay.pollMs,
+      err => this.app.logger.warn('[outbox] relay round failed: %s', err.message),
+    );
+    this.relay.start();
   }
 
   /**
@@ -38,21 +64,10 @@ export default class AppBoot implements IBoot {
     // The outbox relay finishes the deliveries under way (an unfinished one is retried after its lease).
     await this.relay?.stop();
     await closeAmqpSinkOf(this.app);
-  }
-
-  /**
-   * The outbox relay runs in every worker of every instance (docs/decisions/0007-event-outbox.md):
-   * claiming rows with SKIP LOCKED keeps each event to one relay at a time, and a commit in this
-   * worker wakes its relay at once.
-   */
-  async didReady() {
-    if (!this.app.config.outbox.relay.enabled) return;
-    this.relay = new RelayLoop(
-      () => this.app.createAnonymousContext().service.outbox.relayBatch(),
-      () => this.app.config.outbox.relay.pollMs,
-      err => this.app.logger.warn('[outbox] relay round failed: %s', err.message),
-    );
-    this.relay.start();
+    if (this.metricsServer) {
+      this.metricsServer.closeAllConnections();
+      await new Promise(resolve => this.metricsServer!.close(resolve));
+    }
   }
 
   private async drainRequests() {

@@ -33,6 +33,7 @@ export default (app: Application) => {
 
   router.post('/payment/order', json, auth, orderPerUser, controller.order.create);
   router.post('/payment/orders/:outTradeNo/pay', auth, orderPerUser, controller.order.pay);
+  router.get('/payment/orders', auth, statusPerUser, controller.order.list);
   router.get('/payment/orders/:outTradeNo', auth, statusPerUser, controller.order.show);
   router.post('/payment/orders/:outTradeNo/close', auth, controller.order.close);
 
@@ -53,6 +54,10 @@ export default (app: Application) => {
   const posAuth = middleware.posAuth();
   router.post('/admin/pos/charges', posAuth, json, controller.pos.create);
   router.get('/admin/pos/charges/:outTradeNo', posAuth, controller.pos.show);
+
+  // --- metrics (issue 18): Prometheus, METRICS_TOKEN or the metrics port (docs/operations.md "Metrics").
+  router.get('/metrics', middleware.metricsAuth(), controller.metrics.show);
+  // --- end metrics
 
   // Local development and tests only: the API description and the browser demo.
   if (DEV_TOOL_ENVS.includes(app.config.env)) {

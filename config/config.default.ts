@@ -189,6 +189,21 @@ export interface PosConfig {
   defaultBody: string;
 }
 // --- end POS ---
+// --- metrics (issue 18): GET /metrics, docs/operations.md "Metrics" ---
+export interface MetricsConfig {
+  /**
+   * `Authorization: Bearer <token>` opens GET /metrics (METRICS_TOKEN; in local and unittest the
+   * admin token when unset). Empty: /metrics refuses everyone (unless `port` is set).
+   */
+  token: string;
+  /** METRICS_PORT: serve GET /metrics on this port only, without a token (a port only the monitoring network reaches). */
+  port?: number;
+  /** How long a scrape waits for the other workers' metrics before answering without them. */
+  collectTimeoutMs: number;
+  /** The outbox table whose backlog is a gauge; no such table: the gauge is absent. */
+  outboxTable: string;
+}
+// --- end metrics ---
 
 export interface BizConfig {
   wechat: WechatConfig;
@@ -201,6 +216,7 @@ export interface BizConfig {
   rateLimit: RateLimitConfig;
   adminToken: string;
   reconciliation: ReconciliationConfig;
+  metrics: MetricsConfig;
 }
 
 /** The daily comparison of our payments and refunds with WeChat's bill (app/schedule/reconcileDaily.ts). */
@@ -466,6 +482,14 @@ export default (appInfo: EggAppInfo): BizConfig => {
       cron: fromEnv('RECONCILE_CRON', '0 30 10 * * *') as string,
       catchUpDays: intFromEnv('RECONCILE_CATCH_UP_DAYS', 3),
     },
+    // --- metrics (issue 18) ---
+    metrics: {
+      token: fromEnv('METRICS_TOKEN', [ 'local', 'unittest' ].includes(appInfo.env) ? fromEnv('ADMIN_TOKEN', DEV_WECHAT.adminToken) : '') as string,
+      port: fromEnv('METRICS_PORT') === undefined ? undefined : positive('METRICS_PORT', 9464),
+      collectTimeoutMs: positive('METRICS_COLLECT_TIMEOUT_MS', 2000),
+      outboxTable: fromEnv('METRICS_OUTBOX_TABLE', 'outbox_events') as string,
+    },
+    // --- end metrics ---
   };
 
   // POS charges are made under one of the merchant's configured apps, or WeChat's reports about them would be refused.

@@ -74,6 +74,12 @@ export function assertProductionSettings(env: NodeJS.ProcessEnv = process.env): 
     if (!secret || secret === DEV_WEBHOOK_SECRET) problems.push('OUTBOX_WEBHOOK_SECRET must be set (not its development value) with OUTBOX_WEBHOOK_URL');
     else if (secret.length < 32) problems.push('OUTBOX_WEBHOOK_SECRET must be at least 32 characters');
   }
+  // --- metrics (issue 18): an optional token, but a guessable one would publish the business figures.
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken && (metricsToken.length < 24 || metricsToken === DEV_WECHAT.adminToken)) {
+    problems.push('METRICS_TOKEN must be at least 24 characters and not a development value');
+  }
+  // --- end metrics
   if (problems.length) {
     throw new Error(`Refusing to start in production:\n  - ${problems.join('\n  - ')}\nSee docs/operations.md "Configuration".`);
   }

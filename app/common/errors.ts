@@ -16,6 +16,13 @@ export class ValidationError extends AppError {
   }
 }
 
+/** A list's cursor that this API did not hand out (GET /payment/orders): 400 INVALID_CURSOR. */
+export class InvalidCursorError extends AppError {
+  constructor(message = 'cursor is not one this API returned: start again without it') {
+    super(400, 'INVALID_CURSOR', message, 'cursor');
+  }
+}
+
 export class UnauthorizedError extends AppError {
   constructor(code = 'UNAUTHORIZED', message = 'a valid session token is required') {
     super(401, code, message);

@@ -1,9 +1,14 @@
 import { Controller } from 'egg';
 import { isTradeType, OUT_TRADE_NO_PATTERN, TRADE_TYPES } from '../../lib/wechatpay';
-import { ValidationError } from '../common/errors';
+import { InvalidCursorError, ValidationError } from '../common/errors';
+import { decodeOrderCursor } from '../domain/orderCursor';
 import { requireInt, requireObject, requireString } from '../common/validate';
 
 const MONEY_FIELDS = [ 'amount', 'total_fee', 'totalFee', 'price', 'total' ];
+
+/** GET /payment/orders: orders per page unless `limit` says otherwise, and the most it may ask. */
+const DEFAULT_LIST_LIMIT = 20;
+const MAX_LIST_LIMIT = 100;
 
 /** WeChat's limit on attach, in bytes of UTF-8. */
 const MAX_ATTACH_BYTES = 127;
@@ -65,6 +70,24 @@ export default class PaymentController extends Controller {
   /** POST /payment/orders/:outTradeNo/pay: payment parameters for an existing unpaid order. */
   async pay() {
     this.ctx.body = await this.service.order.pay(this.ctx.state.user, this.outTradeNo(), this.clientIp());
+  }
+
+  /** GET /payment/orders?limit=&cursor=: the signed-in user's orders, newest first (docs/api.md). */
+  async list() {
+    const { limit: rawLimit, cursor: rawCursor } = this.ctx.query;
+    let limit = DEFAULT_LIST_LIMIT;
+    if (rawLimit !== undefined) {
+      limit = Number(rawLimit);
+      if (!/^\d{1,4}$/.test(rawLimit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+        throw new ValidationError('limit', `limit must be an integer between 1 and ${MAX_LIST_LIMIT}`);
+      }
+    }
+    let cursor;
+    if (rawCursor !== undefined) {
+      cursor = decodeOrderCursor(rawCursor);
+      if (!cursor) throw new InvalidCursorError();
+    }
+    this.ctx.body = await this.service.order.listOwned(this.ctx.state.user, { limit, cursor });
   }
 
   /** GET /payment/orders/:outTradeNo */

@@ -1,10 +1,13 @@
 import { WechatLoginClient, WechatOAuthClient, WechatPayClient } from '../../lib/wechatpay';
 import { MerchantTls, readMerchantTls } from '../infra/merchantCert';
+import { ClusterMetrics, ServiceMetrics } from '../infra/metrics';
 
 const PAY_CLIENT = Symbol('wechatPayClient');
 const LOGIN_CLIENT = Symbol('wechatLoginClient');
 const OAUTH_CLIENT = Symbol('wechatOAuthClient');
 const APP_OAUTH_CLIENT = Symbol('wechatAppOAuthClient');
+const METRICS = Symbol('metrics');
+const CLUSTER_METRICS = Symbol('clusterMetrics');
 
 /**
  * Returns the client cached in `slot` while the settings it was built from are unchanged, else
@@ -40,7 +43,7 @@ export default {
       } catch (err) {
         app.logger.error('[wechat] merchant certificate unusable, refunds are off: %s', (err as Error).message);
       }
-      return new WechatPayClient({ ...settings, tls });
+      return new WechatPayClient({ ...settings, tls, observer: app.metrics.wechatObserver });
     });
   },
 
@@ -48,7 +51,7 @@ export default {
     const app = this as any;
     const c = app.config.wechat;
     const settings = { appId: c.appId, appSecret: c.appSecret, baseUrl: c.loginBaseUrl, timeoutMs: c.timeoutMs };
-    return cachedClient(app, LOGIN_CLIENT, settings, () => new WechatLoginClient(settings));
+    return cachedClient(app, LOGIN_CLIENT, settings, () => new WechatLoginClient({ ...settings, observer: app.metrics.wechatObserver }));
   },
 
   /** The official account's OAuth client; undefined when no official account is configured. */
@@ -60,7 +63,21 @@ export default {
     const settings = {
       appId: oa.appId, appSecret: oa.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
     };
-    return cachedClient(app, OAUTH_CLIENT, settings, () => new WechatOAuthClient(settings));
+    return cachedClient(app, OAUTH_CLIENT, settings, () => new WechatOAuthClient({ ...settings, observer: app.metrics.wechatObserver }));
+  },
+
+  /** This worker's metrics (counters, histograms): docs/operations.md "Metrics". */
+  get metrics(): ServiceMetrics {
+    const app = this as any;
+    if (!app[METRICS]) app[METRICS] = new ServiceMetrics();
+    return app[METRICS];
+  },
+
+  /** Every worker's metrics for a scrape; created at start (app.ts), so each worker answers the others. */
+  get clusterMetrics(): ClusterMetrics {
+    const app = this as any;
+    if (!app[CLUSTER_METRICS]) app[CLUSTER_METRICS] = new ClusterMetrics(app.messenger, app.metrics, app.config.metrics.collectTimeoutMs);
+    return app[CLUSTER_METRICS];
   },
 
   /**

@@ -35,5 +35,8 @@ export default class NotificationAuditService extends Service {
       outcome: entry.outcome,
       reason: entry.reason === null ? null : entry.reason.slice(0, 255),
     }, { transaction });
+    const count = () => this.app.metrics.notifications.inc({ kind: entry.kind, outcome: entry.outcome });
+    if (transaction) transaction.afterCommit(count);
+    else count();
   }
 }

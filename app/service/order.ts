@@ -1,9 +1,10 @@
 import { Service } from 'egg';
-import { UniqueConstraintError } from 'sequelize';
+import { Op, UniqueConstraintError } from 'sequelize';
 import { merchantNumber, SignType, TradeType, WechatApiError } from '../../lib/wechatpay';
 import { configuredApps } from '../../config/config.default';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../common/errors';
 import { chooseTradeType } from '../domain/channels';
+import { encodeOrderCursor, OrderCursor } from '../domain/orderCursor';
 import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
@@ -136,6 +137,31 @@ export default class OrderService extends Service {
     // Another user's order answers exactly like a missing one.
     if (!order) throw new NotFoundError('ORDER_NOT_FOUND', 'no such order');
     return order;
+  }
+
+  /**
+   * A page of the user's own orders, newest first (created_at, then id, both descending: the
+   * (user_id, created_at) index, whose entries end with the id), after `cursor` when given. Each
+   * order in the view of GET /payment/orders/:outTradeNo, from the database as it is (listing asks
+   * WeChat nothing). nextCursor: null on the last page.
+   */
+  async listOwned(user: SessionUser, page: { limit: number; cursor?: OrderCursor }): Promise<{ orders: OrderView[]; nextCursor: string | null }> {
+    const { cursor, limit } = page;
+    const after = cursor ? new Date(cursor.createdAtMs) : undefined;
+    const rows = await this.app.model.Order.findAll({
+      where: {
+        userId: user.userId,
+        ...(after ? { [Op.or]: [{ createdAt: { [Op.lt]: after } }, { createdAt: after, id: { [Op.lt]: cursor!.id } }] } : {}),
+      },
+      order: [[ 'createdAt', 'DESC' ], [ 'id', 'DESC' ]],
+      limit: limit + 1,
+    });
+    const orders = rows.slice(0, limit);
+    const last = orders[orders.length - 1];
+    return {
+      orders: orders.map(toOrderView),
+      nextCursor: rows.length > limit ? encodeOrderCursor({ createdAtMs: last.createdAt.getTime(), id: last.id }) : null,
+    };
   }
 
   /** The out_trade_no WeChat can be paid under now: the order's current attempt's (undefined for no such order). */

@@ -249,6 +249,7 @@ export default class RefundService extends Service {
         detail: JSON.stringify({ outRefundNo: refund.outRefundNo, amount: cmd.amount, outTradeNo: attempt.outTradeNo }),
       }, transaction);
       transaction.afterCommit(() => {
+        this.app.metrics.refunds.inc({ status: 'PROCESSING' });
         this.app.logger.info('[refund] refund %s of order %s requested: amount=%d of %d (payment %s)',
           refund.outRefundNo, order.outTradeNo, cmd.amount, attempt.totalFee, attempt.outTradeNo);
       });
@@ -331,7 +332,10 @@ export default class RefundService extends Service {
         const changed = await this.markFailed(refund, errCode, errCodeDes);
         if (notSent) this.ctx.logger.error('[refund] refund %s could not be sent, marked FAILED: %s', refund.outRefundNo, errCodeDes);
         else this.ctx.logger.warn('[refund] refund %s refused by WeChat: %s %s', refund.outRefundNo, errCode, errCodeDes);
-        if (changed) return { outcome: 'FAILED', refund: await this.reloaded(refund) };
+        if (changed) {
+          this.app.metrics.refunds.inc({ status: 'FAILED' });
+          return { outcome: 'FAILED', refund: await this.reloaded(refund) };
+        }
       } else {
         await Refund.update({ errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
         this.ctx.logger.warn('[refund] refund %s: no answer from WeChat yet (%s), kept PROCESSING to send again with the same out_refund_no%s',

@@ -81,6 +81,7 @@ export default class RefundSettlementService extends Service {
       }, transaction);
 
       transaction.afterCommit(() => {
+        this.app.metrics.refunds.inc({ status: facts.status });
         const log = previous === 'FAILED' || facts.status !== 'SUCCESS' ? this.app.logger.error : this.app.logger.info;
         log.call(this.app.logger, '[refund] refund %s of order %s: %s -> %s (refund_id=%s amount=%d source=%s)%s',
           refund.outRefundNo, order.outTradeNo, previous, facts.status, facts.refundId, refund.amount, source,

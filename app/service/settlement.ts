@@ -59,6 +59,8 @@ export default class SettlementService extends Service {
       if (rows) await repository.apply(rows, changes, source, transaction);
       if (record) await record(outcome, transaction);
       if (log) transaction.afterCommit(() => this.ctx.logger[log.level](log.message, ...log.args));
+      const event = rows ? changes.event?.type : undefined;
+      if (event) transaction.afterCommit(() => this.app.metrics.paymentsApplied.inc({ source, event }));
       return outcome;
     });
   }

@@ -1,5 +1,6 @@
 import { WechatLoginError, WechatTransportError } from './errors';
 import { httpRequest } from './http';
+import { observeCall, WechatCallObserver } from './observe';
 
 export interface LoginClientConfig {
   appId: string;
@@ -7,6 +8,8 @@ export interface LoginClientConfig {
   /** e.g. https://api.weixin.qq.com, or the simulator's address. */
   baseUrl: string;
   timeoutMs: number;
+  /** Told of every call's API, result and duration (the service's metrics). */
+  observer?: WechatCallObserver;
 }
 
 export interface Code2SessionResult {
@@ -19,7 +22,11 @@ export interface Code2SessionResult {
 export class WechatLoginClient {
   constructor(readonly config: LoginClientConfig) {}
 
-  async code2Session(code: string): Promise<Code2SessionResult> {
+  code2Session(code: string): Promise<Code2SessionResult> {
+    return observeCall(this.config.observer, '/sns/jscode2session', () => this.code2SessionOnce(code));
+  }
+
+  private async code2SessionOnce(code: string): Promise<Code2SessionResult> {
     const url = new URL(this.config.baseUrl.replace(/\/+$/, '') + '/sns/jscode2session');
     url.searchParams.set('appid', this.config.appId);
     url.searchParams.set('secret', this.config.appSecret);

@@ -1,5 +1,6 @@
 import { WechatLoginError, WechatTransportError } from './errors';
 import { httpRequest } from './http';
+import { observeCall, WechatCallObserver } from './observe';
 
 export interface OAuthClientConfig {
   /** The official account's appid and secret. */
@@ -10,6 +11,8 @@ export interface OAuthClientConfig {
   /** Where the payer's browser is sent to authorise: https://open.weixin.qq.com, or the simulator. */
   authorizeBaseUrl: string;
   timeoutMs: number;
+  /** Told of every call's API, result and duration (the service's metrics). */
+  observer?: WechatCallObserver;
 }
 
 export interface OAuthTokenResult {
@@ -42,7 +45,11 @@ export class WechatOAuthClient {
   }
 
   /** Exchanges a code (single use, 5 minutes) for the payer's openid; WeChat's refusals are WechatLoginError. */
-  async exchangeCode(code: string): Promise<OAuthTokenResult> {
+  exchangeCode(code: string): Promise<OAuthTokenResult> {
+    return observeCall(this.config.observer, '/sns/oauth2/access_token', () => this.exchangeCodeOnce(code));
+  }
+
+  private async exchangeCodeOnce(code: string): Promise<OAuthTokenResult> {
     const url = new URL(this.config.apiBaseUrl.replace(/\/+$/, '') + '/sns/oauth2/access_token');
     url.searchParams.set('appid', this.config.appId);
     url.searchParams.set('secret', this.config.appSecret);

@@ -4,6 +4,7 @@ import { readBillReply } from './billReply';
 import { WechatApiError, WechatRequestNotSentError, WechatSignatureError, WechatTransportError, WechatXmlError } from './errors';
 import { httpRequest, httpRequestStream } from './http';
 import { nonceStr } from './ids';
+import { observeCall, WechatCallObserver } from './observe';
 import { isSignType, sign, SignType, verifySign } from './sign';
 import { isTradeType, missingTradeTypeField, TRADE_TYPE_SPECS, TradeType } from './tradeType';
 import { buildXml, parseXml } from './xml';
@@ -36,6 +37,8 @@ export interface PayClientConfig {
   sandbox?: boolean;
   /** How long a fetched sandbox key is used before it is fetched again (its lifetime is unpublished). Default 1 h. */
   sandboxKeyTtlMs?: number;
+  /** Told of every call's API, result and duration (the service's metrics). */
+  observer?: WechatCallObserver;
 }
 
 export type Reply = Record<string, string>;
@@ -230,7 +233,11 @@ export class WechatPayClient {
    * as GZIP and read as a stream within maxBillCompressedBytes and maxBillBytes (else a
    * WechatBillTooLargeError); a GZIP body that does not decompress is a WechatBillError.
    */
-  async downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
+  downloadBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND' = 'ALL', options: CallOptions = {}): Promise<string> {
+    return observeCall(this.config.observer, '/pay/downloadbill', () => this.fetchBill(billDate, billType, options));
+  }
+
+  private async fetchBill(billDate: string, billType: 'ALL' | 'SUCCESS' | 'REFUND', options: CallOptions): Promise<string> {
     const path = '/pay/downloadbill';
     const apiKey = await this.signingKey();
     const body = this.requestBody(path, { bill_date: billDate, bill_type: billType, tar_type: 'GZIP' }, options, apiKey);
@@ -292,7 +299,13 @@ export class WechatPayClient {
     }
   }
 
-  private async call(
+  private call(
+    path: string, params: Record<string, string | number | undefined>, options: CallOptions, agent?: https.Agent,
+  ): Promise<Reply> {
+    return observeCall(this.config.observer, path, () => this.exchange(path, params, options, agent));
+  }
+
+  private async exchange(
     path: string, params: Record<string, string | number | undefined>, options: CallOptions, agent?: https.Agent,
   ): Promise<Reply> {
     const signType = options.signType ?? this.config.signType;

@@ -51,4 +51,10 @@ describe('production settings check', () => {
     assert.throws(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: 'short' }), /at least 32 characters/);
     assert.doesNotThrow(() => assertProductionSettings({ ...hook, OUTBOX_WEBHOOK_SECRET: 's'.repeat(32) }));
   });
+
+  it('refuses a short or development METRICS_TOKEN; none at all is fine (GET /metrics then refuses every scrape)', () => {
+    assert.throws(() => assertProductionSettings({ ...GOOD, METRICS_TOKEN: 'short' }), /METRICS_TOKEN must be at least 24 characters/);
+    assert.throws(() => assertProductionSettings({ ...GOOD, METRICS_TOKEN: DEV_WECHAT.adminToken }), /METRICS_TOKEN must be at least 24 characters and not a development value/);
+    assert.doesNotThrow(() => assertProductionSettings({ ...GOOD, METRICS_TOKEN: 'm'.repeat(24) }));
+  });
 });

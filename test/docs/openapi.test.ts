@@ -405,6 +405,37 @@ describe('docs/openapi.json', () => {
       conforms('POST', '/payment/order', await orderAs(appLogin.body.token, 'APP').expect(200));
     });
 
+    // --- issue 18 (metrics, order list) ---
+    scenario('your order list, page by page', async () => {
+      const { token } = await login();
+      await createOrder(token).expect(200);
+      await createOrder(token).expect(200);
+      const first = await app.httpRequest().get('/payment/orders').query({ limit: '1' })
+        .set(bearer(token))
+        .expect(200);
+      conforms('GET', '/payment/orders', first);
+      conforms('GET', '/payment/orders', await app.httpRequest().get('/payment/orders').query({ cursor: first.body.nextCursor })
+        .set(bearer(token))
+        .expect(200));
+      conforms('GET', '/payment/orders', await app.httpRequest().get('/payment/orders').query({ cursor: 'nope' })
+        .set(bearer(token))
+        .expect(400));
+      conforms('GET', '/payment/orders', await app.httpRequest().get('/payment/orders').query({ limit: '0' })
+        .set(bearer(token))
+        .expect(422));
+      conforms('GET', '/payment/orders', await app.httpRequest().get('/payment/orders').expect(401));
+    });
+
+    scenario('metrics', async () => {
+      conforms('GET', '/metrics', await app.httpRequest().get('/metrics').set(bearer(app.config.metrics.token))
+        .expect(200));
+      conforms('GET', '/metrics', await app.httpRequest().get('/metrics').expect(401));
+      mock(app.config.metrics, 'port', 1);
+      conforms('GET', '/metrics', await app.httpRequest().get('/metrics').set(bearer(app.config.metrics.token))
+        .expect(404));
+    });
+    // --- end issue 18
+
     it('every documented operation had a real reply checked above', async () => {
       for (const [ title, run ] of scenarios) {
         await resetWorld();
