@@ -43,6 +43,28 @@ describe('simulator: payer endpoints and console', () => {
       assert.equal(res.json.tradeState, 'PAYERROR');
     });
 
+    it('coupons pay part of the order: reported in the notification and the order query', async () => {
+      const no = await placeOrder();
+      const res = await jsonCall(sim, 'POST', '/simulator/pay', { outTradeNo: no, coupons: [{ fee: 300, type: 'NO_CASH', id: '42' }] });
+      assert.equal(res.status, 200);
+      assert.deepEqual([ res.json.couponFee, res.json.cashFee ], [ 300, 900 ]);
+      const fields = sim.buildNotification(no);
+      assert.deepEqual([ fields.total_fee, fields.cash_fee, fields.coupon_fee, fields.coupon_count, fields.settlement_total_fee ],
+        [ '1200', '900', '300', '1', '900' ]);
+      assert.deepEqual([ fields.coupon_type_0, fields.coupon_id_0, fields.coupon_fee_0 ], [ 'NO_CASH', '42', '300' ]);
+      const query = await payClient(sim).orderQuery({ out_trade_no: no });
+      assert.deepEqual([ query.total_fee, query.cash_fee, query.coupon_fee, query.coupon_id_0 ], [ '1200', '900', '300', '42' ]);
+    });
+
+    it('coupons that are not a list, or pay everything: refused, the order unpaid', async () => {
+      const no = await placeOrder();
+      assert.equal((await jsonCall(sim, 'POST', '/simulator/pay', { outTradeNo: no, coupons: { fee: 1 } })).status, 400);
+      const all = await jsonCall(sim, 'POST', '/simulator/pay', { outTradeNo: no, coupons: [{ fee: 1200 }] });
+      assert.equal(all.status, 422);
+      assert.match(all.json.message, /at least 1 fen/);
+      assert.equal(sim.order(no)!.tradeState, 'NOTPAY');
+    });
+
     it('an unknown order: 404', async () => {
       const res = await jsonCall(sim, 'POST', '/simulator/pay', { outTradeNo: 'T-unknown' });
       assert.equal(res.status, 404);
