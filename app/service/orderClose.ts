@@ -8,8 +8,8 @@ import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
 import type { OrderRow } from '../model/order';
 
-/** Who closed the order: its owner, or the expiry job. Recorded on the CLOSED event. */
-export type CloseSource = 'client' | 'job';
+/** Who closed the order: its owner, the expiry job, or an operator (console). Recorded on the CLOSED event. */
+export type CloseSource = 'client' | 'job' | 'admin';
 
 
 /** Attempts that may still be payable at WeChat (after a failed payment the payer may try again). */
