@@ -17,7 +17,7 @@ export default () => async function adminAuth(ctx: Context, next: () => Promise<
     const session = sid ? await ctx.service.adminSession.find(sid) : null;
     if (!session) {
       throw new UnauthorizedError('ADMIN_UNAUTHORIZED', sid ? 'the console session has expired: sign in again' :
-        'the admin API needs Authorization: Bearer <admin token> or a console session');
+        'the admin API needs Authorization: Bearer <admin token>');
     }
     ctx.state.admin = 'console';
     ctx.state.consoleSession = session;
