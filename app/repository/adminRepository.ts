@@ -97,9 +97,11 @@ export class AdminRepository {
   async dayFigures(start: Date, end: Date): Promise<DayFigureRows> {
     const select = (sql: string) => this.model.query<any>(sql, { replacements: [ start, end ], type: QueryTypes.SELECT });
     const [ payments, refunds, orders, refused ] = await Promise.all([
-      // A payment is taken the moment its order turns paid (paid_at); its time to pay runs from the order's creation.
+      // A payment is taken the moment its order turns paid (paid_at); its time to pay runs from the
+      // order's creation. paid_at is WeChat's time_end, whole seconds: one paid within the second
+      // the order was made would come out negative, so it counts as 0.
       select(`SELECT ${beijingDay('paid_at')} AS day, COUNT(*) AS count, SUM(total_fee) AS amount, ` +
-        'AVG(TIMESTAMPDIFF(MICROSECOND, created_at, paid_at)) / 1000000 AS avgSecondsToPaid ' +
+        'AVG(GREATEST(0, TIMESTAMPDIFF(MICROSECOND, created_at, paid_at))) / 1000000 AS avgSecondsToPaid ' +
         'FROM orders WHERE paid_at >= ? AND paid_at < ? GROUP BY day'),
       select(`SELECT ${beijingDay('success_at')} AS day, COUNT(*) AS count, SUM(amount) AS amount ` +
         'FROM refunds WHERE status = \'SUCCESS\' AND success_at >= ? AND success_at < ? GROUP BY day'),

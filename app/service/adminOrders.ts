@@ -87,7 +87,7 @@ export default class AdminOrdersService extends Service {
       })),
       ...notifications.map(n => ({
         at: iso(n.createdAt), kind: 'NOTIFICATION' as const,
-        summary: `${n.kind === 'pay' ? 'payment' : 'refund'} notification ${n.outcome}${n.reason ? `: ${n.reason}` : ''}`,
+        summary: `${n.kind === 'pay' ? 'payment' : 'refund'} notification ${n.outcome}${n.reason && n.reason !== n.outcome ? `: ${n.reason}` : ''}`,
         detail: { kind: n.kind, outTradeNo: n.outTradeNo, transactionId: n.transactionId, outcome: n.outcome, reason: n.reason ?? null, remoteIp: n.remoteIp },
       })),
       ...events.map(e => ({

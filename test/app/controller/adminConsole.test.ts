@@ -176,6 +176,7 @@ describe('operator console: GET /admin/, its files and its session (POST/GET/DEL
     mock(app.redis, 'get', async () => { throw new Error('connection is closed'); });
     const res = await client.request('get', '/admin/orders').expect(503);
     assert.equal(res.body.code, 'SESSION_STORE_UNAVAILABLE');
-    await app.httpRequest().get('/admin/orders').set(adminHeader()).expect(200);
+    await app.httpRequest().get('/admin/orders').set(adminHeader())
+      .expect(200);
   });
 });
