@@ -6,6 +6,9 @@ import { ConsoleAssets } from '../infra/consoleAssets';
 
 let assets: ConsoleAssets | undefined;
 
+const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 /**
  * The operator's console (docs/console.md): its page and files, and its session. Sign-in trades
  * the admin token for an HttpOnly, SameSite=Strict cookie; the page never sees the token again.
@@ -13,6 +16,9 @@ let assets: ConsoleAssets | undefined;
 export default class AdminConsoleController extends Controller {
   /** GET /admin/ */
   async page() {
+    // Only our own files may run, load or be framed into: injected markup (say, a forged
+    // notification's text) could not run script that reads the CSRF token.
+    this.ctx.set('Content-Security-Policy', CONSOLE_CSP);
     await this.serve('index.html');
   }
 

@@ -102,12 +102,15 @@ export default class AdminOrdersService extends Service {
     timeline.sort((a, b) => a.at.localeCompare(b.at));
 
     const paid = refundState.payments.reduce((sum, p) => sum + p.totalFee, 0);
+    // From the refund rows themselves, as refundedFee is kept (the SUCCESS ones): the order row was
+    // read a moment earlier and may predate the refund notification committed in between.
+    const refunded = refundState.refunds.filter(r => r.status === 'SUCCESS').reduce((sum, r) => sum + r.amount, 0);
     return {
       order: {
         ...toOrderView(order), appid: order.appid, tradeType: order.tradeType, openid: user?.openid ?? null,
         refundRequired: order.refundRequired, closedAt: order.closedAt ? iso(order.closedAt) : null,
       },
-      amounts: { paid, refunded: order.refundedFee, refundable: refundState.payments.reduce((sum, p) => sum + p.refundableFee, 0) },
+      amounts: { paid, refunded, refundable: refundState.payments.reduce((sum, p) => sum + p.refundableFee, 0) },
       payments: refundState.payments,
       refunds: refundState.refunds,
       timeline,

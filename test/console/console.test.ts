@@ -38,6 +38,8 @@ describe('operator console (/admin/) in headless Chromium, against the running s
     page = await context.newPage();
     pageErrors = [];
     page.on('pageerror', err => pageErrors.push(err.message));
+    // A Content-Security-Policy refusal is only a console error, not a page error.
+    page.on('console', msg => { if (msg.type() === 'error' && /Content.Security.Policy/i.test(msg.text())) pageErrors.push(msg.text()); });
   });
   afterEach(async () => {
     await context.close();

@@ -11,6 +11,8 @@ describe('operator console: GET /admin/, its files and its session (POST/GET/DEL
     const page = await app.httpRequest().get('/admin/').expect(200);
     assert.match(page.headers['content-type'], /^text\/html/);
     assert.match(page.text, /<script src="\/admin\/assets\/chart\.umd\.js"><\/script>/);
+    assert.match(page.headers['content-security-policy'], /default-src 'none'; script-src 'self';/);
+    assert.match(page.headers['content-security-policy'], /frame-ancestors 'none'/);
     // The CSRF token's cookie, readable by the page (not HttpOnly), only under /admin, SameSite=Strict.
     const csrfCookie = (page.headers['set-cookie'] as unknown as string[]).find(c => c.startsWith('csrfToken='))!;
     assert.match(csrfCookie, /path=\/admin;/);
