@@ -155,7 +155,13 @@ describe('operator console (/admin/) in headless Chromium, against the running s
     assert.match(refunds[0].idempotencyKey!, /^console-[0-9a-f-]{36}$/);
     assert.equal(await page.getAttribute('#amount-refunded', 'data-value'), '350');
     assert.equal(await page.getAttribute('#amount-refundable', 'data-value'), '2050');
+    // The refund notification's audit row is written once its settlement commits, just before
+    // WeChat gets its answer: once the simulator has it, the order's page shows it.
+    await testEnv.sim.waitForDelivery(paid.outTradeNo, { kind: 'refund', acknowledged: true });
+    await page.click('#order-query');
+    await page.locator('#message', { hasText: 'Query: the order is' }).waitFor();
     assert.equal(await page.locator('#timeline li[data-kind="NOTIFICATION"]', { hasText: 'refund notification APPLIED' }).count(), 1);
+    assert.equal(await page.locator('#timeline li[data-kind="EVENT"]', { hasText: 'QUERIED (admin)' }).count(), 1);
     assert.equal(await page.locator(`#refunds-table tr[data-refund="${refunds[0].outRefundNo}"] .status`).textContent(), 'SUCCESS');
     await screenshot('order', 40_000);
 
