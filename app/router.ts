@@ -59,6 +59,25 @@ export default (app: Application) => {
   router.get('/metrics', middleware.metricsAuth(), controller.metrics.show);
   // --- end metrics
 
+  // --- Operator's console (issue 18, docs/console.md): served in every environment. The same admin
+  // API, with the bearer token or the console's cookie session (CSRF-checked: config.security).
+  router.get('/admin/', controller.adminConsole.page);
+  router.get('/admin/assets/:file', controller.adminConsole.asset);
+  const adminSignInPerIp = middleware.rateLimit({ rule: 'adminSignInPerIp', per: 'ip', whenCounterDown: 'refuse' });
+  router.post('/admin/session', adminSignInPerIp, json, controller.adminConsole.signIn);
+  router.get('/admin/session', adminAuth, controller.adminConsole.show);
+  router.delete('/admin/session', controller.adminConsole.signOut);
+  router.get('/admin/orders', adminAuth, controller.adminOrders.search);
+  router.get('/admin/orders/:outTradeNo', adminAuth, controller.adminOrders.show);
+  router.post('/admin/orders/:outTradeNo/query', adminAuth, controller.adminOrders.query);
+  router.post('/admin/orders/:outTradeNo/close', adminAuth, controller.adminOrders.close);
+  router.post('/admin/refunds/:outRefundNo/query', adminAuth, controller.adminOrders.queryRefund);
+  router.get('/admin/dashboard', adminAuth, controller.adminReports.dashboard);
+  router.get('/admin/reconciliations', adminAuth, controller.adminReports.list);
+  router.get('/admin/reconciliations/:billDate', adminAuth, controller.adminReports.show);
+  router.post('/admin/reconciliations/:billDate/run', adminAuth, controller.adminReports.run);
+  // --- end of the console's routes
+
   // Local development and tests only: the API description and the browser demo.
   if (DEV_TOOL_ENVS.includes(app.config.env)) {
     router.get('/openapi.json', controller.devtools.openapi);

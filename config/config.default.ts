@@ -154,6 +154,8 @@ export interface RateLimitConfig {
   orderPerUser: RateLimitRule;
   /** GET /payment/orders/:outTradeNo per logged-in user (each poll may cost an order query). */
   statusPerUser: RateLimitRule;
+  /** POST /admin/session (the console's sign-in) per client IP: guessing the admin token stays slow. */
+  adminSignInPerIp: RateLimitRule;
 }
 
 /** Official-account login (GET /oauth/wechat/authorize, /oauth/wechat/callback): docs/official-account.md. */
@@ -217,7 +219,32 @@ export interface BizConfig {
   adminToken: string;
   reconciliation: ReconciliationConfig;
   metrics: MetricsConfig;
+  console: ConsoleConfig;
 }
+
+/** The operator's console at /admin/ (docs/console.md): its cookie session. */
+export interface ConsoleConfig {
+  /** A console session ends this long after sign-in, whatever is done meanwhile. */
+  sessionTtlSeconds: number;
+}
+
+/** The console's session cookie; the CSRF check applies to requests that could carry it (docs/console.md). */
+export const CONSOLE_COOKIE = 'wxpay_console';
+export const CONSOLE_PATH = '/admin';
+
+/**
+ * Requests egg-security's CSRF check covers: those under /admin without an Authorization header
+ * that carry the console's cookie, or sign in (a forged sign-in is refused too), or only read
+ * (they get the token cookie). A bearer-token call cannot be forged by another site (a browser
+ * never adds that header by itself), and a call with neither credential is refused by adminAuth
+ * anyway, so the admin API's scripts, the user API and WeChat's notifications are left alone.
+ */
+export function isConsoleRequest(ctx: { path: string; method: string; get(name: string): string }): boolean {
+  if (!(ctx.path === CONSOLE_PATH || ctx.path.startsWith(`${CONSOLE_PATH}/`)) || ctx.get('authorization')) return false;
+  return SAFE_METHODS.includes(ctx.method) || ctx.path === `${CONSOLE_PATH}/session` || CONSOLE_COOKIE_SENT.test(ctx.get('cookie'));
+}
+const SAFE_METHODS = [ 'GET', 'HEAD', 'OPTIONS' ];
+const CONSOLE_COOKIE_SENT = new RegExp(`(?:^|;\\s*)${CONSOLE_COOKIE}=`);
 
 /** The daily comparison of our payments and refunds with WeChat's bill (app/schedule/reconcileDaily.ts). */
 export interface ReconciliationConfig {
@@ -323,9 +350,15 @@ export default (appInfo: EggAppInfo): BizConfig => {
   // errorHandler is placed first in app.ts, ahead of the body parser, so its errors are JSON too.
   config.middleware = [];
 
-  // Clients authenticate with bearer tokens, never cookies, so CSRF tokens protect nothing here,
-  // and WeChat's servers could not send them anyway.
-  config.security = { csrf: { enable: false } };
+  // Clients authenticate with bearer tokens, never cookies, so CSRF tokens protect nothing there,
+  // and WeChat's servers could not send them anyway. The operator's console is the exception: its
+  // cookie session is checked (token cookie + x-csrf-token header), and only it (isConsoleRequest).
+  config.security = {
+    csrf: {
+      enable: true, type: 'ctoken', match: isConsoleRequest,
+      cookieOptions: { sameSite: 'strict', path: CONSOLE_PATH },
+    },
+  } as any;
 
   // Behind a load balancer, trust the X-Forwarded-For it sets (keeping its last TRUST_PROXY_HOPS
   // entries), so ctx.ip is the client's: login rate limit, spbill_create_ip, notification audit.
@@ -476,6 +509,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
       loginPerUser: { limit: intFromEnv('RATE_LIMIT_LOGIN_PER_USER', 10), windowSeconds: rateLimitWindow },
       orderPerUser: { limit: intFromEnv('RATE_LIMIT_ORDER_PER_USER', 30), windowSeconds: rateLimitWindow },
       statusPerUser: { limit: intFromEnv('RATE_LIMIT_STATUS_PER_USER', 120), windowSeconds: rateLimitWindow },
+      adminSignInPerIp: { limit: intFromEnv('RATE_LIMIT_ADMIN_SIGN_IN_PER_IP', 10), windowSeconds: rateLimitWindow },
     },
     reconciliation: {
       jobEnabled: ![ 'false', '0' ].includes(fromEnv('RECONCILE_JOB_ENABLED', 'true') as string),
@@ -490,6 +524,9 @@ export default (appInfo: EggAppInfo): BizConfig => {
       outboxTable: fromEnv('METRICS_OUTBOX_TABLE', 'outbox_events') as string,
     },
     // --- end metrics ---
+    console: {
+      sessionTtlSeconds: positive('CONSOLE_SESSION_TTL_SECONDS', 8 * 3600),
+    },
   };
 
   // POS charges are made under one of the merchant's configured apps, or WeChat's reports about them would be refused.

@@ -35,5 +35,7 @@ const distPkg = {
   egg: { typescript: false },
   eggScriptsConfig: { sourcemap: true },
 };
+// The operator console's page and files (plain JavaScript, served as they are: docs/console.md).
+fs.cpSync(path.join(root, 'console'), path.join(dist, 'console'), { recursive: true });
 fs.writeFileSync(path.join(dist, 'package.json'), `${JSON.stringify(distPkg, null, 2)}\n`);
 console.log(`build: compiled to ${path.relative(root, dist)}/`);

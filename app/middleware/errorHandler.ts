@@ -24,6 +24,12 @@ export default () => async function errorHandler(ctx: Context, next: () => Promi
       ctx.body = { code: 'BAD_REQUEST', message: 'request body is not valid JSON' };
       return;
     }
+    // egg-security's CSRF check (the console's cookie session, docs/console.md): the only 403 the framework throws.
+    if (status === 403) {
+      ctx.status = 403;
+      ctx.body = { code: 'CSRF_REFUSED', message: `refused: ${err.message} (send the csrfToken cookie's value as x-csrf-token)` };
+      return;
+    }
     if (status === 413) {
       ctx.status = 413;
       ctx.body = { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };

@@ -1,13 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Context } from 'egg';
 import { NotFoundError, UnauthorizedError } from '../common/errors';
+import { sameSecret } from '../common/sameSecret';
 import { ON_METRICS_PORT } from '../infra/metricsWiring';
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
 
 /**
  * GET /metrics' guard. With a metrics port (METRICS_PORT) it is served there only, to whoever

@@ -1,6 +1,6 @@
 import { Context } from 'egg';
 import { UnauthorizedError } from '../common/errors';
-import { sameSecret } from './adminAuth';
+import { sameSecret } from '../common/sameSecret';
 
 /**
  * The POS API's guard (docs/pos.md): `Authorization: Bearer <ADMIN_TOKEN>` or

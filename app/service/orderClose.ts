@@ -9,8 +9,8 @@ import { OrderView, toOrderView } from './order';
 import type { OrderRow } from '../model/order';
 import { recordOrderEvent } from '../repository/outboxRepository';
 
-/** Who closed the order: its owner, the expiry job, or a POS charge that timed out. Recorded on the CLOSED event. */
-export type CloseSource = 'client' | 'job' | 'pos';
+/** Who closed the order: its owner, the expiry job, a POS charge that timed out, or an operator (console). Recorded on the CLOSED event. */
+export type CloseSource = 'client' | 'job' | 'pos' | 'admin';
 
 
 /** Attempts that may still be payable at WeChat (after a failed payment the payer may try again). */

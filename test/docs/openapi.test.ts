@@ -7,6 +7,8 @@ import { testEnv } from '../support/env';
 import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
 import { assertSupported, resolveRef, validate } from '../support/jsonSchema';
 import { seedEvents } from '../support/outboxEvents';
+import { ConsoleClient } from '../support/console';
+import { addDays, beijingDate } from '../../app/domain/beijingDays';
 
 const SPEC_PATH = path.join(__dirname, '..', '..', 'docs', 'openapi.json');
 const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8'));
@@ -435,6 +437,77 @@ describe('docs/openapi.json', () => {
         .expect(404));
     });
     // --- end issue 18
+
+    // --- Operator's console (issue 18): its page, its session, and the admin API behind it.
+    scenario('the operator console and the admin API behind it', async () => {
+      const { token } = await login();
+      const created = await createOrder(token).expect(200);
+      const { outTradeNo } = created.body;
+      await testEnv.sim.pay(outTradeNo);
+      await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
+      const unpaid = (await createOrder(token).expect(200)).body.outTradeNo;
+      const admin = { Authorization: `Bearer ${app.config.adminToken}` };
+      const adminGet = (url: string) => app.httpRequest().get(url).set(admin);
+      const adminPost = (url: string) => app.httpRequest().post(url).set(admin);
+
+      conforms('GET', '/admin/', await app.httpRequest().get('/admin/').expect(200));
+      conforms('GET', '/admin/assets/{file}', await app.httpRequest().get('/admin/assets/console.js').expect(200));
+      conforms('GET', '/admin/assets/{file}', await app.httpRequest().get('/admin/assets/console.css').expect(200));
+      conforms('GET', '/admin/assets/{file}', await app.httpRequest().get('/admin/assets/nope.js').expect(404));
+      const consoleClient = new ConsoleClient();
+      await consoleClient.open();
+      conforms('POST', '/admin/session', await consoleClient.request('post', '/admin/session', { csrf: false }).send({ token: 'x' })
+        .expect(403));
+      conforms('POST', '/admin/session', await consoleClient.request('post', '/admin/session').send({ token: 'wrong' })
+        .expect(401));
+      conforms('POST', '/admin/session', await consoleClient.request('post', '/admin/session').send({})
+        .expect(422));
+      conforms('POST', '/admin/session', await consoleClient.request('post', '/admin/session').send({ token: app.config.adminToken })
+        .expect(200));
+      conforms('GET', '/admin/session', await consoleClient.request('get', '/admin/session').expect(200));
+      conforms('GET', '/admin/session', await adminGet('/admin/session').expect(200));
+
+      conforms('GET', '/admin/orders', await consoleClient.request('get', '/admin/orders?status=SUCCESS&limit=1').expect(200));
+      conforms('GET', '/admin/orders', await adminGet('/admin/orders?limit=1').expect(200));
+      conforms('GET', '/admin/orders', await adminGet('/admin/orders?status=PAID').expect(422));
+      conforms('GET', '/admin/orders', await app.httpRequest().get('/admin/orders').expect(401));
+      conforms('GET', '/admin/orders/{outTradeNo}', await adminGet(`/admin/orders/${outTradeNo}`).expect(200));
+      conforms('GET', '/admin/orders/{outTradeNo}', await adminGet('/admin/orders/P0000000000000000000000000000').expect(404));
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', await consoleClient.request('post', `/admin/orders/${outTradeNo}/refunds`, { csrf: false })
+        .send({ amount: 100, reason: 'forged' })
+        .expect(403));
+      const refund = await consoleClient.request('post', `/admin/orders/${outTradeNo}/refunds`).set('Idempotency-Key', 'openapi-console')
+        .send({ amount: 100, reason: 'console' })
+        .expect(201);
+      conforms('POST', '/admin/orders/{outTradeNo}/refunds', refund);
+      await testEnv.sim.waitForDelivery(outTradeNo, { kind: 'refund', acknowledged: true });
+      conforms('GET', '/admin/orders/{outTradeNo}/refunds', await consoleClient.request('get', `/admin/orders/${outTradeNo}/refunds`).expect(200));
+      conforms('POST', '/admin/refunds/{outRefundNo}/query', await adminPost(`/admin/refunds/${refund.body.outRefundNo}/query`).expect(200));
+      conforms('POST', '/admin/refunds/{outRefundNo}/query', await adminPost('/admin/refunds/R0000000000000000/query').expect(404));
+      conforms('POST', '/admin/orders/{outTradeNo}/query', await consoleClient.request('post', `/admin/orders/${outTradeNo}/query`).expect(200));
+      conforms('POST', '/admin/orders/{outTradeNo}/query', await consoleClient.request('post', `/admin/orders/${outTradeNo}/query`, { csrf: false })
+        .expect(403));
+      testEnv.sim.setFault('orderquery', { kind: 'systemerror' });
+      conforms('POST', '/admin/orders/{outTradeNo}/query', await adminPost(`/admin/orders/${unpaid}/query`).expect(503));
+      testEnv.sim.clearFaults();
+      conforms('POST', '/admin/orders/{outTradeNo}/close', await adminPost(`/admin/orders/${outTradeNo}/close`).expect(409));
+      conforms('POST', '/admin/orders/{outTradeNo}/close', await adminPost(`/admin/orders/${unpaid}/close`).expect(200));
+
+      conforms('GET', '/admin/dashboard', await consoleClient.request('get', '/admin/dashboard?days=7').expect(200));
+      conforms('GET', '/admin/dashboard', await adminGet('/admin/dashboard?days=0').expect(422));
+      const day = addDays(beijingDate(new Date()), -2);
+      conforms('GET', '/admin/reconciliations/{billDate}', await adminGet(`/admin/reconciliations/${day}`).expect(404));
+      conforms('POST', '/admin/reconciliations/{billDate}/run', await consoleClient.request('post', `/admin/reconciliations/${day}/run`).expect(200));
+      conforms('POST', '/admin/reconciliations/{billDate}/run', await adminPost('/admin/reconciliations/2026-02-30/run').expect(422));
+      conforms('GET', '/admin/reconciliations/{billDate}', await adminGet(`/admin/reconciliations/${day}`).expect(200));
+      conforms('GET', '/admin/reconciliations', await consoleClient.request('get', '/admin/reconciliations').expect(200));
+      conforms('GET', '/admin/reconciliations', await adminGet('/admin/reconciliations?from=x').expect(422));
+
+      conforms('DELETE', '/admin/session', await consoleClient.request('delete', '/admin/session', { csrf: false }).expect(403));
+      conforms('DELETE', '/admin/session', await consoleClient.request('delete', '/admin/session').expect(204));
+      conforms('GET', '/admin/session', await consoleClient.request('get', '/admin/session').expect(401));
+    });
+    // --- end of the console's scenario
 
     it('every documented operation had a real reply checked above', async () => {
       for (const [ title, run ] of scenarios) {

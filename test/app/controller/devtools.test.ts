@@ -18,7 +18,7 @@ describe('developer tools: /demo and its simulator calls', () => {
       const record = (method: string) => (p: string, ...handlers: unknown[]) => {
         if (handlers.some(isDevtools)) routes.push(`${method} ${p}`);
       };
-      const router = { get: record('GET'), post: record('POST') };
+      const router = { get: record('GET'), post: record('POST'), delete: record('DELETE') };
       // Every other controller method and middleware is a stand-in; devtools methods are marked.
       const stub: any = new Proxy({}, { get: () => () => undefined });
       const devtools = new Proxy({}, { get: (_t, name) => ({ devtools: name }) });
