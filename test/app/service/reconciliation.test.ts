@@ -240,7 +240,7 @@ describe('reconciliation with WeChat\'s bill', () => {
       const report = await reconcile();
       assert.deepEqual(report.discrepancies, []);
       assert.equal(report.status, 'OK');
-      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 1200 + 1500, refundCount: 0, refundTotal: 0 });
+      assert.deepEqual(report.local, { paymentCount: 2, paymentTotal: 1200 + 1500, refundCount: 0, refundTotal: 0, couponTotal: 0 });
       assert.equal(report.bill?.paymentTotal, 1200 + 1500);
     });
 

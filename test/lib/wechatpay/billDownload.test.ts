@@ -154,8 +154,11 @@ describe('lib/wechatpay WechatPayClient.downloadBill (GZIP, streamed, capped)', 
     assert.equal(err.measure, 'decompressed');
     assert.equal(err.limitBytes, 8 * MiB);
     assert.equal(err.message, `the bill exceeds ${8 * MiB} bytes decompressed`);
-    await closed; // the client hung up: the server's reply was closed before its (never coming) end
-    assert.ok(served < 64 * MiB, `the server produced ${served} bytes before the client stopped`);
+    // The client hung up: the endless reply was closed before its (never coming) end. How much the
+    // server had gzipped by then depends on the kernel's socket buffers and the scheduler (zeros
+    // compress 1000-fold, so megabytes of them fit in a buffer), not on the client: no bound on it.
+    await closed;
+    assert.ok(served > 8 * MiB, `the server produced only ${served} bytes, under the limit the client reported reaching`);
   });
 
   it('refuses a reply past maxBillCompressedBytes on the wire, compressed or not', async () => {
