@@ -59,6 +59,9 @@ const USERS = 20;
 /** The issue's latency bound: a level counts towards a target's throughput only if its p99 stayed under it. */
 const P99_BOUND_MS = 50;
 const SERVICE_TITLE = 'wxpay-bench-service';
+/** Orders whose current attempt holds a prepay_id: every order the service or the same-guarantee baseline answers. */
+const PREPAID_ORDERS_SQL = 'SELECT COUNT(*) AS n FROM orders o JOIN payment_attempts a ON a.id = o.current_attempt_id ' +
+  'WHERE a.status = \'PREPAID\' AND a.prepay_id IS NOT NULL';
 /** Which scenarios to run: any of notify, repeat, order, core (all by default). repeat needs notify. */
 const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core').split(',').map(s => s.trim()));
 
@@ -78,8 +81,12 @@ interface LoadResult {
   cpuMsPerRequest: { target: number; database: number };
 }
 
+type TargetName = 'service' | 'baseline' | 'guarded';
+/** How the report names each target: `guarded` is the same-guarantee baseline (bench/guardedBaseline.ts). */
+const LABEL: Record<TargetName, string> = { service: 'service', baseline: 'bare baseline', guarded: 'same-guarantee baseline' };
+
 interface Target {
-  name: 'service' | 'baseline';
+  name: TargetName;
   url: string;
   pids: () => number[];
 }
@@ -195,7 +202,7 @@ async function main() {
   prepareBenchDatabase(root, BENCH_DATABASE, { seed: true });
   const db = await mysql.createConnection({ ...MYSQL_SERVER, database: BENCH_DATABASE, timezone: '+00:00' });
 
-  const [ simPort, servicePort, baselinePort ] = [ await freePort(), await freePort(), await freePort() ];
+  const [ simPort, servicePort, baselinePort, guardedPort ] = [ await freePort(), await freePort(), await freePort(), await freePort() ];
   const simUrl = `http://127.0.0.1:${simPort}`;
   const logDir = path.join(os.tmpdir(), 'wxpay-bench-logs');
   const serviceEnv: Record<string, string> = {
@@ -241,17 +248,24 @@ async function main() {
     // Compiled like the service (no ts-node in the measured processes), into its own folder: the
     // service's build under dist/ (with its source maps) stays as scripts/build.js made it.
     run(bin('tsc'), [ '--outDir', BASELINE_BUILD, '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2021', '--esModuleInterop',
-      '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts' ]);
+      '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts', 'bench/guardedBaseline.ts' ]);
     const baseline = fork(path.join(BASELINE_BUILD, 'bench', 'baseline.js'), [], {
       cwd: root, execArgv: [],
       env: { ...env, ...serviceEnv, PORT: String(baselinePort), BENCH_WORKERS: String(WORKERS) },
     });
     children.push(baseline);
     await once(baseline, 'message');
+    const guarded = fork(path.join(BASELINE_BUILD, 'bench', 'guardedBaseline.js'), [], {
+      cwd: root, execArgv: [],
+      env: { ...env, ...serviceEnv, PORT: String(guardedPort), BENCH_WORKERS: String(WORKERS) },
+    });
+    children.push(guarded);
+    await once(guarded, 'message');
 
     const targets: Target[] = [
       { name: 'service', url: `http://127.0.0.1:${servicePort}`, pids: () => pidsMatching(SERVICE_TITLE) },
       { name: 'baseline', url: `http://127.0.0.1:${baselinePort}`, pids: () => childPids(baseline.pid!) },
+      { name: 'guarded', url: `http://127.0.0.1:${guardedPort}`, pids: () => childPids(guarded.pid!) },
     ];
 
     // Users, logged in through the service (the baseline reads the same sessions from Redis).
@@ -284,10 +298,11 @@ async function main() {
         const results: Record<Scenario, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
         rounds.push({ round, connections, results });
         console.log(`bench: round ${round + 1} of ${ROUNDS}, ${connections} connections`);
-        for (const target of round % 2 === 0 ? targets : [ ...targets ].reverse()) {
+        // Each round starts with another target, so none always runs on the machine's freshest (or tiredest) minute.
+        for (const target of [ ...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length) ]) {
           if (SCENARIOS.has('notify')) {
           // 1. Distinct orders: each notification pays one order.
-            const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
+            const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, { service: 'S', baseline: 'B', guarded: 'G' }[target.name]);
             await load(target, { path: '/payment/notify', amount: WARMUP, connections, next: xml(bodies) });
             const measured = bodies.slice(WARMUP);
             const distinct = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
@@ -295,27 +310,28 @@ async function main() {
             if (distinct.cutShort) throw new Error(`${target.name}: distinct notifications cut short at ${MAX_SECONDS} s, ${distinct.requests} of ${measured.length} answered`);
             const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
             if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
-            if (target.name === 'service') {
-              // Paid exactly once: one paid attempt and one PAID event per order (the baseline keeps neither).
+            if (target.name !== 'baseline') {
+              // Paid exactly once: one paid attempt and one PAID event per order (the bare baseline keeps neither).
               const attempts = await count('SELECT COUNT(*) AS n FROM payment_attempts WHERE status = \'PAID\'');
               const events = await count('SELECT COUNT(*) AS n FROM order_events WHERE type = \'PAID\'');
-              if (attempts !== bodies.length || events !== bodies.length) throw new Error(`service: ${attempts} paid attempts and ${events} PAID events for ${bodies.length} orders`);
+              if (attempts !== bodies.length || events !== bodies.length) throw new Error(`${target.name}: ${attempts} paid attempts and ${events} PAID events for ${bodies.length} orders`);
             }
             results.distinctNotifications[target.name] = distinct;
 
             if (SCENARIOS.has('repeat')) {
             // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
               // The service also records each as a DUPLICATE audit row (so each was recognised as a repeat, not refused).
-              const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+              const guarantees = target.name !== 'baseline';
+              const events = guarantees ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
               const duplicates = () => count('SELECT COUNT(*) AS n FROM payment_notifications WHERE outcome = \'DUPLICATE\'');
-              const duplicatesBefore = target.name === 'service' ? await duplicates() : 0;
+              const duplicatesBefore = guarantees ? await duplicates() : 0;
               const before = await fingerprint();
               results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
               if (await fingerprint() !== before) throw new Error(`${target.name}: a repeated notification changed an order or attempt`);
-              if (target.name === 'service') {
-                if (await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('service: a repeated notification added an order event');
+              if (guarantees) {
+                if (await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error(`${target.name}: a repeated notification added an order event`);
                 const recorded = await duplicates() - duplicatesBefore;
-                if (recorded !== measured.length) throw new Error(`service: ${recorded} of ${measured.length} repeats recorded as DUPLICATE`);
+                if (recorded !== measured.length) throw new Error(`${target.name}: ${recorded} of ${measured.length} repeats recorded as DUPLICATE`);
               }
             }
           }
@@ -323,12 +339,20 @@ async function main() {
           if (SCENARIOS.has('order')) {
           // 3. Order creation, unified order at the simulator included.
             const before = await count('SELECT COUNT(*) AS n FROM orders');
+            const prepaidBefore = await count(PREPAID_ORDERS_SQL);
             const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
-            const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
-            await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next });
-            results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next });
+            // A new Idempotency-Key per order, as the example mini-program sends (examples/miniprogram/lib/checkout.js).
+            const next = (run: string) => (i: number) => ({ body: orderBody, headers: {
+              'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}`,
+              'idempotency-key': `${target.name[0]}${round}-${connections}-${run}-${i}`,
+            } });
+            await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next: next('w') });
+            results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next: next('m') });
             const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
             if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+            // Each with its prepay_id stored on its current attempt (the bare baseline keeps no attempt).
+            const prepaid = await count(PREPAID_ORDERS_SQL) - prepaidBefore;
+            if (target.name !== 'baseline' && prepaid !== created) throw new Error(`${target.name}: ${prepaid} of ${created} orders prepaid`);
           }
         }
       }
@@ -340,18 +364,19 @@ async function main() {
 
     const rows: string[] = [];
     const fmt = (n: number, d = 0) => n.toFixed(d);
-    rows.push(`Medians over ${ROUNDS} rounds; the ratio is the median of each round's service / baseline.`, '',
-      '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    rows.push(`Medians over ${ROUNDS} rounds; a ratio is the median of each round's service / baseline req/s; the CPU column of a ratio row ` +
+      'is service / baseline CPU per request (target + MariaDB).', '',
+    '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     const summary: Record<string, unknown> = {};
     for (const connections of CONNECTION_LEVELS) {
       for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
-        const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline)
-          .map(r => r.results[scenario]);
+        const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline &&
+          r.results[scenario].guarded).map(r => r.results[scenario]);
         if (!measured.length) continue;
         const label = `${scenario} @${connections}`;
         const perTarget: Record<string, Record<string, number>> = {};
-        for (const name of [ 'service', 'baseline' ]) {
+        for (const name of [ 'service', 'baseline', 'guarded' ] as TargetName[]) {
           const runs = measured.map(m => m[name]);
           const m = perTarget[name] = {
             reqPerSec: median(runs.map(r => r.reqPerSec)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)),
@@ -359,13 +384,20 @@ async function main() {
             cpuDatabase: median(runs.map(r => r.cpuMsPerRequest.database)),
             non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0),
           };
-          rows.push(`| ${label} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
+          rows.push(`| ${label} | ${LABEL[name]} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
           `${fmt(m.cpuTarget, 2)} + ${fmt(m.cpuDatabase, 2)} | ${m.non2xx} | ${m.errors} |`);
         }
-        const ratios = measured.map(m => m.service.reqPerSec / m.baseline.reqPerSec);
-        rows.push(`| ${label} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
-        `${fmt(perTarget.service.peakRssMb / perTarget.baseline.peakRssMb, 2)} | | | |`);
-        summary[label] = { ...perTarget, ratio: median(ratios), ratios };
+        const ratioSummary: Record<string, unknown> = {};
+        for (const against of [ 'baseline', 'guarded' ] as TargetName[]) {
+          const ratios = measured.map(m => m.service.reqPerSec / m[against].reqPerSec);
+          // CPU per request, the target's processes and MariaDB's together, service / this baseline.
+          const cpu = (t: Record<string, number>) => t.cpuTarget + t.cpuDatabase;
+          const cpuRatio = cpu(perTarget.service) / cpu(perTarget[against]);
+          rows.push(`| ${label} | **service / ${LABEL[against]}** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
+          `${fmt(perTarget.service.peakRssMb / perTarget[against].peakRssMb, 2)} | ${fmt(cpuRatio, 2)}x | | |`);
+          ratioSummary[against] = { ratio: median(ratios), ratios, cpuRatio };
+        }
+        summary[label] = { ...perTarget, ...ratioSummary };
       }
     }
     // Throughput, as the issue sets its target: the most requests per second a target answered at
@@ -375,21 +407,25 @@ async function main() {
       `with p99 under ${P99_BOUND_MS} ms, per round; the ratio is the median of the rounds' service / baseline.`, '',
     '| scenario | target | throughput req/s (level, p99 ms) per round | median req/s |', '|---|---|---|---:|');
     for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
-      const perRound: Array<Record<'service' | 'baseline', Throughput>> = [];
+      const perRound: Array<Partial<Record<TargetName, Throughput>>> = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const of = (name: string) => throughputOf(rounds.filter(r => r.round === round && r.results[scenario][name])
+        const of = (name: TargetName) => throughputOf(rounds.filter(r => r.round === round && r.results[scenario][name])
           .map(r => ({ connections: r.connections, run: r.results[scenario][name] })));
-        const [ service, baseline ] = [ of('service'), of('baseline') ];
-        if (service && baseline) perRound.push({ service, baseline });
+        perRound.push({ service: of('service'), baseline: of('baseline'), guarded: of('guarded') });
       }
-      if (!perRound.length) continue;
-      for (const name of [ 'service', 'baseline' ] as const) {
-        rows.push(`| ${scenario} | ${name} | ${perRound.map(r => `${fmt(r[name].reqPerSec)} (@${r[name].connections}, ${fmt(r[name].p99)})`).join('; ')} | ` +
-          `${fmt(median(perRound.map(r => r[name].reqPerSec)))} |`);
+      const throughputSummary: Record<string, unknown> = { rounds: perRound };
+      for (const name of [ 'service', 'baseline', 'guarded' ] as TargetName[]) {
+        const found = perRound.filter(r => r[name]).map(r => r[name]!);
+        rows.push(`| ${scenario} | ${LABEL[name]} | ${perRound.map(r => (r[name] ? `${fmt(r[name]!.reqPerSec)} (@${r[name]!.connections}, ${fmt(r[name]!.p99)})` : 'none under the bound')).join('; ')} | ` +
+          `${found.length ? fmt(median(found.map(t => t.reqPerSec))) : '-'} |`);
       }
-      const ratios = perRound.map(r => r.service.reqPerSec / r.baseline.reqPerSec);
-      rows.push(`| ${scenario} | **service / baseline** | rounds: ${ratios.map(r => fmt(r, 2)).join(', ')} | **${fmt(median(ratios), 2)}** |`);
-      summary[`${scenario} throughput`] = { ratio: median(ratios), ratios, rounds: perRound };
+      for (const against of [ 'baseline', 'guarded' ] as TargetName[]) {
+        const ratios = perRound.filter(r => r.service && r[against]).map(r => r.service!.reqPerSec / r[against]!.reqPerSec);
+        rows.push(`| ${scenario} | **service / ${LABEL[against]}** | rounds: ${ratios.length ? ratios.map(r => fmt(r, 2)).join(', ') : 'no round with both under the bound'} | ` +
+          `**${ratios.length ? fmt(median(ratios), 2) : '-'}** |`);
+        throughputSummary[against] = { ratio: ratios.length ? median(ratios) : null, ratios };
+      }
+      summary[`${scenario} throughput`] = throughputSummary;
     }
     if (core) {
       rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
