@@ -7,6 +7,7 @@ import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
 import { PaymentParams, newAttemptFields } from './prepay';
+import { PrepayRepository } from '../repository/prepayRepository';
 import type { OrderRow } from '../model/order';
 
 export interface CreateOrderCommand {
@@ -48,10 +49,8 @@ export default class OrderService extends Service {
     if (!configuredApps(this.config.wechat).some(a => a.appId === cmd.user.appId)) {
       throw new UnauthorizedError('SESSION_APP_UNKNOWN', 'this session\'s app is no longer configured: log in again');
     }
-    if (cmd.idempotencyKey) {
-      const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
-      if (existing) return this.retried(existing, cmd);
-    }
+    // A key already used is found by its unique index when the order is inserted (below), not by
+    // a read before every order: a retry is rare, a SELECT on every Buy is not.
     const priced = await this.service.catalog.price(cmd.items);
     let order;
     let attempt;
@@ -74,7 +73,7 @@ export default class OrderService extends Service {
         // The first attempt carries the order's own number.
         attempt = await PaymentAttempt.create(newAttemptFields(created, created.outTradeNo), { transaction });
         created.currentAttemptId = attempt.id;
-        await created.save({ transaction });
+        await new PrepayRepository(this.app.model).linkCurrentAttempt(created.id, attempt.id, transaction);
         return created;
       });
     } catch (err) {
