@@ -22,6 +22,9 @@
  *     the simulator; then in one round trip the order row and the attempt locked (the lock
  *     order of docs/decisions/0002-lock-order.md), the prepay_id stored only while the attempt is
  *     open, COMMIT; wx.requestPayment fields signed with the attempt's sign type.
+ *   GET /payment/orders/:outTradeNo  session, the status-per-user rate limit, one SELECT of the
+ *     owner's order (for the flash-sale scenario). The service also asks WeChat about an order
+ *     still unpaid 10 s after its prepay (ORDER_QUERY_AFTER_SECONDS); this does not.
  * Not done here, where the service does: log lines, request ids, Egg's security headers.
  */
 import cluster from 'node:cluster';
@@ -30,7 +33,7 @@ import * as http from 'node:http';
 import mysql from 'mysql2/promise';
 import { MYSQL_SERVER } from './fixtures';
 import {
-  merchantNumber, notifyReply, readNotification, requestPaymentParams, SignType, toBeijingCompact, WechatPayClient,
+  merchantNumber, notifyReply, OUT_TRADE_NO_PATTERN, readNotification, requestPaymentParams, SignType, toBeijingCompact, WechatError, WechatPayClient,
 } from '../lib/wechatpay';
 import { auditOutcomeOf, claimedTransactionId, decideNotification, SettlementRows } from '../app/domain/settlementRules';
 
@@ -46,6 +49,7 @@ const MAX_JSON = 64 * 1024;
 const ORDER_TTL_MS = 30 * 60 * 1000;
 const PREPAY_VALIDITY_MS = 2 * 3600 * 1000;
 const ORDER_LIMIT = Number(env.RATE_LIMIT_ORDER_PER_USER ?? 30);
+const STATUS_LIMIT = Number(env.RATE_LIMIT_STATUS_PER_USER ?? 120);
 const WINDOW_SECONDS = Number(env.RATE_LIMIT_WINDOW_SECONDS ?? 60);
 
 if (cluster.isPrimary) {
@@ -185,26 +189,52 @@ if (cluster.isPrimary) {
       'WHERE o.user_id = ? AND o.idempotency_key = ?', [ userId, key ]);
     const order = rows[0];
     if (!order || order.total_fee !== totalFee || order.items !== items) return json(res, 409, { code: 'IDEMPOTENCY_KEY_REUSED' });
-    if (!order.prepay_id) return json(res, 409, { code: 'ORDER_IN_PROGRESS' });
+    // The service would call the unified order again for that attempt (same number, same fields); this answers 503 to be retried.
+    if (!order.prepay_id) return json(res, 503, { code: 'ORDER_IN_PROGRESS' });
     const params = requestPaymentParams({ appId: order.appid, prepayId: order.prepay_id, apiKey: API_KEY, signType: order.sign_type });
     return json(res, 200, { appId: order.appid, ...params, outTradeNo: order.out_trade_no });
   }
 
-  async function order(req: http.IncomingMessage, res: http.ServerResponse) {
+  /** The session (bearer token, its user) and the rule's request counted; undefined once an error is answered. */
+  async function authorize(req: http.IncomingMessage, res: http.ServerResponse, rule: string, limit: number) {
     const token = /^Bearer ([A-Za-z0-9_-]{20,128})$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!token) return json(res, 401, { code: 'UNAUTHORIZED' });
+    if (!token) return void json(res, 401, { code: 'UNAUTHORIZED' });
     const session = await redis.get(`session:${createHash('sha256').update(token).digest('hex')}`);
-    if (!session) return json(res, 401, { code: 'SESSION_EXPIRED' });
+    if (!session) return void json(res, 401, { code: 'SESSION_EXPIRED' });
     const parsedSession = JSON.parse(session);
     const user = { userId: Number(parsedSession.userId), openid: String(parsedSession.openid), appId: parsedSession.appId || APPID };
-    if (user.appId !== APPID) return json(res, 401, { code: 'SESSION_APP_UNKNOWN' });
-    if (ORDER_LIMIT > 0) {
+    if (limit > 0) {
       const window = Math.floor(Date.now() / 1000 / WINDOW_SECONDS);
-      const key = `ratelimit:orderPerUser:u${user.userId}:${window}`;
+      const key = `ratelimit:${rule}:u${user.userId}:${window}`;
       const [[ , count ]] = await redis.multi().incr(key).expire(key, WINDOW_SECONDS + 1)
         .exec();
-      if (Number(count) > ORDER_LIMIT) return json(res, 429, { code: 'RATE_LIMITED' });
+      if (Number(count) > limit) return void json(res, 429, { code: 'RATE_LIMITED' });
     }
+    return user;
+  }
+
+  /** GET /payment/orders/:outTradeNo: the owner's view of the order, as the service answers it. */
+  async function status(req: http.IncomingMessage, res: http.ServerResponse) {
+    const user = await authorize(req, res, 'statusPerUser', STATUS_LIMIT);
+    if (!user) return;
+    const outTradeNo = req.url!.slice('/payment/orders/'.length);
+    if (!OUT_TRADE_NO_PATTERN.test(outTradeNo)) return json(res, 422, { code: 'VALIDATION_FAILED' });
+    const [ rows ] = await pool.execute<any[]>(
+      'SELECT out_trade_no, status, total_fee, body, items, created_at, expires_at, paid_at, transaction_id, refunded_fee, attach FROM orders ' +
+      'WHERE out_trade_no = ? AND user_id = ?', [ outTradeNo, user.userId ]);
+    const o = rows[0];
+    if (!o) return json(res, 404, { code: 'ORDER_NOT_FOUND' });
+    return json(res, 200, {
+      outTradeNo: o.out_trade_no, status: o.status, totalFee: o.total_fee, body: o.body, items: JSON.parse(o.items),
+      createdAt: o.created_at.toISOString(), expiresAt: o.expires_at.toISOString(), paidAt: o.paid_at ? o.paid_at.toISOString() : null,
+      transactionId: o.transaction_id, refundedFee: o.refunded_fee ?? 0, attach: o.attach,
+    });
+  }
+
+  async function order(req: http.IncomingMessage, res: http.ServerResponse) {
+    const user = await authorize(req, res, 'orderPerUser', ORDER_LIMIT);
+    if (!user) return;
+    if (user.appId !== APPID) return json(res, 401, { code: 'SESSION_APP_UNKNOWN' });
     if (!/^application\/json/.test(req.headers['content-type'] ?? '')) return json(res, 415, { code: 'UNSUPPORTED_MEDIA_TYPE' });
     let body: any;
     try {
@@ -290,9 +320,12 @@ if (cluster.isPrimary) {
 
   http.createServer((req, res) => {
     const route = req.method === 'POST' && req.url === '/payment/notify' ? notify
-      : req.method === 'POST' && req.url === '/payment/order' ? order : undefined;
+      : req.method === 'POST' && req.url === '/payment/order' ? order
+        : req.method === 'GET' && req.url?.startsWith('/payment/orders/') ? status : undefined;
     if (!route) return send(res, 404, 'application/json', '{"code":"NOT_FOUND"}');
     route(req, res).catch(err => {
+      // As the service: WeChat not answering is a 503 the client retries (with the same Idempotency-Key).
+      if (err instanceof WechatError) return res.headersSent || json(res, 503, { code: 'WECHAT_UNAVAILABLE' });
       console.error(err);
       if (!res.headersSent) send(res, 500, 'text/plain', 'error');
     });

@@ -23,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
 import { runCore, sampleNotification } from './core';
+import { flashSale, FlashSaleResult } from './flashSale';
 import type { SignType } from '../lib/wechatpay';
 import { BENCH_DATABASE, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, MYSQL_SERVER, pidsMatching, prepareBenchDatabase } from './fixtures';
 
@@ -62,8 +63,23 @@ const SERVICE_TITLE = 'wxpay-bench-service';
 /** Orders whose current attempt holds a prepay_id: every order the service or the same-guarantee baseline answers. */
 const PREPAID_ORDERS_SQL = 'SELECT COUNT(*) AS n FROM orders o JOIN payment_attempts a ON a.id = o.current_attempt_id ' +
   'WHERE a.status = \'PREPAID\' AND a.prepay_id IS NOT NULL';
-/** Which scenarios to run: any of notify, repeat, order, core (all by default). repeat needs notify. */
-const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core').split(',').map(s => s.trim()));
+/** Which scenarios to run: any of notify, repeat, order, core, flash (all by default). repeat needs notify. */
+const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core,flash').split(',').map(s => s.trim()));
+/** Scenario 5, the flash sale: sessions buying at once, the products they buy, the status poll interval (the example mini-program's). */
+const FLASH_SESSIONS = Number(env.BENCH_FLASH_SESSIONS ?? 500);
+const FLASH_PRODUCTS = [ 1, 2, 3 ];
+const FLASH_POLL_MS = Number(env.BENCH_FLASH_POLL_MS ?? 1500);
+/**
+ * The soak (`npm run bench:soak`, or `soak` in BENCH_SCENARIOS; not in the default set): mixed
+ * traffic at a steady rate on the service for BENCH_SOAK_SECONDS (600), its processes' RSS sampled
+ * every 5 s. Each second: BENCH_SOAK_CHECKOUTS_PER_SEC (5) checkouts as the flash sale does them
+ * (order, payment at the simulator and its notification, status polls) and
+ * BENCH_SOAK_NOTIFY_PER_SEC (10) notifications of orders inserted beforehand, each sent again as a
+ * repeat a few seconds later.
+ */
+const SOAK_SECONDS = Number(env.BENCH_SOAK_SECONDS ?? 600);
+const SOAK_CHECKOUTS = Number(env.BENCH_SOAK_CHECKOUTS_PER_SEC ?? 5);
+const SOAK_NOTIFY = Number(env.BENCH_SOAK_NOTIFY_PER_SEC ?? 10);
 
 
 interface LoadResult {
@@ -219,6 +235,7 @@ async function main() {
     // The limits are counted on every request, as in production, but set out of reach.
     RATE_LIMIT_LOGIN_PER_IP: '1000000',
     RATE_LIMIT_ORDER_PER_USER: '1000000',
+    RATE_LIMIT_STATUS_PER_USER: '1000000',
     // The once-a-minute jobs would query the simulator about the bench's unpaid orders mid-run.
     ORDER_JOBS_ENABLED: 'false',
   };
@@ -283,7 +300,14 @@ async function main() {
         appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${o.outTradeNo}`, openid: o.openid,
         transaction_id: o.transactionId, out_trade_no: o.outTradeNo,
       }, SIGN_TYPE));
-    const count = async (sql: string) => Number(((await db.query(sql)) as any)[0][0].n);
+    const count = async (sql: string, args: unknown[] = []) => Number(((await db.query(sql, args)) as any)[0][0].n);
+    /** Polls `ok` until it holds; throws after `ms`. */
+    const until = async (what: string, ms: number, ok: () => Promise<boolean>) => {
+      for (const deadline = Date.now() + ms; !await ok();) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+        await new Promise(resolve => setTimeout(resolve, 500));
+      }
+    };
     /** Every order and attempt row's state, hashed: a repeated notification must leave it as it was. */
     const fingerprint = async () => `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, paid_at, updated_at))) AS n FROM orders')}/` +
       `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, updated_at))) AS n FROM payment_attempts')}`;
@@ -346,16 +370,97 @@ async function main() {
               'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}`,
               'idempotency-key': `${target.name[0]}${round}-${connections}-${run}-${i}`,
             } });
-            await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next: next('w') });
-            results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next: next('m') });
+            const warm = await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next: next('w') });
+            const measuredOrders = results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next: next('m') });
             const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
             if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
-            // Each with its prepay_id stored on its current attempt (the bare baseline keeps no attempt).
+            // Each order answered 200 has its prepay_id stored on its current attempt (the bare baseline keeps no attempt); one
+            // answered otherwise (the unified order timed out on a loaded machine, say) is left for the client's retry.
             const prepaid = await count(PREPAID_ORDERS_SQL) - prepaidBefore;
-            if (target.name !== 'baseline' && prepaid !== created) throw new Error(`${target.name}: ${prepaid} of ${created} orders prepaid`);
+            const answered = created - warm.non2xx - measuredOrders.non2xx - warm.errors - measuredOrders.errors;
+            if (target.name !== 'baseline' && (prepaid < answered || prepaid > created)) throw new Error(`${target.name}: ${prepaid} of ${answered} orders answered 200 prepaid`);
           }
         }
       }
+    }
+
+    // 5. The flash sale, on the service and the same-guarantee baseline (the bare one has no status route).
+    const flash: Array<{ round: number; results: Partial<Record<TargetName, FlashSaleResult>> }> = [];
+    const sessions: Array<{ token: string }> = [];
+    if (SCENARIOS.has('flash') || SCENARIOS.has('soak')) {
+      const login = async () => {
+        const { code } = await (await fetch(`${simUrl}/simulator/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as any;
+        const reply = await (await fetch(`${targets[0].url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json() as any;
+        if (!reply.token) throw new Error(`login failed: ${JSON.stringify(reply)}`);
+        sessions.push({ token: reply.token });
+      };
+      const wanted = SCENARIOS.has('flash') ? FLASH_SESSIONS : 50;
+      while (sessions.length < wanted) await Promise.all(Array.from({ length: Math.min(20, wanted - sessions.length) }, login));
+    }
+    if (SCENARIOS.has('flash')) {
+      for (let round = 0; round < ROUNDS; round++) {
+        const results: Partial<Record<TargetName, FlashSaleResult>> = {};
+        flash.push({ round, results });
+        const flashTargets = targets.filter(t => t.name !== 'baseline');
+        for (const target of round % 2 === 0 ? flashTargets : [ ...flashTargets ].reverse()) {
+          console.log(`bench: flash sale, round ${round + 1} of ${ROUNDS}, ${target.name}, ${sessions.length} sessions`);
+          const result = await flashSale({ url: target.url, simUrl, sessions, productIds: FLASH_PRODUCTS, pollMs: FLASH_POLL_MS,
+            deadlineMs: MAX_SECONDS * 1000, keyPrefix: `flash-${target.name}-${round}-${Date.now().toString(36)}` });
+          results[target.name] = result;
+          // Sessions that failed are reported (not every buyer of a flash sale gets through); every order made must be paid exactly once.
+          if (result.succeeded !== result.sessions) console.warn(`bench: ${target.name}: flash sale: ${result.succeeded} of ${result.sessions} sessions saw SUCCESS: ${JSON.stringify(result.failures)}`);
+          // Paid exactly once: each order SUCCESS with one paid attempt and one PAID event, nothing to refund.
+          const ids = result.outTradeNos;
+          await until(`${target.name}: every flash-sale order made paid`, 120_000,
+            async () => await count(`SELECT COUNT(*) AS n FROM orders WHERE status = 'SUCCESS' AND out_trade_no IN (${ids.map(() => '?').join(',')})`, ids) === ids.length);
+          const bad = await count('SELECT COUNT(*) AS n FROM orders o WHERE o.out_trade_no IN (?) AND (o.status <> \'SUCCESS\' OR o.refund_required = 1 ' +
+            'OR (SELECT COUNT(*) FROM payment_attempts a WHERE a.order_id = o.id AND a.status = \'PAID\') <> 1 ' +
+            'OR (SELECT COUNT(*) FROM order_events e WHERE e.order_id = o.id AND e.type IN (\'PAID\', \'DOUBLE_PAYMENT\', \'PAID_AFTER_CLOSE\')) <> 1 ' +
+            'OR NOT EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type = \'PAID\'))'.replace('(?)', `(${ids.map(() => '?').join(',')})`), ids);
+          const found = await count(`SELECT COUNT(*) AS n FROM orders WHERE out_trade_no IN (${ids.map(() => '?').join(',')})`, ids);
+          if (bad !== 0 || found !== ids.length) throw new Error(`${target.name}: flash sale: ${bad} of ${found} orders not paid exactly once`);
+        }
+      }
+    }
+
+    // The soak: steady mixed traffic on the service, its RSS sampled.
+    let soak: { samples: Array<{ second: number; rssMb: number }>; checkouts: FlashSaleResult[]; notified: number; baselineRssMb: number } | undefined;
+    if (SCENARIOS.has('soak')) {
+      const service = targets[0];
+      const unpaid = await unpaidOrders(SOAK_SECONDS * SOAK_NOTIFY, 'K');
+      const samples: Array<{ second: number; rssMb: number }> = [];
+      const checkouts: FlashSaleResult[] = [];
+      const pending: Array<Promise<unknown>> = [];
+      const sendUntilAcknowledged = async (body: string) => {
+        for (let tries = 0; tries < 50; tries++) {
+          const reply = await fetch(`${service.url}/payment/notify`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body }).then(r => r.text(), () => '');
+          if (reply.includes('SUCCESS')) return;
+          await new Promise(resolve => setTimeout(resolve, 500));
+        }
+        throw new Error('soak: a notification was never acknowledged');
+      };
+      console.log(`bench: soak, ${SOAK_SECONDS} s: ${SOAK_CHECKOUTS} checkouts and ${SOAK_NOTIFY} notifications (+ as many repeats) a second`);
+      const started = Date.now();
+      let notified = 0;
+      for (let second = 0; second < SOAK_SECONDS; second++) {
+        if (second % 5 === 0) samples.push({ second, rssMb: rssMb(service.pids()) });
+        pending.push(flashSale({ url: service.url, simUrl, sessions: Array.from({ length: SOAK_CHECKOUTS }, (_, k) => sessions[(second * SOAK_CHECKOUTS + k) % sessions.length]),
+          productIds: FLASH_PRODUCTS, pollMs: FLASH_POLL_MS, deadlineMs: 60_000, keyPrefix: `soak-${second}-${started}` }).then(r => checkouts.push(r)));
+        for (let k = 0; k < SOAK_NOTIFY; k++) {
+          const body = unpaid[notified++];
+          pending.push(sendUntilAcknowledged(body).then(() => new Promise(resolve => setTimeout(resolve, 3000))).then(() => sendUntilAcknowledged(body)));
+        }
+        const wait = started + (second + 1) * 1000 - Date.now();
+        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait));
+      }
+      await Promise.all(pending);
+      samples.push({ second: Math.round((Date.now() - started) / 1000), rssMb: rssMb(service.pids()) });
+      const failed = checkouts.filter(c => c.succeeded !== c.sessions);
+      if (failed.length) throw new Error(`soak: ${failed.length} checkout batches had failures: ${JSON.stringify(failed[0].failures)}`);
+      const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE out_trade_no LIKE \'K%\' AND status = \'SUCCESS\'');
+      const events = await count('SELECT COUNT(*) AS n FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.out_trade_no LIKE \'K%\' AND e.type = \'PAID\'');
+      if (paid !== notified || events !== notified) throw new Error(`soak: ${paid} orders paid and ${events} PAID events for ${notified} notified`);
+      soak = { samples, checkouts, notified, baselineRssMb: rssMb(targets[2].pids()) };
     }
 
     stopAll();
@@ -426,6 +531,39 @@ async function main() {
         throughputSummary[against] = { ratio: ratios.length ? median(ratios) : null, ratios };
       }
       summary[`${scenario} throughput`] = throughputSummary;
+    }
+    if (flash.length) {
+      rows.push('', `Flash sale (scenario 5): ${FLASH_SESSIONS} sessions press Buy at once (products ${FLASH_PRODUCTS.join(', ')}), pay at the simulator, ` +
+        `poll the status every ${FLASH_POLL_MS} ms; every order checked paid exactly once. Medians over rounds.`, '',
+      '| target | sessions that saw SUCCESS | orders/s | Buy to order p50 / p99 ms | Buy to SUCCESS p50 / p99 ms | polls per session | order retries (503) | failed polls | seconds |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      const flashSummary: Record<string, unknown> = {};
+      for (const name of [ 'service', 'guarded' ] as TargetName[]) {
+        const runs = flash.map(f => f.results[name]).filter((r): r is FlashSaleResult => !!r);
+        if (!runs.length) continue;
+        const med = (f: (r: FlashSaleResult) => number) => median(runs.map(f));
+        rows.push(`| ${LABEL[name]} | ${runs.map(r => `${r.succeeded} of ${r.sessions}${r.succeeded < r.sessions ? ` (${JSON.stringify(r.failures)})` : ''}`).join('; ')} | ${fmt(med(r => r.ordersPerSec))} | ${fmt(med(r => r.orderP50))} / ${fmt(med(r => r.orderP99))} | ` +
+          `${fmt(med(r => r.successP50))} / ${fmt(med(r => r.successP99))} | ${fmt(med(r => r.polls / r.sessions), 1)} | ${fmt(med(r => r.retries))} | ` +
+          `${fmt(med(r => Object.values(r.pollErrors).reduce((a, b) => a + b, 0)))} | ${fmt(med(r => r.seconds), 1)} |`);
+        flashSummary[name] = runs.map(({ outTradeNos, ...r }) => r);
+      }
+      const ratios = flash.filter(f => f.results.service && f.results.guarded).map(f => f.results.service!.ordersPerSec / f.results.guarded!.ordersPerSec);
+      if (ratios.length) rows.push(`| **service / same-guarantee baseline, orders/s** | | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | | | | |`);
+      summary.flashSale = flashSummary;
+    }
+    if (soak) {
+      const perMinute = new Map<number, number[]>();
+      for (const { second, rssMb: mb } of soak.samples) perMinute.set(Math.floor(second / 60), [ ...(perMinute.get(Math.floor(second / 60)) ?? []), mb ]);
+      const ordered = soak.checkouts.reduce((n, c) => n + c.sessions, 0);
+      rows.push('', `Soak: ${SOAK_SECONDS} s of mixed traffic on the service: ${ordered} checkouts (order, payment, notification, status polls), ` +
+        `${soak.notified} notifications and as many repeats; every order paid exactly once. Service RSS (master, agent, workers), median per minute:`, '',
+      '| minute | RSS MB |', '|---:|---:|', ...[ ...perMinute ].map(([ m, values ]) => `| ${m + 1} | ${fmt(median(values))} |`));
+      const minutes = [ ...perMinute.values() ].map(median);
+      if (minutes.length >= 3) {
+        rows.push('', `From minute 2 to the last: ${fmt(minutes[minutes.length - 1] - minutes[1], 1)} MB ` +
+        `(${fmt(100 * (minutes[minutes.length - 1] - minutes[1]) / minutes[1], 1)}%). Same-guarantee baseline's RSS at the end: ${fmt(soak.baselineRssMb)} MB.`);
+      }
+      summary.soak = { samples: soak.samples, notified: soak.notified, checkouts: ordered };
     }
     if (core) {
       rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
