@@ -22,7 +22,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
-import { runCore, sampleNotification } from './core';
+import { runCore, runTenpayComparison, sampleNotification } from './core';
 import { flashSale, FlashSaleResult } from './flashSale';
 import type { SignType } from '../lib/wechatpay';
 import { BENCH_DATABASE, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, MYSQL_SERVER, pidsMatching, prepareBenchDatabase } from './fixtures';
@@ -466,6 +466,8 @@ async function main() {
     stopAll();
     // 4. The core, with the servers stopped so it has the machine to itself.
     const core = SCENARIOS.has('core') ? runCore(CREDENTIALS.WECHAT_API_KEY, 3000) : undefined;
+    // The issue's protocol-core target: against tenpay's parseXML + _getSign, same input, same process.
+    const tenpay = SCENARIOS.has('core') ? await runTenpayComparison(CREDENTIALS.WECHAT_API_KEY, 2000) : undefined;
 
     const rows: string[] = [];
     const fmt = (n: number, d = 0) => n.toFixed(d);
@@ -570,6 +572,13 @@ async function main() {
         `| service: parseXml + verifySign + reply | ${fmt(core.serviceOpsPerSec)} |`,
         `| baseline: regex + HMAC + template | ${fmt(core.baselineOpsPerSec)} |`,
         `| **service / baseline** | **${fmt(core.serviceOpsPerSec / core.baselineOpsPerSec, 2)}** |`);
+    }
+    if (tenpay) {
+      rows.push('', '| notification read + verified (MD5), awaited per operation | ops/s (median of 3 alternating runs) |', '|---|---:|',
+        `| lib/wechatpay: readNotification + verifySign | ${fmt(tenpay.serviceOpsPerSec)} |`,
+        `| tenpay: util.parseXML + _getSign | ${fmt(tenpay.tenpayOpsPerSec)} |`,
+        `| **lib/wechatpay / tenpay** | **${fmt(tenpay.serviceOpsPerSec / tenpay.tenpayOpsPerSec, 2)}** (runs: ${tenpay.rounds.map(r => fmt(r.service / r.tenpay, 2)).join(', ')}) |`);
+      summary.tenpay = tenpay;
     }
     const report = rows.join('\n');
     console.log(`\n${report}\n`);
