@@ -455,6 +455,8 @@ async function main() {
       }
       await Promise.all(pending);
       samples.push({ second: Math.round((Date.now() - started) / 1000), rssMb: rssMb(service.pids()) });
+      // The memory figures first: they are the soak's point, and a failed check below must not lose them.
+      console.log(`bench: soak RSS samples (second: MB): ${samples.map(x => `${x.second}: ${x.rssMb.toFixed(0)}`).join(', ')}`);
       const failed = checkouts.filter(c => c.succeeded !== c.sessions);
       if (failed.length) throw new Error(`soak: ${failed.length} checkout batches had failures: ${JSON.stringify(failed[0].failures)}`);
       const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE out_trade_no LIKE \'K%\' AND status = \'SUCCESS\'');
