@@ -8,7 +8,7 @@
  * The gap is what safe parsing costs per notification.
  */
 import { createHmac } from 'node:crypto';
-import { buildXml, notifyReply, parseXml, sign, SignType, verifySign } from '../lib/wechatpay';
+import { buildXml, notifyReply, parseXml, readNotification, sign, SignType, verifySign } from '../lib/wechatpay';
 
 export interface CoreResult {
   serviceOpsPerSec: number;
@@ -72,4 +72,52 @@ export function runCore(apiKey: string, durationMs: number): CoreResult {
     '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>'.length;
   };
   return { serviceOpsPerSec: opsPerSecond(service, durationMs), baselineOpsPerSec: opsPerSecond(baseline, durationMs) };
+}
+
+export interface TenpayComparison {
+  /** lib/wechatpay: readNotification (size limit, UTF-8, DOCTYPE refusal, flat-XML checks, return_code, appid, mch_id) + verifySign. */
+  serviceOpsPerSec: number;
+  /** tenpay (npm, a dev dependency for this comparison only): util.parseXML (xml2js) + _getSign, compared with the sign. */
+  tenpayOpsPerSec: number;
+  /** Each side's ops/s per round, the two run alternately in this process. */
+  rounds: Array<{ service: number; tenpay: number }>;
+}
+
+/**
+ * The issue's protocol-core target: reading and verifying one notification with every safety
+ * check, against tenpay's parseXML + _getSign on the same input, in the same process, the two
+ * measured alternately (`rounds` times, `durationMs` each) and both awaited per operation
+ * (tenpay's parser is asynchronous). MD5, the service's default sign type.
+ */
+export async function runTenpayComparison(apiKey: string, durationMs: number, rounds = 3): Promise<TenpayComparison> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Tenpay = require('tenpay');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const tenpayUtil = require('tenpay/lib/util');
+  const tenpay = new Tenpay({ appid: 'wxbench00000000001', mchid: '1900009999', partnerKey: apiKey });
+  const body = Buffer.from(sampleNotification(apiKey, {}, 'MD5'));
+  const text = body.toString('utf8');
+  const service = async () => {
+    const read = readNotification(body, { appIds: [ 'wxbench00000000001' ], mchId: '1900009999', maxBytes: 16 * 1024 });
+    if (read.refused !== undefined || !verifySign(read.fields, apiKey, 'MD5')) throw new Error('service: refused');
+  };
+  const viaTenpay = async () => {
+    const json = await tenpayUtil.parseXML(text);
+    if (json.sign !== tenpay._getSign(json, 'MD5')) throw new Error('tenpay: sign');
+  };
+  const measure = async (op: () => Promise<void>) => {
+    for (const end = Date.now() + Math.min(500, durationMs / 4); Date.now() < end;) await op();
+    let ops = 0;
+    const start = process.hrtime.bigint();
+    for (const end = Date.now() + durationMs; Date.now() < end; ops += 100) for (let i = 0; i < 100; i++) await op();
+    return ops / (Number(process.hrtime.bigint() - start) / 1e9);
+  };
+  const results: Array<{ service: number; tenpay: number }> = [];
+  for (let r = 0; r < rounds; r++) {
+    const service1 = r % 2 === 0 ? await measure(service) : 0;
+    const tenpay1 = await measure(viaTenpay);
+    results.push({ service: r % 2 === 0 ? service1 : await measure(service), tenpay: tenpay1 });
+  }
+  const med = (xs: number[]) => [ ...xs ].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { serviceOpsPerSec: med(results.map(x => x.service)), tenpayOpsPerSec: med(results.map(x => x.tenpay)), rounds: results };
 }

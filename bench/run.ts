@@ -22,7 +22,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
-import { runCore, sampleNotification } from './core';
+import { runCore, runTenpayComparison, sampleNotification } from './core';
+import { flashSale, FlashSaleResult } from './flashSale';
 import type { SignType } from '../lib/wechatpay';
 import { BENCH_DATABASE, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, MYSQL_SERVER, pidsMatching, prepareBenchDatabase } from './fixtures';
 
@@ -59,8 +60,26 @@ const USERS = 20;
 /** The issue's latency bound: a level counts towards a target's throughput only if its p99 stayed under it. */
 const P99_BOUND_MS = 50;
 const SERVICE_TITLE = 'wxpay-bench-service';
-/** Which scenarios to run: any of notify, repeat, order, core (all by default). repeat needs notify. */
-const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core').split(',').map(s => s.trim()));
+/** Orders whose current attempt holds a prepay_id: every order the service or the same-guarantee baseline answers. */
+const PREPAID_ORDERS_SQL = 'SELECT COUNT(*) AS n FROM orders o JOIN payment_attempts a ON a.id = o.current_attempt_id ' +
+  'WHERE a.status = \'PREPAID\' AND a.prepay_id IS NOT NULL';
+/** Which scenarios to run: any of notify, repeat, order, core, flash (all by default). repeat needs notify. */
+const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'notify,repeat,order,core,flash').split(',').map(s => s.trim()));
+/** Scenario 5, the flash sale: sessions buying at once, the products they buy, the status poll interval (the example mini-program's). */
+const FLASH_SESSIONS = Number(env.BENCH_FLASH_SESSIONS ?? 500);
+const FLASH_PRODUCTS = [ 1, 2, 3 ];
+const FLASH_POLL_MS = Number(env.BENCH_FLASH_POLL_MS ?? 1500);
+/**
+ * The soak (`npm run bench:soak`, or `soak` in BENCH_SCENARIOS; not in the default set): mixed
+ * traffic at a steady rate on the service for BENCH_SOAK_SECONDS (600), its processes' RSS sampled
+ * every 5 s. Each second: BENCH_SOAK_CHECKOUTS_PER_SEC (5) checkouts as the flash sale does them
+ * (order, payment at the simulator and its notification, status polls) and
+ * BENCH_SOAK_NOTIFY_PER_SEC (10) notifications of orders inserted beforehand, each sent again as a
+ * repeat a few seconds later.
+ */
+const SOAK_SECONDS = Number(env.BENCH_SOAK_SECONDS ?? 600);
+const SOAK_CHECKOUTS = Number(env.BENCH_SOAK_CHECKOUTS_PER_SEC ?? 5);
+const SOAK_NOTIFY = Number(env.BENCH_SOAK_NOTIFY_PER_SEC ?? 10);
 
 
 interface LoadResult {
@@ -78,8 +97,12 @@ interface LoadResult {
   cpuMsPerRequest: { target: number; database: number };
 }
 
+type TargetName = 'service' | 'baseline' | 'guarded';
+/** How the report names each target: `guarded` is the same-guarantee baseline (bench/guardedBaseline.ts). */
+const LABEL: Record<TargetName, string> = { service: 'service', baseline: 'bare baseline', guarded: 'same-guarantee baseline' };
+
 interface Target {
-  name: 'service' | 'baseline';
+  name: TargetName;
   url: string;
   pids: () => number[];
 }
@@ -195,7 +218,7 @@ async function main() {
   prepareBenchDatabase(root, BENCH_DATABASE, { seed: true });
   const db = await mysql.createConnection({ ...MYSQL_SERVER, database: BENCH_DATABASE, timezone: '+00:00' });
 
-  const [ simPort, servicePort, baselinePort ] = [ await freePort(), await freePort(), await freePort() ];
+  const [ simPort, servicePort, baselinePort, guardedPort ] = [ await freePort(), await freePort(), await freePort(), await freePort() ];
   const simUrl = `http://127.0.0.1:${simPort}`;
   const logDir = path.join(os.tmpdir(), 'wxpay-bench-logs');
   const serviceEnv: Record<string, string> = {
@@ -212,6 +235,7 @@ async function main() {
     // The limits are counted on every request, as in production, but set out of reach.
     RATE_LIMIT_LOGIN_PER_IP: '1000000',
     RATE_LIMIT_ORDER_PER_USER: '1000000',
+    RATE_LIMIT_STATUS_PER_USER: '1000000',
     // The once-a-minute jobs would query the simulator about the bench's unpaid orders mid-run.
     ORDER_JOBS_ENABLED: 'false',
   };
@@ -241,17 +265,24 @@ async function main() {
     // Compiled like the service (no ts-node in the measured processes), into its own folder: the
     // service's build under dist/ (with its source maps) stays as scripts/build.js made it.
     run(bin('tsc'), [ '--outDir', BASELINE_BUILD, '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2021', '--esModuleInterop',
-      '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts' ]);
+      '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts', 'bench/guardedBaseline.ts' ]);
     const baseline = fork(path.join(BASELINE_BUILD, 'bench', 'baseline.js'), [], {
       cwd: root, execArgv: [],
       env: { ...env, ...serviceEnv, PORT: String(baselinePort), BENCH_WORKERS: String(WORKERS) },
     });
     children.push(baseline);
     await once(baseline, 'message');
+    const guarded = fork(path.join(BASELINE_BUILD, 'bench', 'guardedBaseline.js'), [], {
+      cwd: root, execArgv: [],
+      env: { ...env, ...serviceEnv, PORT: String(guardedPort), BENCH_WORKERS: String(WORKERS) },
+    });
+    children.push(guarded);
+    await once(guarded, 'message');
 
     const targets: Target[] = [
       { name: 'service', url: `http://127.0.0.1:${servicePort}`, pids: () => pidsMatching(SERVICE_TITLE) },
       { name: 'baseline', url: `http://127.0.0.1:${baselinePort}`, pids: () => childPids(baseline.pid!) },
+      { name: 'guarded', url: `http://127.0.0.1:${guardedPort}`, pids: () => childPids(guarded.pid!) },
     ];
 
     // Users, logged in through the service (the baseline reads the same sessions from Redis).
@@ -269,7 +300,14 @@ async function main() {
         appid: CREDENTIALS.WECHAT_APPID, mch_id: CREDENTIALS.WECHAT_MCH_ID, nonce_str: `n${o.outTradeNo}`, openid: o.openid,
         transaction_id: o.transactionId, out_trade_no: o.outTradeNo,
       }, SIGN_TYPE));
-    const count = async (sql: string) => Number(((await db.query(sql)) as any)[0][0].n);
+    const count = async (sql: string, args: unknown[] = []) => Number(((await db.query(sql, args)) as any)[0][0].n);
+    /** Polls `ok` until it holds; throws after `ms`. */
+    const until = async (what: string, ms: number, ok: () => Promise<boolean>) => {
+      for (const deadline = Date.now() + ms; !await ok();) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+        await new Promise(resolve => setTimeout(resolve, 500));
+      }
+    };
     /** Every order and attempt row's state, hashed: a repeated notification must leave it as it was. */
     const fingerprint = async () => `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, paid_at, updated_at))) AS n FROM orders')}/` +
       `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, updated_at))) AS n FROM payment_attempts')}`;
@@ -284,10 +322,11 @@ async function main() {
         const results: Record<Scenario, Record<string, LoadResult>> = { distinctNotifications: {}, repeatedNotifications: {}, orderCreation: {} };
         rounds.push({ round, connections, results });
         console.log(`bench: round ${round + 1} of ${ROUNDS}, ${connections} connections`);
-        for (const target of round % 2 === 0 ? targets : [ ...targets ].reverse()) {
+        // Each round starts with another target, so none always runs on the machine's freshest (or tiredest) minute.
+        for (const target of [ ...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length) ]) {
           if (SCENARIOS.has('notify')) {
           // 1. Distinct orders: each notification pays one order.
-            const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, target.name === 'service' ? 'S' : 'B');
+            const bodies = await unpaidOrders(WARMUP + NOTIFY_COUNT, { service: 'S', baseline: 'B', guarded: 'G' }[target.name]);
             await load(target, { path: '/payment/notify', amount: WARMUP, connections, next: xml(bodies) });
             const measured = bodies.slice(WARMUP);
             const distinct = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
@@ -295,27 +334,28 @@ async function main() {
             if (distinct.cutShort) throw new Error(`${target.name}: distinct notifications cut short at ${MAX_SECONDS} s, ${distinct.requests} of ${measured.length} answered`);
             const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE status = \'SUCCESS\'');
             if (paid !== bodies.length) throw new Error(`${target.name}: ${paid} of ${bodies.length} orders paid`);
-            if (target.name === 'service') {
-              // Paid exactly once: one paid attempt and one PAID event per order (the baseline keeps neither).
+            if (target.name !== 'baseline') {
+              // Paid exactly once: one paid attempt and one PAID event per order (the bare baseline keeps neither).
               const attempts = await count('SELECT COUNT(*) AS n FROM payment_attempts WHERE status = \'PAID\'');
               const events = await count('SELECT COUNT(*) AS n FROM order_events WHERE type = \'PAID\'');
-              if (attempts !== bodies.length || events !== bodies.length) throw new Error(`service: ${attempts} paid attempts and ${events} PAID events for ${bodies.length} orders`);
+              if (attempts !== bodies.length || events !== bodies.length) throw new Error(`${target.name}: ${attempts} paid attempts and ${events} PAID events for ${bodies.length} orders`);
             }
             results.distinctNotifications[target.name] = distinct;
 
             if (SCENARIOS.has('repeat')) {
             // 2. The same notifications again: each is a repeat, answered SUCCESS, changing nothing.
               // The service also records each as a DUPLICATE audit row (so each was recognised as a repeat, not refused).
-              const events = target.name === 'service' ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
+              const guarantees = target.name !== 'baseline';
+              const events = guarantees ? await count('SELECT COUNT(*) AS n FROM order_events') : 0;
               const duplicates = () => count('SELECT COUNT(*) AS n FROM payment_notifications WHERE outcome = \'DUPLICATE\'');
-              const duplicatesBefore = target.name === 'service' ? await duplicates() : 0;
+              const duplicatesBefore = guarantees ? await duplicates() : 0;
               const before = await fingerprint();
               results.repeatedNotifications[target.name] = await load(target, { path: '/payment/notify', amount: measured.length, connections, next: xml(measured) });
               if (await fingerprint() !== before) throw new Error(`${target.name}: a repeated notification changed an order or attempt`);
-              if (target.name === 'service') {
-                if (await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error('service: a repeated notification added an order event');
+              if (guarantees) {
+                if (await count('SELECT COUNT(*) AS n FROM order_events') !== events) throw new Error(`${target.name}: a repeated notification added an order event`);
                 const recorded = await duplicates() - duplicatesBefore;
-                if (recorded !== measured.length) throw new Error(`service: ${recorded} of ${measured.length} repeats recorded as DUPLICATE`);
+                if (recorded !== measured.length) throw new Error(`${target.name}: ${recorded} of ${measured.length} repeats recorded as DUPLICATE`);
               }
             }
           }
@@ -323,35 +363,129 @@ async function main() {
           if (SCENARIOS.has('order')) {
           // 3. Order creation, unified order at the simulator included.
             const before = await count('SELECT COUNT(*) AS n FROM orders');
+            const prepaidBefore = await count(PREPAID_ORDERS_SQL);
             const orderBody = JSON.stringify({ items: [{ productId: 1, quantity: 1 }] });
-            const next = (i: number) => ({ body: orderBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}` } });
-            await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next });
-            results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next });
+            // A new Idempotency-Key per order, as the example mini-program sends (examples/miniprogram/lib/checkout.js).
+            const next = (run: string) => (i: number) => ({ body: orderBody, headers: {
+              'content-type': 'application/json', authorization: `Bearer ${users[i % users.length].token}`,
+              'idempotency-key': `${target.name[0]}${round}-${connections}-${run}-${i}`,
+            } });
+            const warm = await load(target, { path: '/payment/order', amount: Math.min(WARMUP, ORDER_COUNT), connections, next: next('w') });
+            const measuredOrders = results.orderCreation[target.name] = await load(target, { path: '/payment/order', amount: ORDER_COUNT, connections, next: next('m') });
             const created = await count('SELECT COUNT(*) AS n FROM orders') - before;
             if (created !== Math.min(WARMUP, ORDER_COUNT) + ORDER_COUNT) throw new Error(`${target.name}: ${created} orders created`);
+            // Each order answered 200 has its prepay_id stored on its current attempt (the bare baseline keeps no attempt); one
+            // answered otherwise (the unified order timed out on a loaded machine, say) is left for the client's retry.
+            const prepaid = await count(PREPAID_ORDERS_SQL) - prepaidBefore;
+            const answered = created - warm.non2xx - measuredOrders.non2xx - warm.errors - measuredOrders.errors;
+            if (target.name !== 'baseline' && (prepaid < answered || prepaid > created)) throw new Error(`${target.name}: ${prepaid} of ${answered} orders answered 200 prepaid`);
           }
         }
       }
     }
 
+    // 5. The flash sale, on the service and the same-guarantee baseline (the bare one has no status route).
+    const flash: Array<{ round: number; results: Partial<Record<TargetName, FlashSaleResult>> }> = [];
+    const sessions: Array<{ token: string }> = [];
+    if (SCENARIOS.has('flash') || SCENARIOS.has('soak')) {
+      const login = async () => {
+        const { code } = await (await fetch(`${simUrl}/simulator/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as any;
+        const reply = await (await fetch(`${targets[0].url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json() as any;
+        if (!reply.token) throw new Error(`login failed: ${JSON.stringify(reply)}`);
+        sessions.push({ token: reply.token });
+      };
+      const wanted = SCENARIOS.has('flash') ? FLASH_SESSIONS : 50;
+      while (sessions.length < wanted) await Promise.all(Array.from({ length: Math.min(20, wanted - sessions.length) }, login));
+    }
+    if (SCENARIOS.has('flash')) {
+      for (let round = 0; round < ROUNDS; round++) {
+        const results: Partial<Record<TargetName, FlashSaleResult>> = {};
+        flash.push({ round, results });
+        const flashTargets = targets.filter(t => t.name !== 'baseline');
+        for (const target of round % 2 === 0 ? flashTargets : [ ...flashTargets ].reverse()) {
+          console.log(`bench: flash sale, round ${round + 1} of ${ROUNDS}, ${target.name}, ${sessions.length} sessions`);
+          const result = await flashSale({ url: target.url, simUrl, sessions, productIds: FLASH_PRODUCTS, pollMs: FLASH_POLL_MS,
+            deadlineMs: MAX_SECONDS * 1000, keyPrefix: `flash-${target.name}-${round}-${Date.now().toString(36)}` });
+          results[target.name] = result;
+          // Sessions that failed are reported (not every buyer of a flash sale gets through); every order made must be paid exactly once.
+          if (result.succeeded !== result.sessions) console.warn(`bench: ${target.name}: flash sale: ${result.succeeded} of ${result.sessions} sessions saw SUCCESS: ${JSON.stringify(result.failures)}`);
+          // Paid exactly once: each order SUCCESS with one paid attempt and one PAID event, nothing to refund.
+          const ids = result.outTradeNos;
+          await until(`${target.name}: every flash-sale order made paid`, 120_000,
+            async () => await count(`SELECT COUNT(*) AS n FROM orders WHERE status = 'SUCCESS' AND out_trade_no IN (${ids.map(() => '?').join(',')})`, ids) === ids.length);
+          const bad = await count('SELECT COUNT(*) AS n FROM orders o WHERE o.out_trade_no IN (?) AND (o.status <> \'SUCCESS\' OR o.refund_required = 1 ' +
+            'OR (SELECT COUNT(*) FROM payment_attempts a WHERE a.order_id = o.id AND a.status = \'PAID\') <> 1 ' +
+            'OR (SELECT COUNT(*) FROM order_events e WHERE e.order_id = o.id AND e.type IN (\'PAID\', \'DOUBLE_PAYMENT\', \'PAID_AFTER_CLOSE\')) <> 1 ' +
+            'OR NOT EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type = \'PAID\'))'.replace('(?)', `(${ids.map(() => '?').join(',')})`), ids);
+          const found = await count(`SELECT COUNT(*) AS n FROM orders WHERE out_trade_no IN (${ids.map(() => '?').join(',')})`, ids);
+          if (bad !== 0 || found !== ids.length) throw new Error(`${target.name}: flash sale: ${bad} of ${found} orders not paid exactly once`);
+        }
+      }
+    }
+
+    // The soak: steady mixed traffic on the service, its RSS sampled.
+    let soak: { samples: Array<{ second: number; rssMb: number }>; checkouts: FlashSaleResult[]; notified: number; baselineRssMb: number } | undefined;
+    if (SCENARIOS.has('soak')) {
+      const service = targets[0];
+      const unpaid = await unpaidOrders(SOAK_SECONDS * SOAK_NOTIFY, 'K');
+      const samples: Array<{ second: number; rssMb: number }> = [];
+      const checkouts: FlashSaleResult[] = [];
+      const pending: Array<Promise<unknown>> = [];
+      const sendUntilAcknowledged = async (body: string) => {
+        for (let tries = 0; tries < 50; tries++) {
+          const reply = await fetch(`${service.url}/payment/notify`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body }).then(r => r.text(), () => '');
+          if (reply.includes('SUCCESS')) return;
+          await new Promise(resolve => setTimeout(resolve, 500));
+        }
+        throw new Error('soak: a notification was never acknowledged');
+      };
+      console.log(`bench: soak, ${SOAK_SECONDS} s: ${SOAK_CHECKOUTS} checkouts and ${SOAK_NOTIFY} notifications (+ as many repeats) a second`);
+      const started = Date.now();
+      let notified = 0;
+      for (let second = 0; second < SOAK_SECONDS; second++) {
+        if (second % 5 === 0) samples.push({ second, rssMb: rssMb(service.pids()) });
+        pending.push(flashSale({ url: service.url, simUrl, sessions: Array.from({ length: SOAK_CHECKOUTS }, (_, k) => sessions[(second * SOAK_CHECKOUTS + k) % sessions.length]),
+          productIds: FLASH_PRODUCTS, pollMs: FLASH_POLL_MS, deadlineMs: 60_000, keyPrefix: `soak-${second}-${started}` }).then(r => checkouts.push(r)));
+        for (let k = 0; k < SOAK_NOTIFY; k++) {
+          const body = unpaid[notified++];
+          pending.push(sendUntilAcknowledged(body).then(() => new Promise(resolve => setTimeout(resolve, 3000))).then(() => sendUntilAcknowledged(body)));
+        }
+        const wait = started + (second + 1) * 1000 - Date.now();
+        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait));
+      }
+      await Promise.all(pending);
+      samples.push({ second: Math.round((Date.now() - started) / 1000), rssMb: rssMb(service.pids()) });
+      // The memory figures first: they are the soak's point, and a failed check below must not lose them.
+      console.log(`bench: soak RSS samples (second: MB): ${samples.map(x => `${x.second}: ${x.rssMb.toFixed(0)}`).join(', ')}`);
+      const failed = checkouts.filter(c => c.succeeded !== c.sessions);
+      if (failed.length) throw new Error(`soak: ${failed.length} checkout batches had failures: ${JSON.stringify(failed[0].failures)}`);
+      const paid = await count('SELECT COUNT(*) AS n FROM orders WHERE out_trade_no LIKE \'K%\' AND status = \'SUCCESS\'');
+      const events = await count('SELECT COUNT(*) AS n FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.out_trade_no LIKE \'K%\' AND e.type = \'PAID\'');
+      if (paid !== notified || events !== notified) throw new Error(`soak: ${paid} orders paid and ${events} PAID events for ${notified} notified`);
+      soak = { samples, checkouts, notified, baselineRssMb: rssMb(targets[2].pids()) };
+    }
+
     stopAll();
     // 4. The core, with the servers stopped so it has the machine to itself.
     const core = SCENARIOS.has('core') ? runCore(CREDENTIALS.WECHAT_API_KEY, 3000) : undefined;
+    // The issue's protocol-core target: against tenpay's parseXML + _getSign, same input, same process.
+    const tenpay = SCENARIOS.has('core') ? await runTenpayComparison(CREDENTIALS.WECHAT_API_KEY, 2000) : undefined;
 
     const rows: string[] = [];
     const fmt = (n: number, d = 0) => n.toFixed(d);
-    rows.push(`Medians over ${ROUNDS} rounds; the ratio is the median of each round's service / baseline.`, '',
-      '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    rows.push(`Medians over ${ROUNDS} rounds; a ratio is the median of each round's service / baseline req/s; the CPU column of a ratio row ` +
+      'is service / baseline CPU per request (target + MariaDB).', '',
+    '| scenario | target | req/s | p50 ms | p99 ms | peak RSS MB | CPU ms/req (target + MariaDB) | non-2xx | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|');
     const summary: Record<string, unknown> = {};
     for (const connections of CONNECTION_LEVELS) {
       for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
-        const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline)
-          .map(r => r.results[scenario]);
+        const measured = rounds.filter(r => r.connections === connections && r.results[scenario].service && r.results[scenario].baseline &&
+          r.results[scenario].guarded).map(r => r.results[scenario]);
         if (!measured.length) continue;
         const label = `${scenario} @${connections}`;
         const perTarget: Record<string, Record<string, number>> = {};
-        for (const name of [ 'service', 'baseline' ]) {
+        for (const name of [ 'service', 'baseline', 'guarded' ] as TargetName[]) {
           const runs = measured.map(m => m[name]);
           const m = perTarget[name] = {
             reqPerSec: median(runs.map(r => r.reqPerSec)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)),
@@ -359,13 +493,20 @@ async function main() {
             cpuDatabase: median(runs.map(r => r.cpuMsPerRequest.database)),
             non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0),
           };
-          rows.push(`| ${label} | ${name} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
+          rows.push(`| ${label} | ${LABEL[name]} | ${fmt(m.reqPerSec)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.peakRssMb)} | ` +
           `${fmt(m.cpuTarget, 2)} + ${fmt(m.cpuDatabase, 2)} | ${m.non2xx} | ${m.errors} |`);
         }
-        const ratios = measured.map(m => m.service.reqPerSec / m.baseline.reqPerSec);
-        rows.push(`| ${label} | **service / baseline** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
-        `${fmt(perTarget.service.peakRssMb / perTarget.baseline.peakRssMb, 2)} | | | |`);
-        summary[label] = { ...perTarget, ratio: median(ratios), ratios };
+        const ratioSummary: Record<string, unknown> = {};
+        for (const against of [ 'baseline', 'guarded' ] as TargetName[]) {
+          const ratios = measured.map(m => m.service.reqPerSec / m[against].reqPerSec);
+          // CPU per request, the target's processes and MariaDB's together, service / this baseline.
+          const cpu = (t: Record<string, number>) => t.cpuTarget + t.cpuDatabase;
+          const cpuRatio = cpu(perTarget.service) / cpu(perTarget[against]);
+          rows.push(`| ${label} | **service / ${LABEL[against]}** | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | ` +
+          `${fmt(perTarget.service.peakRssMb / perTarget[against].peakRssMb, 2)} | ${fmt(cpuRatio, 2)}x | | |`);
+          ratioSummary[against] = { ratio: median(ratios), ratios, cpuRatio };
+        }
+        summary[label] = { ...perTarget, ...ratioSummary };
       }
     }
     // Throughput, as the issue sets its target: the most requests per second a target answered at
@@ -375,27 +516,71 @@ async function main() {
       `with p99 under ${P99_BOUND_MS} ms, per round; the ratio is the median of the rounds' service / baseline.`, '',
     '| scenario | target | throughput req/s (level, p99 ms) per round | median req/s |', '|---|---|---|---:|');
     for (const scenario of [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[]) {
-      const perRound: Array<Record<'service' | 'baseline', Throughput>> = [];
+      const perRound: Array<Partial<Record<TargetName, Throughput>>> = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const of = (name: string) => throughputOf(rounds.filter(r => r.round === round && r.results[scenario][name])
+        const of = (name: TargetName) => throughputOf(rounds.filter(r => r.round === round && r.results[scenario][name])
           .map(r => ({ connections: r.connections, run: r.results[scenario][name] })));
-        const [ service, baseline ] = [ of('service'), of('baseline') ];
-        if (service && baseline) perRound.push({ service, baseline });
+        perRound.push({ service: of('service'), baseline: of('baseline'), guarded: of('guarded') });
       }
-      if (!perRound.length) continue;
-      for (const name of [ 'service', 'baseline' ] as const) {
-        rows.push(`| ${scenario} | ${name} | ${perRound.map(r => `${fmt(r[name].reqPerSec)} (@${r[name].connections}, ${fmt(r[name].p99)})`).join('; ')} | ` +
-          `${fmt(median(perRound.map(r => r[name].reqPerSec)))} |`);
+      const throughputSummary: Record<string, unknown> = { rounds: perRound };
+      for (const name of [ 'service', 'baseline', 'guarded' ] as TargetName[]) {
+        const found = perRound.filter(r => r[name]).map(r => r[name]!);
+        rows.push(`| ${scenario} | ${LABEL[name]} | ${perRound.map(r => (r[name] ? `${fmt(r[name]!.reqPerSec)} (@${r[name]!.connections}, ${fmt(r[name]!.p99)})` : 'none under the bound')).join('; ')} | ` +
+          `${found.length ? fmt(median(found.map(t => t.reqPerSec))) : '-'} |`);
       }
-      const ratios = perRound.map(r => r.service.reqPerSec / r.baseline.reqPerSec);
-      rows.push(`| ${scenario} | **service / baseline** | rounds: ${ratios.map(r => fmt(r, 2)).join(', ')} | **${fmt(median(ratios), 2)}** |`);
-      summary[`${scenario} throughput`] = { ratio: median(ratios), ratios, rounds: perRound };
+      for (const against of [ 'baseline', 'guarded' ] as TargetName[]) {
+        const ratios = perRound.filter(r => r.service && r[against]).map(r => r.service!.reqPerSec / r[against]!.reqPerSec);
+        rows.push(`| ${scenario} | **service / ${LABEL[against]}** | rounds: ${ratios.length ? ratios.map(r => fmt(r, 2)).join(', ') : 'no round with both under the bound'} | ` +
+          `**${ratios.length ? fmt(median(ratios), 2) : '-'}** |`);
+        throughputSummary[against] = { ratio: ratios.length ? median(ratios) : null, ratios };
+      }
+      summary[`${scenario} throughput`] = throughputSummary;
+    }
+    if (flash.length) {
+      rows.push('', `Flash sale (scenario 5): ${FLASH_SESSIONS} sessions press Buy at once (products ${FLASH_PRODUCTS.join(', ')}), pay at the simulator, ` +
+        `poll the status every ${FLASH_POLL_MS} ms; every order checked paid exactly once. Medians over rounds.`, '',
+      '| target | sessions that saw SUCCESS | orders/s | Buy to order p50 / p99 ms | Buy to SUCCESS p50 / p99 ms | polls per session | order retries (503) | failed polls | seconds |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      const flashSummary: Record<string, unknown> = {};
+      for (const name of [ 'service', 'guarded' ] as TargetName[]) {
+        const runs = flash.map(f => f.results[name]).filter((r): r is FlashSaleResult => !!r);
+        if (!runs.length) continue;
+        const med = (f: (r: FlashSaleResult) => number) => median(runs.map(f));
+        rows.push(`| ${LABEL[name]} | ${runs.map(r => `${r.succeeded} of ${r.sessions}${r.succeeded < r.sessions ? ` (${JSON.stringify(r.failures)})` : ''}`).join('; ')} | ${fmt(med(r => r.ordersPerSec))} | ${fmt(med(r => r.orderP50))} / ${fmt(med(r => r.orderP99))} | ` +
+          `${fmt(med(r => r.successP50))} / ${fmt(med(r => r.successP99))} | ${fmt(med(r => r.polls / r.sessions), 1)} | ${fmt(med(r => r.retries))} | ` +
+          `${fmt(med(r => Object.values(r.pollErrors).reduce((a, b) => a + b, 0)))} | ${fmt(med(r => r.seconds), 1)} |`);
+        flashSummary[name] = runs.map(({ outTradeNos, ...r }) => r);
+      }
+      const ratios = flash.filter(f => f.results.service && f.results.guarded).map(f => f.results.service!.ordersPerSec / f.results.guarded!.ordersPerSec);
+      if (ratios.length) rows.push(`| **service / same-guarantee baseline, orders/s** | | **${fmt(median(ratios), 2)}** (rounds: ${ratios.map(r => fmt(r, 2)).join(', ')}) | | | | | | |`);
+      summary.flashSale = flashSummary;
+    }
+    if (soak) {
+      const perMinute = new Map<number, number[]>();
+      for (const { second, rssMb: mb } of soak.samples) perMinute.set(Math.floor(second / 60), [ ...(perMinute.get(Math.floor(second / 60)) ?? []), mb ]);
+      const ordered = soak.checkouts.reduce((n, c) => n + c.sessions, 0);
+      rows.push('', `Soak: ${SOAK_SECONDS} s of mixed traffic on the service: ${ordered} checkouts (order, payment, notification, status polls), ` +
+        `${soak.notified} notifications and as many repeats; every order paid exactly once. Service RSS (master, agent, workers), median per minute:`, '',
+      '| minute | RSS MB |', '|---:|---:|', ...[ ...perMinute ].map(([ m, values ]) => `| ${m + 1} | ${fmt(median(values))} |`));
+      const minutes = [ ...perMinute.values() ].map(median);
+      if (minutes.length >= 3) {
+        rows.push('', `From minute 2 to the last: ${fmt(minutes[minutes.length - 1] - minutes[1], 1)} MB ` +
+        `(${fmt(100 * (minutes[minutes.length - 1] - minutes[1]) / minutes[1], 1)}%). Same-guarantee baseline's RSS at the end: ${fmt(soak.baselineRssMb)} MB.`);
+      }
+      summary.soak = { samples: soak.samples, notified: soak.notified, checkouts: ordered };
     }
     if (core) {
       rows.push('', '| core (scenario 4) | ops/s |', '|---|---:|',
         `| service: parseXml + verifySign + reply | ${fmt(core.serviceOpsPerSec)} |`,
         `| baseline: regex + HMAC + template | ${fmt(core.baselineOpsPerSec)} |`,
         `| **service / baseline** | **${fmt(core.serviceOpsPerSec / core.baselineOpsPerSec, 2)}** |`);
+    }
+    if (tenpay) {
+      rows.push('', '| notification read + verified (MD5), awaited per operation | ops/s (median of 3 alternating runs) |', '|---|---:|',
+        `| lib/wechatpay: readNotification + verifySign | ${fmt(tenpay.serviceOpsPerSec)} |`,
+        `| tenpay: util.parseXML + _getSign | ${fmt(tenpay.tenpayOpsPerSec)} |`,
+        `| **lib/wechatpay / tenpay** | **${fmt(tenpay.serviceOpsPerSec / tenpay.tenpayOpsPerSec, 2)}** (runs: ${tenpay.rounds.map(r => fmt(r.service / r.tenpay, 2)).join(', ')}) |`);
+      summary.tenpay = tenpay;
     }
     const report = rows.join('\n');
     console.log(`\n${report}\n`);

@@ -94,3 +94,11 @@ export class ServiceUnavailableError extends AppError {
 export function sessionStoreUnavailable(): ServiceUnavailableError {
   return new ServiceUnavailableError('SESSION_STORE_UNAVAILABLE', 'session store is unavailable, try again shortly');
 }
+
+/**
+ * MySQL gave no free connection within the pool's wait (MYSQL_POOL_MAX connections all busy, a
+ * burst such as a flash sale): nothing was done, the same request may be retried.
+ */
+export function databaseBusy(): ServiceUnavailableError {
+  return new ServiceUnavailableError('DATABASE_BUSY', 'the service is busy, try again shortly');
+}

@@ -1,5 +1,5 @@
 import { Context } from 'egg';
-import { AppError, RateLimitedError } from '../common/errors';
+import { AppError, databaseBusy, RateLimitedError } from '../common/errors';
 
 /** The one place typed errors become HTTP replies: `{ code, message, field? }`. */
 export default () => async function errorHandler(ctx: Context, next: () => Promise<any>) {
@@ -9,7 +9,9 @@ export default () => async function errorHandler(ctx: Context, next: () => Promi
       ctx.status = 404;
       ctx.body = { code: 'NOT_FOUND', message: 'no such route' };
     }
-  } catch (err: any) {
+  } catch (caught: any) {
+    // No pool connection in time: the request did nothing and may be retried (503, not 500).
+    const err = caught?.name === 'SequelizeConnectionAcquireTimeoutError' ? databaseBusy() : caught;
     if (err instanceof AppError) {
       ctx.status = err.status;
       ctx.body = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };

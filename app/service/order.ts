@@ -9,6 +9,7 @@ import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
 import { PaymentParams, newAttemptFields } from './prepay';
+import { PrepayRepository } from '../repository/prepayRepository';
 import type { OrderRow } from '../model/order';
 import { decideUnifiedOrderOptions } from '../domain/unifiedOrderOptions';
 import { paymentAmountsOf } from '../domain/settlementRules';
@@ -62,10 +63,8 @@ export default class OrderService extends Service {
       throw new ForbiddenError('TRADE_TYPE_NOT_ALLOWED', `a ${cmd.user.channel} session cannot order with trade type ${cmd.tradeType}`);
     }
     this.assertTradeTypeConfigured(tradeType);
-    if (cmd.idempotencyKey) {
-      const existing = await Order.findOne({ where: { userId: cmd.user.userId, idempotencyKey: cmd.idempotencyKey } });
-      if (existing) return this.retried(existing, cmd, tradeType);
-    }
+    // A key already used is found by its unique index when the order is inserted (below), not by
+    // a read before every order: a retry is rare, a SELECT on every Buy is not.
     const priced = await this.service.catalog.price(cmd.items);
     const options = decideUnifiedOrderOptions(priced.items, priced.totalFee, priced.productOptions, cmd.receipt === true);
     let order;
@@ -93,7 +92,7 @@ export default class OrderService extends Service {
         // The first attempt carries the order's own number.
         attempt = await PaymentAttempt.create(newAttemptFields(created, created.outTradeNo), { transaction });
         created.currentAttemptId = attempt.id;
-        await created.save({ transaction });
+        await new PrepayRepository(this.app.model).linkCurrentAttempt(created.id, attempt.id, transaction);
         return created;
       });
     } catch (err) {

@@ -6,6 +6,7 @@ import {
 import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
 import { isPaidStatus } from '../domain/orderStatus';
+import { PrepayRepository } from '../repository/prepayRepository';
 import type { OrderRow } from '../model/order';
 import type { PaymentAttemptRow } from '../model/paymentAttempt';
 
@@ -129,18 +130,11 @@ export default class PrepayService extends Service {
     const spec = TRADE_TYPE_SPECS[attempt.tradeType as TradeType];
     const payUrl = spec.replyField === 'prepay_id' ? null : reply[spec.replyField];
     const prepayExpiresAt = new Date(Math.min(Date.now() + spec.replyTtlMs, order.expiresAt.getTime()));
-    const { Order, PaymentAttempt } = this.app.model;
     // Whether this call may hand out the prepay_id is decided from the attempt's state read under
     // its locks (order row first, then the attempt: docs/decisions/0002-lock-order.md), never from
     // a row count: concurrent calls for the same attempt all store and answer the same prepay_id.
-    const state = await this.app.model.transaction(async transaction => {
-      const lockedOrder = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
-      const locked = await PaymentAttempt.findByPk(attempt.id, { lock: transaction.LOCK.UPDATE, transaction });
-      if (!lockedOrder || !locked) throw new Error(`order ${order.outTradeNo} or its attempt ${attempt.outTradeNo} vanished`);
-      if (locked.status !== 'CREATED' && locked.status !== 'PREPAID') return { open: false, orderStatus: lockedOrder.status };
-      await locked.update({ status: 'PREPAID', prepayId: reply.prepay_id, prepayExpiresAt, payUrl, errCode: null, errCodeDes: null }, { transaction });
-      return { open: true, orderStatus: lockedOrder.status };
-    });
+    const state = await new PrepayRepository(this.app.model).storePrepay(order.id, attempt.id, { prepayId: reply.prepay_id, prepayExpiresAt, payUrl });
+    if (!state) throw new Error(`order ${order.outTradeNo} or its attempt ${attempt.outTradeNo} vanished`);
     if (!state.open) {
       if (state.orderStatus === 'CLOSED') {
         // A close ran during our call and may have closed the number before our unified order
