@@ -70,6 +70,8 @@ describe('PrepayRepository', () => {
       await app.model.Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
       stored = new PrepayRepository(app.model).storePrepay(order.id, attempt.id, { prepayId: 'wx_after_lock', prepayExpiresAt: new Date(Date.now() + 3600_000), payUrl: null })
         .finally(() => { settled = true; });
+      let storeError: unknown;
+      stored.catch(err => { storeError = err; });
       // The store waits for the order row (seen in InnoDB's transactions of this database)...
       let waiting = false;
       const deadline = Date.now() + 10_000;
@@ -80,7 +82,7 @@ describe('PrepayRepository', () => {
         waiting = Number(row.n) > 0;
         if (!waiting) await new Promise(resolve => setImmediate(resolve));
       }
-      assert.ok(waiting, 'the store waits for the order row held by another transaction');
+      assert.ok(waiting, `the store waits for the order row held by another transaction (settled: ${settled}, error: ${storeError})`);
       assert.equal(settled, false);
       // ...without having locked the attempt: it is still free to this transaction.
       const free = await app.model.PaymentAttempt.findByPk(attempt.id, { lock: transaction.LOCK.UPDATE, transaction });

@@ -385,7 +385,7 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
     });
     afterEach(() => { offsetMs = 0; });
 
-    it('JSAPI, NATIVE, MWEB and APP payments of one day: the bill lists each trade type and reconciles with no discrepancy', async () => {
+    it('JSAPI, NATIVE, MWEB, APP and payment-code (MICROPAY) payments of one day: the bill lists each trade type and reconciles with no discrepancy', async () => {
       await resetWorld();
       const guest = await webGuest();
       const placed = [
@@ -398,6 +398,11 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
       await paidByWechat(placed[1].outTradeNo, () => sim.scan(placed[1].codeUrl));
       await paidByWechat(placed[2], () => sim.pay(placed[2]));
       await paidByWechat(placed[3], () => sim.pay(placed[3]));
+      const charge = await app.httpRequest().post('/admin/pos/charges').set({ Authorization: `Bearer ${app.config.adminToken}` })
+        .set('Idempotency-Key', 'every-channel-pos')
+        .send({ authCode: sim.issuePaymentCode().authCode, amount: 1500 })
+        .expect(201);
+      assert.equal(charge.body.status, 'PAID');
       const day = beijingDay(new Date());
       const billDay = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
       // Two days on, noon: the day's bill is ready.
@@ -405,11 +410,11 @@ describe('channels: NATIVE, MWEB and APP on the one order path', () => {
       const report = await app.createAnonymousContext().service.reconciliation.reconcile(billDay);
       assert.equal(report.status, 'OK');
       assert.deepEqual(report.discrepancies, []);
-      assert.equal(report.bill!.paymentCount, 4);
-      assert.equal(report.local.paymentCount, 4);
+      assert.equal(report.bill!.paymentCount, 5);
+      assert.equal(report.local.paymentCount, 5);
       assert.equal(report.bill!.paymentTotal, report.local.paymentTotal);
       const bill = await app.wechatPay.downloadBill(day);
-      for (const [ outTradeNo, tradeType ] of [[ placed[0], 'JSAPI' ], [ placed[1].outTradeNo, 'NATIVE' ], [ placed[2], 'MWEB' ], [ placed[3], 'APP' ]]) {
+      for (const [ outTradeNo, tradeType ] of [[ placed[0], 'JSAPI' ], [ placed[1].outTradeNo, 'NATIVE' ], [ placed[2], 'MWEB' ], [ placed[3], 'APP' ], [ charge.body.outTradeNo, 'MICROPAY' ]]) {
         assert.match(bill, new RegExp(`\`${outTradeNo},\`[^,]*,\`${tradeType},`), `${tradeType} line of ${outTradeNo}`);
       }
     });
