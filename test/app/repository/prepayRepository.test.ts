@@ -11,6 +11,13 @@ async function rows(outTradeNo: string) {
   return { order, attempt };
 }
 
+/** The connection pool's counts, to tell a store stuck waiting for a connection from one waiting for the lock. */
+function poolState() {
+  const pool = (app.model as any).connectionManager.pool;
+  const write = pool?.write ?? pool;
+  return { size: write?.size, available: write?.available, using: write?.using, waiting: write?.waiting, max: write?.maxSize };
+}
+
 describe('PrepayRepository', () => {
   let outTradeNo: string;
   beforeEach(async () => {
@@ -72,17 +79,18 @@ describe('PrepayRepository', () => {
         .finally(() => { settled = true; });
       let storeError: unknown;
       stored.catch(err => { storeError = err; });
-      // The store waits for the order row (seen in InnoDB's transactions of this database)...
+      // The store waits for the order row...
       let waiting = false;
       const deadline = Date.now() + 10_000;
       while (!waiting && !settled && Date.now() < deadline) {
-        const [ row ] = await app.model.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.innodb_trx t ' +
-          'JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id ' +
-          'WHERE t.trx_state = \'LOCK WAIT\' AND p.db = DATABASE() AND t.trx_query LIKE \'SELECT status FROM orders%\'', { type: QueryTypes.SELECT });
+        // Seen in the process list rather than InnoDB's lock waits: a primary-key FOR UPDATE that
+        // waits is in the optimizer's "Statistics" state and is not always listed as a LOCK WAIT.
+        const [ row ] = await app.model.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist ' +
+          'WHERE db = DATABASE() AND command = \'Query\' AND info LIKE \'SELECT status FROM orders WHERE id = % FOR UPDATE\'', { type: QueryTypes.SELECT });
         waiting = Number(row.n) > 0;
         if (!waiting) await new Promise(resolve => setImmediate(resolve));
       }
-      assert.ok(waiting, `the store waits for the order row held by another transaction (settled: ${settled}, error: ${storeError})`);
+      assert.ok(waiting, `the store waits for the order row held by another transaction (settled: ${settled}, error: ${storeError}, pool: ${JSON.stringify(poolState())})`);
       assert.equal(settled, false);
       // ...without having locked the attempt: it is still free to this transaction.
       const free = await app.model.PaymentAttempt.findByPk(attempt.id, { lock: transaction.LOCK.UPDATE, transaction });
