@@ -56,14 +56,7 @@ export default {
 
   /** The official account's OAuth client; undefined when no official account is configured. */
   get wechatOAuth(): WechatOAuthClient | undefined {
-    const app = this as any;
-    const c = app.config.wechat;
-    const oa = c.apps?.officialAccount;
-    if (!oa) return undefined;
-    const settings = {
-      appId: oa.appId, appSecret: oa.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
-    };
-    return cachedClient(app, OAUTH_CLIENT, settings, () => new WechatOAuthClient({ ...settings, observer: app.metrics.wechatObserver }));
+    return oauthClientOf(this as any, 'officialAccount', OAUTH_CLIENT);
   },
 
   /** This worker's metrics (counters, histograms): docs/operations.md "Metrics". */
@@ -85,13 +78,20 @@ export default {
    * the official account's); undefined when no mobile app is configured.
    */
   get wechatAppOAuth(): WechatOAuthClient | undefined {
-    const app = this as any;
-    const c = app.config.wechat;
-    const mobile = c.apps?.app;
-    if (!mobile) return undefined;
-    const settings = {
-      appId: mobile.appId, appSecret: mobile.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
-    };
-    return cachedClient(app, APP_OAUTH_CLIENT, settings, () => new WechatOAuthClient(settings));
+    return oauthClientOf(this as any, 'app', APP_OAUTH_CLIENT);
   },
 };
+
+/**
+ * The OAuth code exchange of one configured app (the official account's web login, the mobile
+ * app's login: the same WeChat endpoint), counted in the metrics like every WeChat call.
+ */
+function oauthClientOf(app: any, role: 'officialAccount' | 'app', key: symbol): WechatOAuthClient | undefined {
+  const c = app.config.wechat;
+  const configured = c.apps?.[role];
+  if (!configured) return undefined;
+  const settings = {
+    appId: configured.appId, appSecret: configured.appSecret, apiBaseUrl: c.loginBaseUrl, authorizeBaseUrl: c.oauthAuthorizeBaseUrl, timeoutMs: c.timeoutMs,
+  };
+  return cachedClient(app, key, settings, () => new WechatOAuthClient({ ...settings, observer: app.metrics.wechatObserver }));
+}
