@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IModel } from 'egg';
-import { Op, QueryTypes, Transaction, WhereOptions } from 'sequelize';
+import { literal, Op, QueryTypes, Transaction, WhereOptions } from 'sequelize';
 import { eventPayload, outboxTypeOf, OutboxStatus, PaymentFacts, RefundEventFacts } from '../domain/outboxRules';
 import { signalOutboxCommitted } from '../infra/outboxSignal';
 import type { OutboxEventRow } from '../model/outboxEvent';
@@ -25,10 +25,14 @@ export async function recordOrderEvent(model: IModel, input: OrderEventInput, tr
   const type = outboxTypeOf(input.type, detail);
   if (!type) return;
 
-  const order = await model.Order.findByPk(input.orderId, { transaction });
+  // The order as the change left it, with its owner's openid in the same round trip (a
+  // payment-code order has no owner: null; the payer's openid is on its charge).
+  const order = await model.Order.findByPk(input.orderId, {
+    attributes: { include: [[ literal('(SELECT users.openid FROM users WHERE users.id = `Order`.`user_id`)'), 'ownerOpenid' ]] },
+    transaction,
+  });
   if (!order) throw new Error(`outbox: order ${input.orderId} not found`);
-  // A payment-code (POS) order has no user: the payer's openid comes with the payment.
-  const user = order.userId === null ? null : await model.User.findByPk(order.userId, { attributes: [ 'openid' ], transaction });
+  const ownerOpenid = (order.get('ownerOpenid') as string | null | undefined) ?? null;
   let payment: PaymentFacts | undefined;
   let refund: RefundEventFacts | undefined;
   if (typeof detail.outRefundNo === 'string') {
@@ -44,7 +48,7 @@ export async function recordOrderEvent(model: IModel, input: OrderEventInput, tr
     payment = { outTradeNo: String(detail.outTradeNo), transactionId: detail.transactionId, totalFee: Number(detail.totalFee) };
   }
   const payload = eventPayload({
-    outTradeNo: order.outTradeNo, appId: order.appid, openid: user?.openid ?? null, status: order.status,
+    outTradeNo: order.outTradeNo, appId: order.appid, openid: ownerOpenid, status: order.status,
     totalFee: order.totalFee, refundedFee: order.refundedFee, refundRequired: order.refundRequired,
     items: parseItems(order.items), attach: order.attach ?? null, transactionId: order.transactionId ?? null,
     createdAt: order.createdAt, paidAt: order.paidAt ?? null, closedAt: order.closedAt ?? null,
