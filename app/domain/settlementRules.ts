@@ -19,6 +19,17 @@ export interface PaidFacts {
   amounts?: PaymentAmounts;
 }
 
+/**
+ * The facts of a payment WeChat answered as paid (an order query's or micropay's reply), under our
+ * own number: the reply's amount and transaction are then checked against it by decidePaid.
+ */
+export function paidFactsOf(outTradeNo: string, fields: Record<string, string | undefined>): PaidFacts {
+  return {
+    outTradeNo, transactionId: fields.transaction_id as string, totalFee: Number(fields.total_fee),
+    timeEnd: fields.time_end, bankType: fields.bank_type, openid: fields.openid, amounts: paymentAmountsOf(fields),
+  };
+}
+
 /** A payment's cash, coupons and settled amount, as WeChat reports them; null where it did not say. */
 export interface PaymentAmounts {
   cashFee: number | null;

@@ -12,7 +12,7 @@ import { PaymentParams, newAttemptFields } from './prepay';
 import { PrepayRepository } from '../repository/prepayRepository';
 import type { OrderRow } from '../model/order';
 import { decideUnifiedOrderOptions } from '../domain/unifiedOrderOptions';
-import { paymentAmountsOf } from '../domain/settlementRules';
+import { paidFactsOf } from '../domain/settlementRules';
 
 export interface CreateOrderCommand {
   user: SessionUser;
@@ -227,15 +227,7 @@ export default class OrderService extends Service {
         throw err;
       }
       if (reply.trade_state !== 'SUCCESS' && reply.trade_state !== 'REFUND') continue;
-      const outcome = await this.service.settlement.applyPaid({
-        outTradeNo: attempt.outTradeNo,
-        transactionId: reply.transaction_id,
-        totalFee: Number(reply.total_fee),
-        timeEnd: reply.time_end,
-        bankType: reply.bank_type,
-        openid: reply.openid,
-        amounts: paymentAmountsOf(reply),
-      });
+      const outcome = await this.service.settlement.applyPaid(paidFactsOf(attempt.outTradeNo, reply));
       if (outcome.result === 'REJECTED') {
         this.ctx.logger.error('[payment] order %s: order query result refused: %s', order.outTradeNo, outcome.reason);
       }

@@ -7,6 +7,7 @@ import {
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError } from '../common/errors';
 import { MICROPAY_PENDING_CODES, micropayFailure, isRetryableWechatCode, wechatFailureToAppError } from '../common/wechatErrors';
 import { isPaidStatus } from '../domain/orderStatus';
+import { paidFactsOf } from '../domain/settlementRules';
 import type { OrderRow } from '../model/order';
 import type { PaymentAttemptRow } from '../model/paymentAttempt';
 import type { PosChargeRow, PosChargeStatus } from '../model/posCharge';
@@ -257,15 +258,8 @@ export default class PosService extends Service {
 
   /** Applies a paid reply (micropay's or a query's) through the settlement service; false when settlement refused it. */
   private async settle(order: OrderRow, attempt: PaymentAttemptRow, charge: PosChargeRow, reply: Record<string, string>): Promise<boolean> {
-    const outcome = await this.service.settlement.applyPaid({
-      // Our number, whatever the reply echoes: the reply's amount and transaction are checked against it.
-      outTradeNo: attempt.outTradeNo,
-      transactionId: reply.transaction_id,
-      totalFee: Number(reply.total_fee),
-      timeEnd: reply.time_end,
-      bankType: reply.bank_type,
-      openid: reply.openid,
-    });
+    // Our number, whatever the reply echoes: the reply's amount and transaction are checked against it.
+    const outcome = await this.service.settlement.applyPaid(paidFactsOf(attempt.outTradeNo, reply));
     if (outcome.result === 'APPLIED' || outcome.result === 'DUPLICATE') {
       await charge.update({ status: 'PAID', payerOpenid: reply.openid?.slice(0, 128) ?? null });
       return true;
