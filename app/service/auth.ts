@@ -1,6 +1,8 @@
 import { Service } from 'egg';
-import { WechatLoginError, WechatTransportError } from '../../lib/wechatpay';
+import { WechatLoginError, WechatOAuthClient, WechatTransportError } from '../../lib/wechatpay';
 import { ServiceUnavailableError, UnauthorizedError, UpstreamRejectedError } from '../common/errors';
+import { oauthFailureToAppError } from '../common/wechatErrors';
+import type { SessionChannel } from '../domain/channels';
 
 export interface LoginResult {
   token: string;
@@ -17,6 +19,27 @@ export default class AuthService extends Service {
     const user = await this.upsertUser(appId, session.openid, session.unionid);
     const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId, channel: 'miniProgram' }, session.session_key);
     this.ctx.logger.info('[login] user %d logged in', user.id);
+    return { token, expiresIn, user: { id: user.id, openid: user.openid } };
+  }
+
+  /**
+   * A login through WeChat's OAuth code exchange (the official account's web login, the mobile
+   * app's SDK login): the code exchanged with the client's app, the user upserted, a session made
+   * for `channel`.
+   */
+  async loginWithOAuthCode(client: WechatOAuthClient, code: string, channel: SessionChannel): Promise<LoginResult> {
+    let result;
+    try {
+      result = await client.exchangeCode(code);
+    } catch (err) {
+      this.ctx.logger.warn('[login] %s code exchange failed: %s', channel, (err as Error).message);
+      throw oauthFailureToAppError(err);
+    }
+    const appId = client.config.appId;
+    await this.service.rateLimit.consume('loginPerUser', `o${appId}:${result.openid}`, 'refuse');
+    const user = await this.upsertUser(appId, result.openid, result.unionid);
+    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId, channel });
+    this.ctx.logger.info('[login] user %d logged in through the %s', user.id, channel);
     return { token, expiresIn, user: { id: user.id, openid: user.openid } };
   }
 

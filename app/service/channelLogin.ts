@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { NotFoundError } from '../common/errors';
-import { oauthFailureToAppError } from '../common/wechatErrors';
 
 export interface ChannelLoginResult {
   token: string;
@@ -43,18 +42,6 @@ export default class ChannelLoginService extends Service {
   async appLogin(code: string): Promise<ChannelLoginResult & { user: { id: number; openid: string } }> {
     const client = this.app.wechatAppOAuth;
     if (!client) throw new NotFoundError('CHANNEL_NOT_CONFIGURED', 'no mobile app is configured');
-    let result;
-    try {
-      result = await client.exchangeCode(code);
-    } catch (err) {
-      this.ctx.logger.warn('[login] app code exchange failed: %s', (err as Error).message);
-      throw oauthFailureToAppError(err);
-    }
-    const appId = client.config.appId;
-    await this.service.rateLimit.consume('loginPerUser', `o${appId}:${result.openid}`, 'refuse');
-    const user = await this.service.auth.upsertUser(appId, result.openid, result.unionid);
-    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId, channel: 'app' });
-    this.ctx.logger.info('[login] user %d logged in through the mobile app', user.id);
-    return { token, expiresIn, user: { id: user.id, openid: user.openid } };
+    return this.service.auth.loginWithOAuthCode(client, code, 'app');
   }
 }

@@ -1,7 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { ForbiddenError, NotFoundError, sessionStoreUnavailable, ValidationError } from '../common/errors';
-import { oauthFailureToAppError } from '../common/wechatErrors';
+import { sameSecret } from '../common/sameSecret';
 import { withTimeout } from '../infra/withTimeout';
 
 export interface OAuthStart {
@@ -47,25 +47,14 @@ export default class OAuthService extends Service {
    */
   async finish(code: string, state: string, cookieState: string | undefined): Promise<OAuthFinish> {
     const client = this.client();
-    if (!STATE_PATTERN.test(state) || !cookieState || !sameString(state, cookieState)) {
+    if (!STATE_PATTERN.test(state) || !cookieState || !sameSecret(state, cookieState)) {
       throw new ForbiddenError('OAUTH_STATE_INVALID', 'this login was not started in this browser: open the page again');
     }
     const saved = await this.redisCall(() => this.app.redis.getdel(stateKey(state)));
     if (!saved) throw new ForbiddenError('OAUTH_STATE_INVALID', 'this login expired or was already finished: open the page again');
     const { redirect } = JSON.parse(saved) as { redirect: string };
 
-    let result;
-    try {
-      result = await client.exchangeCode(code);
-    } catch (err) {
-      this.ctx.logger.warn('[oauth] code exchange failed: %s', (err as Error).message);
-      throw oauthFailureToAppError(err);
-    }
-    const appId = client.config.appId;
-    await this.service.rateLimit.consume('loginPerUser', `o${appId}:${result.openid}`, 'refuse');
-    const user = await this.service.auth.upsertUser(appId, result.openid, result.unionid);
-    const { token, expiresIn } = await this.service.session.create({ userId: user.id, openid: user.openid, appId, channel: 'officialAccount' });
-    this.ctx.logger.info('[oauth] user %d logged in through the official account', user.id);
+    const { token, expiresIn } = await this.service.auth.loginWithOAuthCode(client, code, 'officialAccount');
     return { redirect, token, expiresIn };
   }
 
@@ -110,10 +99,4 @@ export function isAllowedRedirect(target: string, allowList: readonly string[]):
     }
     return url.origin === allowed.origin && url.pathname.startsWith(allowed.pathname);
   });
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
