@@ -202,8 +202,6 @@ export interface MetricsConfig {
   port?: number;
   /** How long a scrape waits for the other workers' metrics before answering without them. */
   collectTimeoutMs: number;
-  /** The outbox table whose backlog is a gauge; no such table: the gauge is absent. */
-  outboxTable: string;
 }
 // --- end metrics ---
 
@@ -521,7 +519,6 @@ export default (appInfo: EggAppInfo): BizConfig => {
       token: fromEnv('METRICS_TOKEN', [ 'local', 'unittest' ].includes(appInfo.env) ? fromEnv('ADMIN_TOKEN', DEV_WECHAT.adminToken) : '') as string,
       port: fromEnv('METRICS_PORT') === undefined ? undefined : positive('METRICS_PORT', 9464),
       collectTimeoutMs: positive('METRICS_COLLECT_TIMEOUT_MS', 2000),
-      outboxTable: fromEnv('METRICS_OUTBOX_TABLE', 'outbox_events') as string,
     },
     // --- end metrics ---
     console: {

@@ -170,4 +170,27 @@ export class OutboxRepository {
     for (const r of rows) counts[r.status] = Number(r.n);
     return counts;
   }
+
+  /**
+   * The backlog for the metrics: events not delivered yet, by status (PENDING and DEAD always
+   * present), and the oldest pending one's age. The (status, next_attempt_at) index serves it.
+   */
+  async backlog(now = new Date()): Promise<OutboxBacklog> {
+    const rows = await this.model.query<{ status: string; n: number; oldest: Date | string | null }>(
+      'SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox_events WHERE status <> \'DELIVERED\' GROUP BY status',
+      { type: QueryTypes.SELECT });
+    const byStatus: Record<string, number> = { PENDING: 0, DEAD: 0 };
+    let oldestPendingAgeSeconds = 0;
+    for (const row of rows) {
+      byStatus[String(row.status).slice(0, 16)] = Number(row.n);
+      if (row.status === 'PENDING' && row.oldest) oldestPendingAgeSeconds = Math.max(0, (now.getTime() - new Date(row.oldest).getTime()) / 1000);
+    }
+    return { byStatus, oldestPendingAgeSeconds };
+  }
+}
+
+export interface OutboxBacklog {
+  /** Events not delivered yet by status; PENDING and DEAD always present. */
+  byStatus: Record<string, number>;
+  oldestPendingAgeSeconds: number;
 }

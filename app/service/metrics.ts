@@ -1,7 +1,7 @@
 import { Service } from 'egg';
 import { Gauge, Registry } from 'prom-client';
 import { withTimeout } from '../infra/withTimeout';
-import { OutboxBacklog, OutboxBacklogRepository } from '../repository/outboxBacklogRepository';
+import { OutboxBacklog, OutboxRepository } from '../repository/outboxRepository';
 
 /** A scrape-time database read that takes longer is left out of the scrape. */
 const QUERY_TIMEOUT_MS = 1500;
@@ -56,10 +56,10 @@ export default class MetricsService extends Service {
     }
   }
 
-  /** The outbox's backlog; undefined (gauges absent) without an outbox table, or when it cannot be read now. */
+  /** The outbox's backlog; undefined (gauges absent) when it cannot be read now. */
   private async outboxBacklog(): Promise<OutboxBacklog | undefined> {
     try {
-      return await withTimeout(new OutboxBacklogRepository(this.app.model).read(this.config.metrics.outboxTable), QUERY_TIMEOUT_MS, 'outbox backlog');
+      return await withTimeout(new OutboxRepository(this.app.model).backlog(), QUERY_TIMEOUT_MS, 'outbox backlog');
     } catch (err) {
       this.ctx.logger.warn('[metrics] outbox backlog unreadable: %s', (err as Error).message);
       return undefined;

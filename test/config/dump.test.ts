@@ -7,10 +7,11 @@ import { startSecondApp } from '../support/secondApp';
 
 const unique = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 
-/** Every file Egg wrote under the app's run/ folder, by name. */
+/** Every file under the app's run/ folder, by name (folders such as `npm run dev`'s simulator-tls/ left out). */
 function runFiles(app: MockApplication): Map<string, string> {
   const dir = app.config.rundir;
-  return new Map(readdirSync(dir).map(name => [ name, readFileSync(path.join(dir, name), 'utf8') ]));
+  return new Map(readdirSync(dir, { withFileTypes: true }).filter(entry => entry.isFile())
+    .map(entry => [ entry.name, readFileSync(path.join(dir, entry.name), 'utf8') ]));
 }
 
 /** Egg's dump runs on the tick after ready; the files are complete once that tick has passed. */

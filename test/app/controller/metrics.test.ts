@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { buildXml } from '../../../lib/wechatpay';
+import { OutboxRepository } from '../../../app/repository/outboxRepository';
 import { closedPort } from '../../support/closedPort';
 import { testEnv } from '../../support/env';
 import { login, resetWorld } from '../../support/fixtures';
@@ -186,28 +187,25 @@ describe('GET /metrics', () => {
   });
 
   describe('outbox backlog', () => {
-    const TABLE = 'metrics_test_outbox';
-    before(async () => {
-      await app.model.query(`DROP TABLE IF EXISTS ${TABLE}`);
-      await app.model.query(`CREATE TABLE ${TABLE} (id INT AUTO_INCREMENT PRIMARY KEY, status VARCHAR(16) NOT NULL, created_at DATETIME(3) NOT NULL)`);
-    });
-    after(() => app.model.query(`DROP TABLE IF EXISTS ${TABLE}`));
+    // Events of order 1 as the relay would see them; no sink is configured in tests, so they stay as written.
+    const insertEvents = (rows: Array<[ status: string, secondsAgo: number ]>) => app.model.query(
+      'INSERT INTO outbox_events (event_id, type, order_id, out_trade_no, seq, payload, status, next_attempt_at, created_at, updated_at) VALUES ' +
+      rows.map(() => '(?, \'order.paid\', 1, \'P1\', ?, \'{}\', ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) - INTERVAL ? SECOND, UTC_TIMESTAMP(3))').join(', '),
+      { replacements: rows.flatMap(([ status, secondsAgo ], n) => [ `evt_metrics_${n}`, n + 1, status, secondsAgo ]) });
 
-    it('absent when there is no outbox table', async () => {
-      mock(app.config.metrics, 'outboxTable', 'metrics_test_no_such_table');
+    it('absent when the backlog cannot be read', async () => {
+      mock(OutboxRepository.prototype, 'backlog', async () => { throw new Error('outbox unreadable'); });
       const m = await scrape();
       assert.ok(!m.types.has('wxpay_outbox_events'));
       assert.ok(!m.types.has('wxpay_outbox_oldest_pending_age_seconds'));
     });
 
     it('the backlog by status (delivered events not counted) and the oldest pending event\'s age', async () => {
-      mock(app.config.metrics, 'outboxTable', TABLE);
       const m0 = await scrape();
       assert.equal(m0.samples.get('wxpay_outbox_events{status="PENDING"}'), 0);
       assert.equal(m0.samples.get('wxpay_outbox_events{status="DEAD"}'), 0);
       assert.equal(m0.samples.get('wxpay_outbox_oldest_pending_age_seconds'), 0);
-      await app.model.query(`INSERT INTO ${TABLE} (status, created_at) VALUES
-        ('PENDING', UTC_TIMESTAMP(3) - INTERVAL 120 SECOND), ('PENDING', UTC_TIMESTAMP(3)), ('DEAD', UTC_TIMESTAMP(3)), ('DELIVERED', UTC_TIMESTAMP(3) - INTERVAL 1 DAY)`);
+      await insertEvents([[ 'PENDING', 120 ], [ 'PENDING', 0 ], [ 'DEAD', 0 ], [ 'DELIVERED', 86400 ]]);
       const m = await scrape();
       assert.equal(m.samples.get('wxpay_outbox_events{status="PENDING"}'), 2);
       assert.equal(m.samples.get('wxpay_outbox_events{status="DEAD"}'), 1);
