@@ -1,6 +1,7 @@
+import { codeExchangeRequest, IssuedCodes, reply, systemError } from './codes';
 import { Credentials } from './credentials';
-import { htmlResponse, jsonResponse, SimRequest, SimResponse } from './http';
-import { newLoginCode, newRid, randomOpenid } from './ids';
+import { htmlResponse, SimRequest, SimResponse } from './http';
+import { newLoginCode, randomOpenid } from './ids';
 
 /** An OAuth code is single-use and expires 5 minutes after it is issued, unused. */
 export const OAUTH_CODE_TTL_MS = 5 * 60 * 1000;
@@ -15,15 +16,6 @@ export interface OAuthCodeOptions {
   scope?: 'snsapi_base' | 'snsapi_userinfo';
 }
 
-interface IssuedCode {
-  appId: string;
-  openid: string;
-  unionid?: string;
-  scope: string;
-  expiresAt: Date;
-  used: boolean;
-}
-
 /**
  * Official-account web authorisation: the authorize page a payer's WeChat browser shows (a
  * confirm button here, since the simulator has no real payer), and the code exchange at
@@ -31,23 +23,22 @@ interface IssuedCode {
  * WeChat; openids are per app (the same person gets another openid in another app).
  */
 export class OAuthService {
-  private readonly issued = new Map<string, IssuedCode>();
+  private readonly issued: IssuedCodes<{ openid: string; unionid?: string; scope: string }>;
   /** One openid per (appid, person) for payers confirming the page without naming one. */
   private readonly pageOpenids = new Map<string, string>();
 
-  constructor(private readonly credentials: Credentials, private readonly now: () => Date) {}
+  constructor(private readonly credentials: Credentials, private readonly now: () => Date) {
+    // Through this.now, so a test that moves this service's clock moves its codes' too.
+    this.issued = new IssuedCodes(OAUTH_CODE_TTL_MS, () => this.now());
+  }
 
   issueCode(options: OAuthCodeOptions = {}): { code: string; openid: string; appId: string } {
     const appId = options.appId ?? this.credentials.defaultAppId;
     if (!this.credentials.app(appId)) throw new Error(`unknown appId ${appId}`);
     if (options.openid !== undefined && !ID_PATTERN.test(options.openid)) throw new Error('openid must be 1-128 of A-Z a-z 0-9 _ -');
     if (options.unionid !== undefined && !ID_PATTERN.test(options.unionid)) throw new Error('unionid must be 1-128 of A-Z a-z 0-9 _ -');
-    const code = newLoginCode();
     const openid = options.openid ?? randomOpenid();
-    this.issued.set(code, {
-      appId, openid, unionid: options.unionid, scope: options.scope ?? 'snsapi_base',
-      expiresAt: new Date(this.now().getTime() + OAUTH_CODE_TTL_MS), used: false,
-    });
+    const code = this.issued.issue(appId, { openid, unionid: options.unionid, scope: options.scope ?? 'snsapi_base' });
     return { code, openid, appId };
   }
 
@@ -93,23 +84,12 @@ export class OAuthService {
 
   /** GET /sns/oauth2/access_token */
   exchange(req: SimRequest): SimResponse {
-    if (req.method !== 'GET') return reply({ errcode: 43001, errmsg: 'require GET method' });
-    const q = req.url.searchParams;
-    const appid = q.get('appid') ?? '';
-    const secret = q.get('secret') ?? '';
-    const code = q.get('code') ?? '';
-    if (!appid) return error(41002, 'appid missing');
-    if (!secret) return error(41004, 'appsecret missing');
-    if (!code) return error(41008, 'missing code');
-    if (q.get('grant_type') !== 'authorization_code') return error(40002, 'invalid grant_type');
-    const app = this.credentials.app(appid);
-    if (!app) return error(40013, 'invalid appid');
-    if (app.appSecret !== secret) return error(40125, 'invalid appsecret');
-    const issued = this.issued.get(code);
-    if (!issued || issued.appId !== appid) return error(40029, 'invalid code');
-    if (issued.used) return error(40163, 'code been used');
-    if (this.now() >= issued.expiresAt) return error(40029, 'invalid code');
-    issued.used = true;
+    const request = codeExchangeRequest(req, this.credentials, 'code');
+    if ('error' in request) return request.error;
+    const { appid, code } = request;
+    const redeemed = this.issued.redeem(code, appid);
+    if ('error' in redeemed) return redeemed.error;
+    const { issued } = redeemed;
     return reply({
       access_token: newLoginCode(), expires_in: 7200, refresh_token: newLoginCode(), openid: issued.openid, scope: issued.scope,
       // WxJava: snsapi_base replies carry no unionid; the simulator sends one when the test gave it,
@@ -119,7 +99,7 @@ export class OAuthService {
   }
 
   systemError(): SimResponse {
-    return reply({ errcode: -1, errmsg: 'system error' });
+    return systemError();
   }
 
   reset(): void {
@@ -143,13 +123,4 @@ function escapeHtml(text: string): string {
 
 function page(status: number, message: string): SimResponse {
   return { status, contentType: 'text/html; charset=utf-8', body: `<!doctype html><meta charset="utf-8"><p>${escapeHtml(message)}</p>` };
-}
-
-// WeChat labels this JSON as text/plain, so clients must parse the body whatever the type says.
-function reply(value: Record<string, unknown>): SimResponse {
-  return jsonResponse(200, value, 'text/plain');
-}
-
-function error(errcode: number, errmsg: string): SimResponse {
-  return reply({ errcode, errmsg: `${errmsg}, rid: ${newRid()}` });
 }
