@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, openPage, PNG_SIGNATURE, VIEWPORT } from '../support/browser';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, PNG_SIGNATURE, useChromium, VIEWPORT } from '../support/browser';
 import { addDays, beijingDate, beijingDayWindow } from '../../app/domain/beijingDays';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
@@ -14,20 +14,14 @@ const SCREENSHOT_DIR = path.join(__dirname, '..', '..', 'logs');
 
 describe('operator console (/admin/) in headless Chromium, against the running service and the simulator', function() {
   this.timeout(90000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
 
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
   beforeEach(async () => {
     await resetWorld();
-    ({ context, page, pageErrors } = await openPage(browser, { viewport: VIEWPORT }));
+    ({ context, page, pageErrors } = await openPage(browser(), { viewport: VIEWPORT }));
     // A Content-Security-Policy refusal is only a console error, not a page error.
     page.on('console', msg => { if (msg.type() === 'error' && /Content.Security.Policy/i.test(msg.text())) pageErrors.push(msg.text()); });
   });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, openPage, PNG_SIGNATURE, VIEWPORT } from '../support/browser';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, PNG_SIGNATURE, useChromium, VIEWPORT } from '../support/browser';
 import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { PRODUCTS, resetWorld } from '../support/fixtures';
@@ -13,20 +13,14 @@ const SCREENSHOT_PATH = path.join(__dirname, '..', '..', 'logs', 'browser-demo.p
 
 describe('browser demo (/demo) in headless Chromium, against the running service and the simulator', function() {
   this.timeout(60000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
 
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
   beforeEach(async () => {
     await resetWorld();
-    ({ context, page, pageErrors } = await openPage(browser, { viewport: VIEWPORT }));
+    ({ context, page, pageErrors } = await openPage(browser(), { viewport: VIEWPORT }));
   });
   afterEach(async () => {
     await context.close();

@@ -4,8 +4,8 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, openPage } from '../support/browser';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, useChromium } from '../support/browser';
 import { testEnv } from '../support/env';
 import { PRODUCTS, resetWorld } from '../support/fixtures';
 
@@ -49,7 +49,7 @@ async function startShopHost(appUrl: string): Promise<{ url: string; close: () =
  */
 describe('examples/official-account: the H5 shop page in headless Chromium', function() {
   this.timeout(60000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
@@ -57,11 +57,9 @@ describe('examples/official-account: the H5 shop page in headless Chromium', fun
   let shop: { url: string; close: () => Promise<void> };
 
   before(async () => {
-    browser = await launchChromium();
     shop = await startShopHost(testEnv.appUrl);
   });
   after(async () => {
-    await browser?.close();
     await shop?.close();
   });
   beforeEach(async () => {
@@ -69,7 +67,7 @@ describe('examples/official-account: the H5 shop page in headless Chromium', fun
     mock(app.config.oauth, 'callbackUrl', `${shop.url}/oauth/wechat/callback`);
     mock(app.config.oauth, 'redirectAllowList', [ `${shop.url}/shop/` ]);
     // What WeChat's browser has built in: the bridge, here the simulator's stand-in.
-    ({ context, page, pageErrors } = await openPage(browser, {}, `document.addEventListener('DOMContentLoaded', function () {
+    ({ context, page, pageErrors } = await openPage(browser(), {}, `document.addEventListener('DOMContentLoaded', function () {
       var s = document.createElement('script'); s.src = ${JSON.stringify(`${testEnv.sim.url}/simulator/jsbridge.js`)}; document.head.append(s);
     });`));
   });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, openPage, PNG_SIGNATURE, VIEWPORT } from '../support/browser';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, PNG_SIGNATURE, useChromium, VIEWPORT } from '../support/browser';
 import { testEnv } from '../support/env';
 import { PRODUCTS, resetWorld } from '../support/fixtures';
 
@@ -12,20 +12,14 @@ const SCREENSHOT_PATH = path.join(__dirname, '..', '..', 'logs', 'web-demo-qr.pn
 
 describe('browser demo, web shop mode (/demo/web): PC web (QR code) and H5, in headless Chromium', function() {
   this.timeout(60000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
 
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
   beforeEach(async () => {
     await resetWorld();
-    ({ context, page, pageErrors } = await openPage(browser, { viewport: VIEWPORT }));
+    ({ context, page, pageErrors } = await openPage(browser(), { viewport: VIEWPORT }));
   });
   afterEach(async () => {
     await context.close();

@@ -13,6 +13,21 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch(CHROMIUM);
 }
 
+/**
+ * Registers, in the calling describe, a before hook that launches Chromium and an after hook that
+ * closes it; answers a getter for the browser (for use in hooks and tests).
+ */
+export function useChromium(): () => Browser {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => browser!;
+}
+
 export interface OpenedPage {
   context: BrowserContext;
   page: Page;
