@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, fork } from 'node:child_process';
-import { once } from 'node:events';
+import { ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { buildXml, sign } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
-import { startSecondApp } from '../support/secondApp';
+import { forkKillAfterCommit, sendNotification } from '../support/killAfterCommitChild';
+import { startSecondApp, startSecondAppThroughMysqlProxy } from '../support/secondApp';
 import { TcpProxy } from '../support/tcpProxy';
 import { postXml } from '../support/postXml';
 import { SettlementRepository } from '../../app/repository/settlementRepository';
@@ -56,11 +56,7 @@ describe('faults', () => {
     let proxy: TcpProxy;
     let app2: MockApplication;
     before(async () => {
-      // To the MariaDB server the app uses (MYSQL_HOST, MYSQL_PORT), whichever it is.
-      const { host, port } = app.config.sequelize as { host: string; port: number };
-      proxy = new TcpProxy(host, port);
-      await proxy.start();
-      app2 = await startSecondApp({ MYSQL_HOST: '127.0.0.1', MYSQL_PORT: String(proxy.port) });
+      ({ proxy, app: app2 } = await startSecondAppThroughMysqlProxy(app));
     });
     after(async () => {
       await app2?.close();
@@ -221,24 +217,12 @@ describe('faults', () => {
       const { outTradeNo, transactionId } = await paidAtWechat(token);
       const xml = notificationXml(outTradeNo);
 
-      child = fork('test/support/killAfterCommit.ts', [], {
-        execArgv: [ '-r', 'ts-node/register/transpile-only' ],
-        env: { ...process.env, EGG_SERVER_ENV: 'unittest', EGG_TYPESCRIPT: 'true' },
-        stdio: [ 'ignore', 'ignore', 'inherit', 'ipc' ],
-      });
-      const exited = once(child, 'exit');
-      const [ message ] = await Promise.race([
-        once(child, 'message') as Promise<[{ port: number }]>,
-        exited.then(([ code ]) => { throw new Error(`child exited with ${code} before listening`); }),
-      ]);
+      const killed = forkKillAfterCommit();
+      child = killed.child;
+      const exited = killed.exited;
+      const port = await killed.listening;
 
-      const sent = new Promise<string>(resolve => {
-        const req = http.request({ port: message.port, host: '127.0.0.1', method: 'POST', path: '/payment/notify', headers: { 'content-type': 'text/xml' } }, res => {
-          resolve(`answered ${res.statusCode}`);
-        });
-        req.on('error', err => resolve(`error ${(err as NodeJS.ErrnoException).code}`));
-        req.end(xml);
-      });
+      const sent = sendNotification(port, xml);
       assert.equal(await sent, 'error ECONNRESET');
       const [ code, signal ] = await exited;
       assert.deepEqual([ code, signal ], [ null, 'SIGKILL' ]);

@@ -2,42 +2,26 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, PNG_SIGNATURE, useChromium, VIEWPORT } from '../support/browser';
 import { addDays, beijingDate, beijingDayWindow } from '../../app/domain/beijingDays';
 import { testEnv } from '../support/env';
 import { createOrder, login, resetWorld } from '../support/fixtures';
 import { paidOrder } from '../support/refunds';
 
-/** Debian's chromium package (.ci/run installs it); playwright-core brings no browser of its own. */
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [ '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync' ],
-};
-const PNG_SIGNATURE = Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]);
 /** Kept after the run (logs/ is git-ignored) so a person can look at them. */
 const SCREENSHOT_DIR = path.join(__dirname, '..', '..', 'logs');
-const VIEWPORT = { width: 1280, height: 860 };
 
 describe('operator console (/admin/) in headless Chromium, against the running service and the simulator', function() {
   this.timeout(90000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
 
-  before(async () => {
-    browser = await chromium.launch(CHROMIUM);
-  });
-  after(async () => {
-    await browser?.close();
-  });
   beforeEach(async () => {
     await resetWorld();
-    context = await browser.newContext({ viewport: VIEWPORT });
-    page = await context.newPage();
-    pageErrors = [];
-    page.on('pageerror', err => pageErrors.push(err.message));
+    ({ context, page, pageErrors } = await openPage(browser(), { viewport: VIEWPORT }));
     // A Content-Security-Policy refusal is only a console error, not a page error.
     page.on('console', msg => { if (msg.type() === 'error' && /Content.Security.Policy/i.test(msg.text())) pageErrors.push(msg.text()); });
   });

@@ -2,41 +2,25 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, PNG_SIGNATURE, useChromium, VIEWPORT } from '../support/browser';
 import { closedUrl } from '../support/closedPort';
 import { testEnv } from '../support/env';
 import { PRODUCTS, resetWorld } from '../support/fixtures';
 
-/** Debian's chromium package (.ci/run installs it); playwright-core brings no browser of its own. */
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [ '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync' ],
-};
-const PNG_SIGNATURE = Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]);
 /** Kept after the run (logs/ is git-ignored) so a person can look at it. */
 const SCREENSHOT_PATH = path.join(__dirname, '..', '..', 'logs', 'browser-demo.png');
-const VIEWPORT = { width: 1280, height: 860 };
 
 describe('browser demo (/demo) in headless Chromium, against the running service and the simulator', function() {
   this.timeout(60000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
 
-  before(async () => {
-    browser = await chromium.launch(CHROMIUM);
-  });
-  after(async () => {
-    await browser?.close();
-  });
   beforeEach(async () => {
     await resetWorld();
-    context = await browser.newContext({ viewport: VIEWPORT });
-    page = await context.newPage();
-    pageErrors = [];
-    page.on('pageerror', err => pageErrors.push(err.message));
+    ({ context, page, pageErrors } = await openPage(browser(), { viewport: VIEWPORT }));
   });
   afterEach(async () => {
     await context.close();

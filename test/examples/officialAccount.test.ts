@@ -4,15 +4,11 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { BrowserContext, Page } from 'playwright-core';
+import { openPage, useChromium } from '../support/browser';
 import { testEnv } from '../support/env';
 import { PRODUCTS, resetWorld } from '../support/fixtures';
 
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [ '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync' ],
-};
 const EXAMPLE_DIR = path.join(__dirname, '..', '..', 'examples', 'official-account');
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'application/javascript' };
 
@@ -53,7 +49,7 @@ async function startShopHost(appUrl: string): Promise<{ url: string; close: () =
  */
 describe('examples/official-account: the H5 shop page in headless Chromium', function() {
   this.timeout(60000);
-  let browser: Browser;
+  const browser = useChromium();
   let context: BrowserContext;
   let page: Page;
   let pageErrors: string[];
@@ -61,25 +57,19 @@ describe('examples/official-account: the H5 shop page in headless Chromium', fun
   let shop: { url: string; close: () => Promise<void> };
 
   before(async () => {
-    browser = await chromium.launch(CHROMIUM);
     shop = await startShopHost(testEnv.appUrl);
   });
   after(async () => {
-    await browser?.close();
     await shop?.close();
   });
   beforeEach(async () => {
     await resetWorld();
     mock(app.config.oauth, 'callbackUrl', `${shop.url}/oauth/wechat/callback`);
     mock(app.config.oauth, 'redirectAllowList', [ `${shop.url}/shop/` ]);
-    context = await browser.newContext();
     // What WeChat's browser has built in: the bridge, here the simulator's stand-in.
-    await context.addInitScript(`document.addEventListener('DOMContentLoaded', function () {
+    ({ context, page, pageErrors } = await openPage(browser(), {}, `document.addEventListener('DOMContentLoaded', function () {
       var s = document.createElement('script'); s.src = ${JSON.stringify(`${testEnv.sim.url}/simulator/jsbridge.js`)}; document.head.append(s);
-    });`);
-    page = await context.newPage();
-    pageErrors = [];
-    page.on('pageerror', err => pageErrors.push(err.message));
+    });`));
   });
   afterEach(async () => {
     await context.close();

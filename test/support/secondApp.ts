@@ -1,5 +1,6 @@
 import mm, { MockApplication } from 'egg-mock';
 import { testEnv } from './env';
+import { TcpProxy } from './tcpProxy';
 
 /**
  * Another instance of the app in this process, configured from `env` (read by config.default.ts
@@ -24,5 +25,21 @@ export async function startSecondApp(env: Record<string, string>): Promise<MockA
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
+  }
+}
+
+/**
+ * A second app (startSecondApp) reaching the MariaDB server the main app uses (its MYSQL_HOST,
+ * MYSQL_PORT, whichever it is) through a TcpProxy, which the test can cut and restore.
+ */
+export async function startSecondAppThroughMysqlProxy(mainApp: MockApplication): Promise<{ proxy: TcpProxy; app: MockApplication }> {
+  const { host, port } = mainApp.config.sequelize as { host: string; port: number };
+  const proxy = new TcpProxy(host, port);
+  await proxy.start();
+  try {
+    return { proxy, app: await startSecondApp({ MYSQL_HOST: '127.0.0.1', MYSQL_PORT: String(proxy.port) }) };
+  } catch (err) {
+    await proxy.stop();
+    throw err;
   }
 }

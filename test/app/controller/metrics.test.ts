@@ -10,7 +10,7 @@ import { login, resetWorld } from '../../support/fixtures';
 import { postXml } from '../../support/postXml';
 import { parsePromText, PromText, sample } from '../../support/promText';
 import { paidOrder, requestRefund } from '../../support/refunds';
-import { startSecondApp } from '../../support/secondApp';
+import { startSecondApp, startSecondAppThroughMysqlProxy } from '../../support/secondApp';
 import { TcpProxy } from '../../support/tcpProxy';
 
 // GET /metrics of one app instance (single process). Across Egg workers: test/app/metricsCluster.test.ts.
@@ -219,10 +219,7 @@ describe('GET /metrics', () => {
     let proxy: TcpProxy;
     let app2: MockApplication;
     before(async () => {
-      const { host, port } = app.config.sequelize as { host: string; port: number };
-      proxy = new TcpProxy(host, port);
-      await proxy.start();
-      app2 = await startSecondApp({ MYSQL_HOST: '127.0.0.1', MYSQL_PORT: String(proxy.port) });
+      ({ proxy, app: app2 } = await startSecondAppThroughMysqlProxy(app));
     });
     after(async () => {
       await app2?.close();

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, fork } from 'node:child_process';
-import { once } from 'node:events';
-import * as http from 'node:http';
+import { ChildProcess } from 'node:child_process';
 import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { buildXml } from '../../../lib/wechatpay';
 import { testEnv } from '../../support/env';
 import { createOrder, login, resetWorld } from '../../support/fixtures';
 import { adminHeader, paidOrder, requestRefund } from '../../support/refunds';
+import { forkKillAfterCommit, sendNotification } from '../../support/killAfterCommitChild';
 import { startSecondApp } from '../../support/secondApp';
 import { AMQP_TEST_URL, AmqpCollector, eventually, WebhookSink } from '../../support/eventSink';
 
@@ -274,23 +273,11 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
       const { token } = await login();
       const outTradeNo = await paidAtWechatOnly(token);
       // A child app with the sink configured, which dies right after the payment commits.
-      child = fork('test/support/killAfterCommit.ts', [], {
-        execArgv: [ '-r', 'ts-node/register/transpile-only' ],
-        env: { ...process.env, EGG_SERVER_ENV: 'unittest', EGG_TYPESCRIPT: 'true', OUTBOX_WEBHOOK_URL: sink.url, OUTBOX_WEBHOOK_SECRET: SECRET },
-        stdio: [ 'ignore', 'ignore', 'inherit', 'ipc' ],
-      });
-      const exited = once(child, 'exit');
-      const [ message ] = await Promise.race([
-        once(child, 'message') as Promise<[{ port: number }]>,
-        exited.then(([ code ]) => { throw new Error(`child exited with ${code} before listening`); }),
-      ]);
-      const sent = new Promise<string>(resolve => {
-        const req = http.request({ port: message.port, host: '127.0.0.1', method: 'POST', path: '/payment/notify', headers: { 'content-type': 'text/xml' } }, res => {
-          resolve(`answered ${res.statusCode}`);
-        });
-        req.on('error', err => resolve(`error ${(err as NodeJS.ErrnoException).code}`));
-        req.end(buildXml(testEnv.sim.buildNotification(outTradeNo)));
-      });
+      const killed = forkKillAfterCommit({ OUTBOX_WEBHOOK_URL: sink.url, OUTBOX_WEBHOOK_SECRET: SECRET });
+      child = killed.child;
+      const exited = killed.exited;
+      const port = await killed.listening;
+      const sent = sendNotification(port, buildXml(testEnv.sim.buildNotification(outTradeNo)));
       assert.equal(await sent, 'error ECONNRESET');
       assert.deepEqual(await exited, [ null, 'SIGKILL' ]);
 
