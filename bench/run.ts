@@ -59,7 +59,7 @@ if (SIGN_TYPE !== 'MD5' && SIGN_TYPE !== 'HMAC-SHA256') throw new Error('BENCH_S
 const USERS = 20;
 /** The issue's latency bound: a level counts towards a target's throughput only if its p99 stayed under it. */
 const P99_BOUND_MS = 50;
-const SERVICE_TITLE = 'wxpay-bench-service';
+const SERVICE_TITLE = env.BENCH_SERVICE_TITLE ?? 'wxpay-bench-service';
 /** Orders whose current attempt holds a prepay_id: every order the service or the same-guarantee baseline answers. */
 const PREPAID_ORDERS_SQL = 'SELECT COUNT(*) AS n FROM orders o JOIN payment_attempts a ON a.id = o.current_attempt_id ' +
   'WHERE a.status = \'PREPAID\' AND a.prepay_id IS NOT NULL';
