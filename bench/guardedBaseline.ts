@@ -128,15 +128,17 @@ if (cluster.isPrimary) {
       // Round trip 1: begin; the order row locked first, with its owner; then its attempts; the
       // transaction_id's holder (unlocked: its unique index refuses a late taker anyway).
       const [ results ] = await conn.query<any[]>(
-        'START TRANSACTION; SET @o := (SELECT order_id FROM payment_attempts WHERE out_trade_no = ?); ' +
+        // Which order: a plain SELECT ... INTO (InnoDB reads a SET's subquery with a shared lock, which
+        // would lock the attempt before its order).
+        'START TRANSACTION; SET @o := NULL; SELECT order_id INTO @o FROM payment_attempts WHERE out_trade_no = ?; ' +
         'SELECT o.id, o.out_trade_no, o.status, o.total_fee, o.appid, o.refunded_fee, o.refund_required, o.items, o.attach, o.transaction_id, ' +
         'o.created_at, o.paid_at, o.closed_at, (SELECT openid FROM users u WHERE u.id = o.user_id) AS owner FROM orders o WHERE o.id = @o FOR UPDATE; ' +
         'SELECT id, out_trade_no, status, total_fee, sign_type, appid, transaction_id, trade_type FROM payment_attempts WHERE order_id = @o ORDER BY id FOR UPDATE; ' +
         'SELECT out_trade_no FROM payment_attempts WHERE transaction_id = ?',
         [ outTradeNo, claimedTransactionId(fields.transaction_id) ?? null ]);
-      const [ order ] = results[2] as any[];
-      const attempt = (results[3] as any[]).find(a => a.out_trade_no === outTradeNo);
-      const holder = (results[4] as any[])[0]?.out_trade_no ?? null;
+      const [ order ] = results[3] as any[];
+      const attempt = (results[4] as any[]).find(a => a.out_trade_no === outTradeNo);
+      const holder = (results[5] as any[])[0]?.out_trade_no ?? null;
       const rows: SettlementRows | null = order && attempt ? {
         order: { id: order.id, outTradeNo: order.out_trade_no, status: order.status, totalFee: order.total_fee },
         attempt: {
