@@ -13,8 +13,10 @@
  *     (1) START TRANSACTION, the order row locked (FOR UPDATE) with its owner's openid, then all
  *     its attempts locked, and the holder of the reported transaction_id; the rules decide
  *     (signature with the order's sign type, appid, amount, owner, transaction_id);
- *     (2) the attempt and order updates, the event row and the audit row, COMMIT. A repeat is the
- *     same with (2) the audit row (DUPLICATE) and COMMIT. SUCCESS only after the commit.
+ *     (2) the attempt (with the paid amounts: cash, coupons, settled) and order updates, the event
+ *     row, its outbox row (per-order seq computed in SQL, payload built by app/domain/outboxRules.ts
+ *     from the order row read under the lock and the changes) and the audit row, COMMIT. A repeat
+ *     is the same with (2) the audit row (DUPLICATE) and COMMIT. SUCCESS only after the commit.
  *   POST /payment/order  bearer session from Redis, the order-per-user rate limit counted in
  *     Redis (INCR + EXPIRE in one MULTI), body validated, products priced, then in one round trip
  *     the order (with its Idempotency-Key under the unique key), its first attempt and the
@@ -28,14 +30,15 @@
  * Not done here, where the service does: log lines, request ids, Egg's security headers.
  */
 import cluster from 'node:cluster';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import mysql from 'mysql2/promise';
 import { MYSQL_SERVER } from './fixtures';
 import {
   merchantNumber, notifyReply, OUT_TRADE_NO_PATTERN, readNotification, requestPaymentParams, SignType, toBeijingCompact, WechatError, WechatPayClient,
 } from '../lib/wechatpay';
-import { auditOutcomeOf, claimedTransactionId, decideNotification, SettlementRows } from '../app/domain/settlementRules';
+import { auditOutcomeOf, claimedTransactionId, decideNotification, orderFactsAfter, SettlementRows } from '../app/domain/settlementRules';
+import { eventPayload, outboxTypeOf } from '../app/domain/outboxRules';
 
 const env = process.env;
 const WORKERS = Number(env.BENCH_WORKERS ?? 1);
@@ -125,19 +128,22 @@ if (cluster.isPrimary) {
       // Round trip 1: begin; the order row locked first, with its owner; then its attempts; the
       // transaction_id's holder (unlocked: its unique index refuses a late taker anyway).
       const [ results ] = await conn.query<any[]>(
-        'START TRANSACTION; SET @o := (SELECT order_id FROM payment_attempts WHERE out_trade_no = ?); ' +
-        'SELECT o.id, o.out_trade_no, o.status, o.total_fee, (SELECT openid FROM users u WHERE u.id = o.user_id) AS owner FROM orders o WHERE o.id = @o FOR UPDATE; ' +
-        'SELECT id, out_trade_no, status, total_fee, sign_type, appid, transaction_id FROM payment_attempts WHERE order_id = @o ORDER BY id FOR UPDATE; ' +
+        // Which order: a plain SELECT ... INTO (InnoDB reads a SET's subquery with a shared lock, which
+        // would lock the attempt before its order).
+        'START TRANSACTION; SET @o := NULL; SELECT order_id INTO @o FROM payment_attempts WHERE out_trade_no = ?; ' +
+        'SELECT o.id, o.out_trade_no, o.status, o.total_fee, o.appid, o.refunded_fee, o.refund_required, o.items, o.attach, o.transaction_id, ' +
+        'o.created_at, o.paid_at, o.closed_at, (SELECT openid FROM users u WHERE u.id = o.user_id) AS owner FROM orders o WHERE o.id = @o FOR UPDATE; ' +
+        'SELECT id, out_trade_no, status, total_fee, sign_type, appid, transaction_id, trade_type FROM payment_attempts WHERE order_id = @o ORDER BY id FOR UPDATE; ' +
         'SELECT out_trade_no FROM payment_attempts WHERE transaction_id = ?',
         [ outTradeNo, claimedTransactionId(fields.transaction_id) ?? null ]);
-      const [ order ] = results[2] as any[];
-      const attempt = (results[3] as any[]).find(a => a.out_trade_no === outTradeNo);
-      const holder = (results[4] as any[])[0]?.out_trade_no ?? null;
+      const [ order ] = results[3] as any[];
+      const attempt = (results[4] as any[]).find(a => a.out_trade_no === outTradeNo);
+      const holder = (results[5] as any[])[0]?.out_trade_no ?? null;
       const rows: SettlementRows | null = order && attempt ? {
         order: { id: order.id, outTradeNo: order.out_trade_no, status: order.status, totalFee: order.total_fee },
         attempt: {
           id: attempt.id, outTradeNo: attempt.out_trade_no, status: attempt.status, totalFee: attempt.total_fee,
-          signType: attempt.sign_type, appid: attempt.appid, transactionId: attempt.transaction_id,
+          signType: attempt.sign_type, appid: attempt.appid, transactionId: attempt.transaction_id, tradeType: attempt.trade_type,
         },
         ownerOpenid: order.owner, transactionIdHolder: holder,
       } : null;
@@ -147,8 +153,16 @@ if (cluster.isPrimary) {
       const sql: string[] = [];
       const args: unknown[] = [];
       if (rows && changes.attemptPaid) {
-        sql.push('UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, updated_at = NOW(3) WHERE id = ?');
-        args.push(changes.attemptPaid.transactionId, rows.attempt.id);
+        const amounts = changes.attemptPaid.amounts;
+        if (amounts) {
+          sql.push('UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, cash_fee = ?, coupon_fee = ?, coupon_count = ?, ' +
+            'settlement_total_fee = ?, coupons = ?, updated_at = NOW(3) WHERE id = ?');
+          args.push(changes.attemptPaid.transactionId, amounts.cashFee, amounts.couponFee, amounts.couponCount, amounts.settlementTotalFee,
+            amounts.coupons.length > 0 ? JSON.stringify(amounts.coupons) : null, rows.attempt.id);
+        } else {
+          sql.push('UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, updated_at = NOW(3) WHERE id = ?');
+          args.push(changes.attemptPaid.transactionId, rows.attempt.id);
+        }
       }
       if (rows && changes.attemptFailed) {
         const { errCode, errCodeDes, markFailed } = changes.attemptFailed;
@@ -166,6 +180,22 @@ if (cluster.isPrimary) {
       if (rows && changes.event) {
         sql.push('INSERT INTO order_events (order_id, type, source, detail, created_at) VALUES (?, ?, \'notify\', ?, NOW(3))');
         args.push(rows.order.id, changes.event.type, changes.event.detail);
+        // Its outbox event (as the service since issue 17): the next per-order seq computed in SQL (the
+        // order row is locked), the payload from the row read under the lock and the changes.
+        const detail = JSON.parse(changes.event.detail);
+        const type = outboxTypeOf(changes.event.type, detail);
+        if (type) {
+          const payload = eventPayload(orderFactsAfter({
+            outTradeNo: order.out_trade_no, appId: order.appid, openid: order.owner ?? null, status: order.status, totalFee: order.total_fee,
+            refundedFee: order.refunded_fee, refundRequired: Boolean(order.refund_required), items: JSON.parse(order.items), attach: order.attach ?? null,
+            transactionId: order.transaction_id ?? null, createdAt: order.created_at, paidAt: order.paid_at ?? null, closedAt: order.closed_at ?? null,
+          }, changes), {
+            payment: { outTradeNo: String(detail.outTradeNo), transactionId: detail.transactionId, totalFee: Number(detail.totalFee) }, source: 'notify',
+          });
+          sql.push('INSERT INTO outbox_events (event_id, type, order_id, out_trade_no, seq, payload, next_attempt_at, created_at, updated_at) ' +
+            'SELECT ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1, ?, NOW(3), NOW(3), NOW(3) FROM outbox_events WHERE order_id = ?');
+          args.push(`evt_${randomUUID().replace(/-/g, '')}`, type, rows.order.id, rows.order.outTradeNo, JSON.stringify(payload), rows.order.id);
+        }
       }
       const audit = auditOutcomeOf(outcome);
       sql.push(AUDIT_SQL, 'COMMIT');

@@ -1,5 +1,6 @@
 import { fromBeijing, isSignType, verifySign } from '../../lib/wechatpay';
 import { payerIsOrderOwner } from './channels';
+import type { OrderFacts } from './outboxRules';
 
 /**
  * The settlement decision: given the rows of one payment, read under its order's row lock, and
@@ -205,6 +206,17 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
       args: [ order.outTradeNo, type, facts.outTradeNo, facts.transactionId ],
     },
   };
+}
+
+/**
+ * The order as a decision's changes leave it, from the row read under its lock: what the event's
+ * payload (outboxRules.eventPayload) says, without reading the row again after the writes.
+ */
+export function orderFactsAfter<O extends OrderFacts>(order: O, changes: SettlementChanges): O {
+  const after = { ...order };
+  if (changes.orderPaid) Object.assign(after, { status: 'SUCCESS', transactionId: changes.orderPaid.transactionId, paidAt: changes.orderPaid.paidAt });
+  if (changes.refundRequired) after.refundRequired = true;
+  return after;
 }
 
 /** How a notification's outcome is kept in its audit row. */

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IModel } from 'egg';
-import { literal, Op, QueryTypes, Transaction, WhereOptions } from 'sequelize';
-import { eventPayload, outboxTypeOf, OutboxStatus, PaymentFacts, RefundEventFacts } from '../domain/outboxRules';
+import { Op, QueryTypes, Transaction, WhereOptions } from 'sequelize';
+import { eventPayload, OrderFacts, outboxTypeOf, OutboxStatus, PaymentFacts, RefundEventFacts } from '../domain/outboxRules';
 import { signalOutboxCommitted } from '../infra/outboxSignal';
 import type { OutboxEventRow } from '../model/outboxEvent';
+import { runBatch, SqlBatch, sqlTime } from './sqlBatch';
 
 /** An order event as its writers describe it; detail is JSON. */
 export interface OrderEventInput {
@@ -13,63 +14,86 @@ export interface OrderEventInput {
   detail: string;
 }
 
+/** The order as an event's payload describes it (its owner's openid included), with its id. */
+export interface OrderSnapshot extends OrderFacts {
+  id: number;
+}
+
+/** The orders columns an OrderSnapshot is read from (orderSnapshotOf), for a query on `orders o`. */
+export const ORDER_SNAPSHOT_COLUMNS = 'o.id, o.out_trade_no, o.appid, o.status, o.total_fee, o.refunded_fee, o.refund_required, o.items, o.attach, ' +
+  'o.transaction_id, o.created_at, o.paid_at, o.closed_at';
+
+/** An OrderSnapshot from a row of ORDER_SNAPSHOT_COLUMNS and the owner's openid (null: a payment-code order has no owner). */
+export function orderSnapshotOf(row: Record<string, any>, ownerOpenid: string | null): OrderSnapshot {
+  return {
+    id: row.id, outTradeNo: row.out_trade_no, appId: row.appid, openid: ownerOpenid, status: row.status, totalFee: row.total_fee,
+    refundedFee: row.refunded_fee, refundRequired: Boolean(row.refund_required), items: parseItems(row.items), attach: row.attach ?? null,
+    transactionId: row.transaction_id ?? null, createdAt: row.created_at, paidAt: row.paid_at ?? null, closedAt: row.closed_at ?? null,
+  };
+}
+
+const ORDER_EVENT_SQL = 'INSERT INTO order_events (order_id, type, source, detail, created_at) VALUES (?, ?, ?, ?, ?)';
+/** The next per-order sequence number is computed by the INSERT itself: its writer holds the order row's lock. */
+const OUTBOX_EVENT_SQL = 'INSERT INTO outbox_events (event_id, type, order_id, out_trade_no, seq, payload, next_attempt_at, created_at, updated_at) ' +
+  'SELECT ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM outbox_events WHERE order_id = ?';
+
 /**
  * Writes an order's event: the internal audit row (order_events) and, for a change a merchant's
  * systems act on, its outbox row with the next per-order sequence number, both in the caller's
- * transaction. Every path that changes an order's or a refund's state calls this with the order
- * row already locked (docs/decisions/0002-lock-order.md), which is what makes the sequence safe.
+ * transaction. Every path that changes an order's or a refund's state calls this (settlement runs
+ * orderEventStatements in its own batch) with the order row already locked
+ * (docs/decisions/0002-lock-order.md), which is what makes the sequence safe.
  */
 export async function recordOrderEvent(model: IModel, input: OrderEventInput, transaction: Transaction): Promise<void> {
-  await model.OrderEvent.create({ orderId: input.orderId, type: input.type, source: input.source, detail: input.detail }, { transaction });
   const detail = parseDetail(input.detail);
-  const type = outboxTypeOf(input.type, detail);
-  if (!type) return;
-
-  // The order as the change left it, with its owner's openid in the same round trip (a
-  // payment-code order has no owner: null; the payer's openid is on its charge).
-  const order = await model.Order.findByPk(input.orderId, {
-    attributes: { include: [[ literal('(SELECT users.openid FROM users WHERE users.id = `Order`.`user_id`)'), 'ownerOpenid' ]] },
-    transaction,
-  });
-  if (!order) throw new Error(`outbox: order ${input.orderId} not found`);
-  const ownerOpenid = (order.get('ownerOpenid') as string | null | undefined) ?? null;
-  let payment: PaymentFacts | undefined;
+  let order: OrderSnapshot | undefined;
   let refund: RefundEventFacts | undefined;
-  if (typeof detail.outRefundNo === 'string') {
-    const row = await model.Refund.findOne({ where: { outRefundNo: detail.outRefundNo }, transaction });
-    if (!row) throw new Error(`outbox: refund ${detail.outRefundNo} not found`);
-    const attempt = await model.PaymentAttempt.findByPk(row.attemptId, { attributes: [ 'totalFee' ], transaction });
-    refund = {
-      outRefundNo: row.outRefundNo, refundId: row.refundId ?? null, amount: row.amount, status: row.status, reason: row.reason,
-      successAt: row.successAt ?? null, errCode: row.errCode ?? null, errCodeDes: row.errCodeDes ?? null,
-      payment: { outTradeNo: row.outTradeNo, transactionId: row.transactionId, totalFee: attempt?.totalFee ?? 0 },
-    };
-  } else if (typeof detail.transactionId === 'string') {
-    payment = { outTradeNo: String(detail.outTradeNo), transactionId: detail.transactionId, totalFee: Number(detail.totalFee) };
+  if (outboxTypeOf(input.type, detail)) {
+    // The order as the change left it, with its owner's openid in the same round trip (a
+    // payment-code order has no owner: null; the payer's openid is on its charge).
+    const [ row ] = await model.query<Record<string, any>>(
+      `SELECT ${ORDER_SNAPSHOT_COLUMNS}, (SELECT u.openid FROM users u WHERE u.id = o.user_id) AS owner_openid FROM orders o WHERE o.id = ?`,
+      { replacements: [ input.orderId ], type: QueryTypes.SELECT, transaction });
+    if (!row) throw new Error(`outbox: order ${input.orderId} not found`);
+    order = orderSnapshotOf(row, row.owner_openid ?? null);
+    if (typeof detail.outRefundNo === 'string') {
+      const found = await model.Refund.findOne({ where: { outRefundNo: detail.outRefundNo }, transaction });
+      if (!found) throw new Error(`outbox: refund ${detail.outRefundNo} not found`);
+      const attempt = await model.PaymentAttempt.findByPk(found.attemptId, { attributes: [ 'totalFee' ], transaction });
+      refund = {
+        outRefundNo: found.outRefundNo, refundId: found.refundId ?? null, amount: found.amount, status: found.status, reason: found.reason,
+        successAt: found.successAt ?? null, errCode: found.errCode ?? null, errCodeDes: found.errCodeDes ?? null,
+        payment: { outTradeNo: found.outTradeNo, transactionId: found.transactionId, totalFee: attempt?.totalFee ?? 0 },
+      };
+    }
   }
-  const payload = eventPayload({
-    outTradeNo: order.outTradeNo, appId: order.appid, openid: ownerOpenid, status: order.status,
-    totalFee: order.totalFee, refundedFee: order.refundedFee, refundRequired: order.refundRequired,
-    items: parseItems(order.items), attach: order.attach ?? null, transactionId: order.transactionId ?? null,
-    createdAt: order.createdAt, paidAt: order.paidAt ?? null, closedAt: order.closedAt ?? null,
-  }, { payment, refund, source: input.source });
-
-  const [ last ] = await model.query<{ seq: number | null }>(
-    'SELECT MAX(seq) AS seq FROM outbox_events WHERE order_id = ?',
-    { replacements: [ order.id ], type: QueryTypes.SELECT, transaction });
-  await model.OutboxEvent.create({
-    eventId: `evt_${randomUUID().replace(/-/g, '')}`, type, orderId: order.id, outTradeNo: order.outTradeNo,
-    seq: Number(last?.seq ?? 0) + 1, payload: JSON.stringify(payload), nextAttemptAt: new Date(),
-  }, { transaction });
-  transaction.afterCommit(signalOutboxCommitted);
+  await runBatch(model, 'orderEvent', orderEventStatements(input, order, transaction, refund), transaction);
 }
 
 /**
- * A time for a raw query's replacements, to the millisecond (UTC, the connection's time zone):
- * Sequelize would write a Date there to the second, and an event written this second would not be due yet.
+ * The statements that write an order's event, for a writer that runs them in its own batch in
+ * `transaction` with the order row locked: the order_events row and, for a change a merchant acts
+ * on, the outbox row (payload from `order`, the order as the change leaves it; seq the order's
+ * next). The relay is signalled once the transaction commits. recordOrderEvent is this with the
+ * order read after the change.
  */
-function sqlTime(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '');
+export function orderEventStatements(input: OrderEventInput, order: OrderSnapshot | undefined, transaction: Transaction, refund?: RefundEventFacts): SqlBatch {
+  const now = sqlTime(new Date());
+  const batch: SqlBatch = { sql: [ ORDER_EVENT_SQL ], replacements: [ input.orderId, input.type, input.source, input.detail, now ] };
+  const detail = parseDetail(input.detail);
+  const type = outboxTypeOf(input.type, detail);
+  if (!type) return batch;
+  if (!order || order.id !== input.orderId) throw new Error(`outbox: order ${input.orderId} not found`);
+  if (typeof detail.outRefundNo === 'string' && !refund) throw new Error(`outbox: refund ${detail.outRefundNo} not found`);
+  const payment: PaymentFacts | undefined = !refund && typeof detail.transactionId === 'string'
+    ? { outTradeNo: String(detail.outTradeNo), transactionId: detail.transactionId, totalFee: Number(detail.totalFee) }
+    : undefined;
+  const { id, ...facts } = order;
+  const payload = eventPayload(facts, { payment, refund, source: input.source });
+  batch.sql.push(OUTBOX_EVENT_SQL);
+  batch.replacements.push(`evt_${randomUUID().replace(/-/g, '')}`, type, id, order.outTradeNo, JSON.stringify(payload), now, now, now, id);
+  transaction.afterCommit(signalOutboxCommitted);
+  return batch;
 }
 
 function parseDetail(detail: string): Record<string, unknown> {

@@ -1,10 +1,45 @@
 import type { IModel } from 'egg';
-import { QueryTypes, Transaction } from 'sequelize';
-import type { SettlementChanges, SettlementRows } from '../domain/settlementRules';
-import { recordOrderEvent } from './outboxRepository';
+import type { Transaction } from 'sequelize';
+import { orderFactsAfter, SettlementChanges, SettlementRows } from '../domain/settlementRules';
+import { ORDER_SNAPSHOT_COLUMNS, orderEventStatements, OrderSnapshot, orderSnapshotOf } from './outboxRepository';
+import { append, runBatch, SqlBatch, sqlTime } from './sqlBatch';
+
+/** The rows of one payment read under its order's lock, and that order as its event's payload describes it. */
+export interface LockedPayment extends SettlementRows {
+  snapshot: OrderSnapshot;
+}
 
 /**
- * The reads and writes of payment settlement, inside the settlement service's transaction.
+ * The reads, in one round trip. Which order (an attempt never changes order): not locked; a plain
+ * SELECT ... INTO, because InnoDB reads a SET's subquery with a shared lock, which would lock the
+ * attempt before its order. Then the order row locked, then all its attempts (decision 0002's lock
+ * order), the order's with its owner's openid: a scalar subquery of a locking read takes no lock,
+ * so a login is never held up by a payment (the openid never changes). The holder of the reported
+ * transaction_id is not locked: one taken meanwhile is still refused by its unique index.
+ */
+const LOCK_PAYMENT_SQL = [
+  'SET @settle_order_id := NULL',
+  'SELECT order_id INTO @settle_order_id FROM payment_attempts WHERE out_trade_no = ?',
+  `SELECT ${ORDER_SNAPSHOT_COLUMNS}, (SELECT u.openid FROM users u WHERE u.id = o.user_id) AS owner_openid FROM orders o ` +
+    'WHERE o.id = @settle_order_id FOR UPDATE',
+  'SELECT id, out_trade_no, status, total_fee, sign_type, appid, transaction_id, trade_type FROM payment_attempts ' +
+    'WHERE order_id = @settle_order_id ORDER BY id FOR UPDATE',
+  'SELECT out_trade_no FROM payment_attempts WHERE transaction_id = ?',
+];
+
+const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
+const ATTEMPT_PAID_WITH_AMOUNTS_SQL = 'UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, cash_fee = ?, coupon_fee = ?, ' +
+  'coupon_count = ?, settlement_total_fee = ?, coupons = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
+const ATTEMPT_ERROR_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, updated_at = ? WHERE id = ?';
+const ATTEMPT_FAILED_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, status = \'FAILED\', updated_at = ? WHERE id = ?';
+const ORDER_PAID_SQL = 'UPDATE orders SET status = \'SUCCESS\', paid_attempt_id = ?, transaction_id = ?, paid_at = ?, bank_type = ?, updated_at = ? ' +
+  'WHERE id = ? AND status = \'NOTPAY\'';
+const ORDER_REFUND_REQUIRED_SQL = 'UPDATE orders SET refund_required = 1, updated_at = ? WHERE id = ?';
+
+/**
+ * The reads and writes of payment settlement, inside the settlement service's transaction, in
+ * plain SQL (no model instances on the notification path), one round trip for the reads and one
+ * for the writes (docs/decisions/0017-multi-statement-round-trips.md).
  *
  * Lock order, the same everywhere (docs/decisions/0002-lock-order.md): the order row first, then
  * its payment attempts, then its refunds. Close, prepay and refunds take them in this order too,
@@ -14,72 +49,86 @@ export class SettlementRepository {
   constructor(private readonly model: IModel) {}
 
   /** Locks the order of this out_trade_no, then its attempts, and reads what the rules need; null if no attempt has that number. */
-  async lockPayment(outTradeNo: string, claimedTransactionId: string | undefined, transaction: Transaction): Promise<SettlementRows | null> {
-    const { Order, PaymentAttempt } = this.model;
-    // Which order, and its owner's openid: neither ever changes, so this read takes no lock (and a
-    // login is never held up by a payment).
-    const [ found ] = await this.model.query<{ orderId: number; ownerOpenid: string | null }>(
-      'SELECT a.order_id AS orderId, u.openid AS ownerOpenid FROM payment_attempts a ' +
-      'JOIN orders o ON o.id = a.order_id LEFT JOIN users u ON u.id = o.user_id WHERE a.out_trade_no = ?',
-      { replacements: [ outTradeNo ], type: QueryTypes.SELECT, transaction });
-    if (!found) return null;
-    const order = await Order.findByPk(found.orderId, { lock: transaction.LOCK.UPDATE, transaction });
-    if (!order) throw new Error(`payment attempt ${outTradeNo} has no order`);
-    const attempts = await PaymentAttempt.findAll({ where: { orderId: order.id }, order: [[ 'id', 'ASC' ]], lock: transaction.LOCK.UPDATE, transaction });
-    const attempt = attempts.find(a => a.outTradeNo === outTradeNo);
+  async lockPayment(outTradeNo: string, claimedTransactionId: string | undefined, transaction: Transaction): Promise<LockedPayment | null> {
+    const [ , , orders, attempts, holders ] = await runBatch(this.model, 'settlement.lock',
+      { sql: LOCK_PAYMENT_SQL, replacements: [ outTradeNo, claimedTransactionId ?? null ] }, transaction);
+    const [ order ] = orders;
+    if (!order) {
+      if (attempts.length) throw new Error(`payment attempt ${outTradeNo} has no order`);
+      return null;
+    }
+    const attempt = attempts.find(a => a.out_trade_no === outTradeNo);
     if (!attempt) throw new Error(`payment attempt ${outTradeNo} left its order`);
-    // Who holds the reported transaction_id matters only to an attempt not yet paid. Not locked: a
-    // transaction_id taken meanwhile is still refused by its unique index.
-    const holder = claimedTransactionId && !attempt.transactionId
-      ? await PaymentAttempt.findOne({ where: { transactionId: claimedTransactionId }, attributes: [ 'outTradeNo' ], transaction })
-      : null;
+    const ownerOpenid: string | null = order.owner_openid ?? null;
     return {
-      order: { id: order.id, outTradeNo: order.outTradeNo, status: order.status, totalFee: order.totalFee },
+      order: { id: order.id, outTradeNo: order.out_trade_no, status: order.status, totalFee: order.total_fee },
       attempt: {
-        id: attempt.id, outTradeNo: attempt.outTradeNo, status: attempt.status, totalFee: attempt.totalFee,
-        signType: attempt.signType, appid: attempt.appid, transactionId: attempt.transactionId, tradeType: attempt.tradeType,
+        id: attempt.id, outTradeNo: attempt.out_trade_no, status: attempt.status, totalFee: attempt.total_fee,
+        signType: attempt.sign_type, appid: attempt.appid, transactionId: attempt.transaction_id ?? null, tradeType: attempt.trade_type,
       },
-      ownerOpenid: found.ownerOpenid,
-      transactionIdHolder: holder?.outTradeNo ?? null,
+      ownerOpenid,
+      // Who holds the reported transaction_id matters only to an attempt not yet paid.
+      transactionIdHolder: attempt.transaction_id ? null : holders[0]?.out_trade_no ?? null,
+      snapshot: orderSnapshotOf(order, ownerOpenid),
     };
   }
 
   /**
-   * Writes a decision's changes. Under the order's row lock a payment's two updates must each
-   * change one row: any other count throws, inside the transaction, so nothing is half applied.
-   * (Sequelize counts changed rows, not matched ones, so only updates that always change a value
-   * are counted.)
+   * Writes a decision's changes, their event (order_events + outbox, through the one event writer's
+   * statements; the payload from the order row read under the lock and the changes) and `also`
+   * (the notification's audit row), in one round trip. Under the order's row lock a payment's two
+   * updates must each change one row: any other count throws, inside the transaction, so nothing
+   * is written (the batch's other statements roll back with it). (Only changed rows are counted,
+   * so only updates that always change a value are guarded.)
    */
-  async apply(rows: SettlementRows, changes: SettlementChanges, source: string, transaction: Transaction): Promise<void> {
-    const { Order, PaymentAttempt } = this.model;
+  async apply(rows: LockedPayment, changes: SettlementChanges, source: string, transaction: Transaction, also?: SqlBatch): Promise<void> {
     const { order, attempt } = rows;
+    const now = sqlTime(new Date());
+    const batch: SqlBatch = { sql: [], replacements: [] };
+    const guarded: Array<{ statement: number; what: string }> = [];
     if (changes.attemptPaid) {
-      const amounts = changes.attemptPaid.amounts;
-      const paidWith = amounts ? {
-        cashFee: amounts.cashFee, couponFee: amounts.couponFee, couponCount: amounts.couponCount,
-        settlementTotalFee: amounts.settlementTotalFee, coupons: amounts.coupons.length > 0 ? JSON.stringify(amounts.coupons) : null,
-      } : {};
-      expectOne(await PaymentAttempt.update({ status: 'PAID', transactionId: changes.attemptPaid.transactionId, ...paidWith },
-        { where: { id: attempt.id, transactionId: null }, transaction }), `attempt ${attempt.outTradeNo} paid`);
+      const { transactionId, amounts } = changes.attemptPaid;
+      guarded.push({ statement: batch.sql.length, what: `attempt ${attempt.outTradeNo} paid` });
+      if (amounts) {
+        batch.sql.push(ATTEMPT_PAID_WITH_AMOUNTS_SQL);
+        batch.replacements.push(transactionId, amounts.cashFee, amounts.couponFee, amounts.couponCount, amounts.settlementTotalFee,
+          amounts.coupons.length > 0 ? JSON.stringify(amounts.coupons) : null, now, attempt.id);
+      } else {
+        batch.sql.push(ATTEMPT_PAID_SQL);
+        batch.replacements.push(transactionId, now, attempt.id);
+      }
     }
     if (changes.attemptFailed) {
       const { errCode, errCodeDes, markFailed } = changes.attemptFailed;
-      await PaymentAttempt.update({ errCode, errCodeDes, ...(markFailed ? { status: 'FAILED' as const } : {}) }, { where: { id: attempt.id }, transaction });
+      batch.sql.push(markFailed ? ATTEMPT_FAILED_SQL : ATTEMPT_ERROR_SQL);
+      batch.replacements.push(errCode, errCodeDes, now, attempt.id);
     }
     if (changes.orderPaid) {
-      expectOne(await Order.update({ status: 'SUCCESS', paidAttemptId: attempt.id, ...changes.orderPaid },
-        { where: { id: order.id, status: 'NOTPAY' }, transaction }), `order ${order.outTradeNo} paid`);
+      const { transactionId, paidAt, bankType } = changes.orderPaid;
+      guarded.push({ statement: batch.sql.length, what: `order ${order.outTradeNo} paid` });
+      batch.sql.push(ORDER_PAID_SQL);
+      batch.replacements.push(attempt.id, transactionId, sqlTime(paidAt), bankType, now, order.id);
     }
     if (changes.refundRequired) {
-      await Order.update({ refundRequired: true }, { where: { id: order.id }, transaction });
+      batch.sql.push(ORDER_REFUND_REQUIRED_SQL);
+      batch.replacements.push(now, order.id);
     }
     if (changes.event) {
       // With its outbox event (order.paid...), in this transaction: committed together or not at all.
-      await recordOrderEvent(this.model, { orderId: order.id, type: changes.event.type, source, detail: changes.event.detail }, transaction);
+      append(batch, orderEventStatements({ orderId: order.id, type: changes.event.type, source, detail: changes.event.detail },
+        orderFactsAfter(rows.snapshot, changes), transaction));
     }
+    if (also) append(batch, also);
+    const results = await runBatch(this.model, 'settlement.apply', batch, transaction);
+    for (const { statement, what } of guarded) expectOne(results[statement]?.affectedRows, what);
+  }
+
+  /** Runs `batch` in the settlement's transaction in one round trip: the audit row of a notification whose order is unknown. */
+  async write(batch: SqlBatch, transaction: Transaction): Promise<void> {
+    await runBatch(this.model, 'settlement.write', batch, transaction);
   }
 }
 
-function expectOne([ count ]: [ number, ...unknown[] ], what: string): void {
+function expectOne(count: number | undefined, what: string): void {
   if (count !== 1) throw new Error(`settlement: ${what} changed ${count} rows, not 1`);
 }

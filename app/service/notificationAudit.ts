@@ -1,22 +1,9 @@
 import { Service } from 'egg';
 import type { Transaction } from 'sequelize';
-import { auditKeys, NotificationOutcome } from '../model/paymentNotification';
+import { auditRow, auditRowStatement, NotificationAuditEntry } from '../repository/notificationAuditRepository';
+import { append, SqlBatch } from '../repository/sqlBatch';
 
-export interface NotificationAuditEntry {
-  kind: 'pay' | 'refund';
-  /** The body as WeChat sent it, forged and broken ones included. */
-  rawBody: string;
-  /** The fields as read, if the body could be read. */
-  fields?: Record<string, unknown>;
-  /** Where the order numbers are taken from when not from `fields` (a refund's decrypted req_info). */
-  keys?: Record<string, unknown>;
-  outcome: NotificationOutcome;
-  reason: string | null;
-  remoteIp: string;
-}
-
-/** Longest parsed copy kept; the raw body is always kept whole. */
-const PARSED_MAX_CHARS = 1024 * 1024;
+export type { NotificationAuditEntry } from '../repository/notificationAuditRepository';
 
 /**
  * The one writer of the notification audit (payment_notifications): every notification answered,
@@ -24,17 +11,18 @@ const PARSED_MAX_CHARS = 1024 * 1024;
  * column, so a row can be written for any body the size limit admits.
  */
 export default class NotificationAuditService extends Service {
-  async record(entry: NotificationAuditEntry, transaction?: Transaction): Promise<void> {
-    const parsed = entry.fields ? JSON.stringify(entry.fields) : null;
-    await this.app.model.PaymentNotification.create({
-      kind: entry.kind,
-      rawBody: entry.rawBody,
-      parsed: parsed !== null && parsed.length > PARSED_MAX_CHARS ? null : parsed,
-      ...auditKeys(entry.keys ?? entry.fields),
-      remoteIp: entry.remoteIp.slice(0, 64),
-      outcome: entry.outcome,
-      reason: entry.reason === null ? null : entry.reason.slice(0, 255),
-    }, { transaction });
+  /**
+   * Writes the row, in `transaction` if given. With `batch`, the row's INSERT is appended to it
+   * instead, for the caller to run in `transaction` in one round trip with the change the row
+   * describes (settlement). Counted in the metrics once written (committed).
+   */
+  async record(entry: NotificationAuditEntry, transaction?: Transaction, batch?: SqlBatch): Promise<void> {
+    if (batch) {
+      if (!transaction) throw new Error('an audit row in a batch needs its transaction');
+      append(batch, auditRowStatement(entry));
+    } else {
+      await this.app.model.PaymentNotification.create(auditRow(entry), { transaction });
+    }
     const count = () => this.app.metrics.notifications.inc({ kind: entry.kind, outcome: entry.outcome });
     if (transaction) transaction.afterCommit(count);
     else count();

@@ -1,10 +1,11 @@
 import { Service } from 'egg';
-import { Transaction } from 'sequelize';
 import {
   auditOutcomeOf, claimedTransactionId, decideNotification, decidePaid, NotificationSettlementOutcome,
   PaidFacts, PaymentSource, SettlementDecision, SettlementOutcome, SettlementRows,
 } from '../domain/settlementRules';
+import type { SqlBatch } from '../repository/sqlBatch';
 import { SettlementRepository } from '../repository/settlementRepository';
+import type { NotificationAuditEntry } from './notificationAudit';
 
 /** A payment notification that passed the checks needing no database (XML, return_code, appid, mch_id). */
 export interface ReceivedNotification {
@@ -38,11 +39,7 @@ export default class SettlementService extends Service {
     const { fields } = notification;
     return this.settle(notification.outTradeNo, claimedTransactionId(fields.transaction_id), 'notify',
       rows => decideNotification(rows, fields, this.config.wechat.apiKey, new Date()),
-      async (outcome, transaction) => {
-        await this.service.notificationAudit.record({
-          kind: 'pay', rawBody: notification.rawBody, fields, remoteIp: notification.remoteIp, ...auditOutcomeOf(outcome),
-        }, transaction);
-      });
+      outcome => ({ kind: 'pay', rawBody: notification.rawBody, fields, remoteIp: notification.remoteIp, ...auditOutcomeOf(outcome) }));
   }
 
   private async settle<O extends NotificationSettlementOutcome>(
@@ -50,14 +47,17 @@ export default class SettlementService extends Service {
     transactionId: string | undefined,
     source: PaymentSource,
     decide: (rows: SettlementRows | null) => SettlementDecision<O>,
-    record?: (outcome: O, transaction: Transaction) => Promise<void>,
+    audit?: (outcome: O) => NotificationAuditEntry,
   ): Promise<O> {
     const repository = new SettlementRepository(this.app.model);
     return this.app.model.transaction(async transaction => {
       const rows = await repository.lockPayment(outTradeNo, transactionId, transaction);
       const { outcome, changes, log } = decide(rows);
-      if (rows) await repository.apply(rows, changes, source, transaction);
-      if (record) await record(outcome, transaction);
+      // The audit row goes in the round trip of the changes and their event (alone if there are none).
+      const batch: SqlBatch = { sql: [], replacements: [] };
+      if (audit) await this.service.notificationAudit.record(audit(outcome), transaction, batch);
+      if (rows) await repository.apply(rows, changes, source, transaction, batch);
+      else await repository.write(batch, transaction);
       if (log) transaction.afterCommit(() => this.ctx.logger[log.level](log.message, ...log.args));
       const event = rows ? changes.event?.type : undefined;
       if (event) transaction.afterCommit(() => this.app.metrics.paymentsApplied.inc({ source, event }));
