@@ -1,7 +1,7 @@
 /**
  * Scenario 4: the protocol core alone, in this process, in operations per second.
  *   service:  lib/wechatpay as the service runs it: parseXml (size limit, UTF-8 check, DOCTYPE
- *             refusal, xml-js, flatness checks) + verifySign (HMAC-SHA256, constant-time compare)
+ *             refusal, a strict sax reader with flatness checks) + verifySign (HMAC-SHA256, constant-time compare)
  *             + notifyReply.
  *   baseline: the least code that does the same on a well-formed notification: one regex over
  *             the CDATA fields, HMAC over the sorted fields, a string compare, a template reply.

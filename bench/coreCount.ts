@@ -2,15 +2,18 @@
  * The protocol core against tenpay alone, without the service, the database or a build:
  *   compare [rounds] [ms]  runTenpayComparison (bench/core.ts): alternating runs, each side's
  *                          ops/s per round and the median ratio, with the load average.
- *   count <service|tenpay> <N>
- *                          N awaited operations of one side and nothing else, to be counted under
+ *   count <service|tenpay|build> <N>
+ *                          N awaited operations of one side (or N buildXml of the notification's
+ *                          fields and a notifyReply: what every reply and request writes) and
+ *                          nothing else, to be counted under
  *                          valgrind --tool=callgrind: instructions per operation are
  *                          (total(N2) - total(N1)) / (N2 - N1), which cancels node's start-up and
  *                          ts-node's compiling, and do not depend on the machine's load.
  * Run with: npm run bench:core -- compare 7 2000 (or node -r ts-node/register/transpile-only bench/coreCount.ts ...)
  */
 import os from 'node:os';
-import { runTenpayComparison, tenpayComparisonOps } from './core';
+import { buildXml, notifyReply } from '../lib/wechatpay';
+import { runTenpayComparison, sampleNotificationFields, tenpayComparisonOps } from './core';
 import { CREDENTIALS } from './fixtures';
 
 async function main(): Promise<void> {
@@ -34,7 +37,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < n; i++) await op();
     return;
   }
-  throw new Error('usage: coreCount.ts compare [rounds] [ms] | count <service|tenpay> <N>');
+  if (mode === 'count' && a === 'build') {
+    const fields = sampleNotificationFields(CREDENTIALS.WECHAT_API_KEY, {}, 'MD5');
+    const n = Number(b ?? 1000);
+    let length = 0;
+    for (let i = 0; i < n; i++) length += buildXml(fields).length + notifyReply(true, 'OK').length;
+    if (length === 0) throw new Error('nothing built');
+    return;
+  }
+  throw new Error('usage: coreCount.ts compare [rounds] [ms] | count <service|tenpay|build> <N>');
 }
 
 main().catch(err => {
