@@ -1,7 +1,7 @@
 /**
  * Scenario 4: the protocol core alone, in this process, in operations per second.
  *   service:  lib/wechatpay as the service runs it: parseXml (size limit, UTF-8 check, DOCTYPE
- *             refusal, xml-js, flatness checks) + verifySign (HMAC-SHA256, constant-time compare)
+ *             refusal, a strict sax reader with flatness checks) + verifySign (HMAC-SHA256, constant-time compare)
  *             + notifyReply.
  *   baseline: the least code that does the same on a well-formed notification: one regex over
  *             the CDATA fields, HMAC over the sorted fields, a string compare, a template reply.
@@ -90,21 +90,7 @@ export interface TenpayComparison {
  * (tenpay's parser is asynchronous). MD5, the service's default sign type.
  */
 export async function runTenpayComparison(apiKey: string, durationMs: number, rounds = 3): Promise<TenpayComparison> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const Tenpay = require('tenpay');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const tenpayUtil = require('tenpay/lib/util');
-  const tenpay = new Tenpay({ appid: 'wxbench00000000001', mchid: '1900009999', partnerKey: apiKey });
-  const body = Buffer.from(sampleNotification(apiKey, {}, 'MD5'));
-  const text = body.toString('utf8');
-  const service = async () => {
-    const read = readNotification(body, { appIds: [ 'wxbench00000000001' ], mchId: '1900009999', maxBytes: 16 * 1024 });
-    if (read.refused !== undefined || !verifySign(read.fields, apiKey, 'MD5')) throw new Error('service: refused');
-  };
-  const viaTenpay = async () => {
-    const json = await tenpayUtil.parseXML(text);
-    if (json.sign !== tenpay._getSign(json, 'MD5')) throw new Error('tenpay: sign');
-  };
+  const { service, viaTenpay } = tenpayComparisonOps(apiKey);
   const measure = async (op: () => Promise<void>) => {
     for (const end = Date.now() + Math.min(500, durationMs / 4); Date.now() < end;) await op();
     let ops = 0;
@@ -120,4 +106,28 @@ export async function runTenpayComparison(apiKey: string, durationMs: number, ro
   }
   const med = (xs: number[]) => [ ...xs ].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return { serviceOpsPerSec: med(results.map(x => x.service)), tenpayOpsPerSec: med(results.map(x => x.tenpay)), rounds: results };
+}
+
+/**
+ * The two operations runTenpayComparison measures, on the same MD5-signed notification: also run
+ * N times under valgrind by bench/coreCount.ts, for instruction counts that do not depend on the
+ * machine's load.
+ */
+export function tenpayComparisonOps(apiKey: string): { service: () => Promise<void>; viaTenpay: () => Promise<void> } {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Tenpay = require('tenpay');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const tenpayUtil = require('tenpay/lib/util');
+  const tenpay = new Tenpay({ appid: 'wxbench00000000001', mchid: '1900009999', partnerKey: apiKey });
+  const body = Buffer.from(sampleNotification(apiKey, {}, 'MD5'));
+  const text = body.toString('utf8');
+  const service = async () => {
+    const read = readNotification(body, { appIds: [ 'wxbench00000000001' ], mchId: '1900009999', maxBytes: 16 * 1024 });
+    if (read.refused !== undefined || !verifySign(read.fields, apiKey, 'MD5')) throw new Error('service: refused');
+  };
+  const viaTenpay = async () => {
+    const json = await tenpayUtil.parseXML(text);
+    if (json.sign !== tenpay._getSign(json, 'MD5')) throw new Error('tenpay: sign');
+  };
+  return { service, viaTenpay };
 }

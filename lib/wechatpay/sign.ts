@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type SignType = 'MD5' | 'HMAC-SHA256';
@@ -14,16 +15,19 @@ export function isSignType(value: unknown): value is SignType {
  * joined as k=v with raw values, then `&key=<apiKey>`.
  */
 export function stringToSign(params: Params, apiKey: string): string {
-  const parts: string[] = [];
+  let text = '';
   for (const name of Object.keys(params).sort()) {
     if (name === 'sign') continue;
     const value = params[name];
     if (value === undefined || value === null || value === '') continue;
-    parts.push(`${name}=${value}`);
+    text += `${name}=${value}&`;
   }
-  parts.push(`key=${apiKey}`);
-  return parts.join('&');
+  return `${text}key=${apiKey}`;
 }
+
+/** Node's one-call hash (20.12 and later): no Hash object per signature. createHash on older Nodes. */
+const oneShotHash: ((algorithm: string, data: string, outputEncoding: 'hex') => string) | undefined =
+  typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
 export function sign(params: Params, apiKey: string, signType: SignType): string {
   const text = stringToSign(params, apiKey);
@@ -32,8 +36,7 @@ export function sign(params: Params, apiKey: string, signType: SignType): string
       .toUpperCase();
   }
   if (signType === 'MD5') {
-    return createHash('md5').update(text, 'utf8').digest('hex')
-      .toUpperCase();
+    return (oneShotHash ? oneShotHash('md5', text, 'hex') : createHash('md5').update(text, 'utf8').digest('hex')).toUpperCase();
   }
   throw new Error(`unsupported sign type ${String(signType)}`);
 }

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { xml2js } from 'xml-js';
+import { parser as saxParser } from 'sax';
 import { WechatXmlError } from './errors';
 
 export const DEFAULT_MAX_XML_BYTES = 16 * 1024;
@@ -55,7 +54,8 @@ function cdata(name: string, text: string): string {
   }
   // A raw CR would be read back as LF (XML's end-of-line handling applies inside CDATA too), so it
   // goes out as a reference between sections; "]]>" would end a section early, so it is split
-  // across two.
+  // across two. Most values hold neither: one section.
+  if (!text.includes('\r') && !text.includes(']]>')) return `<![CDATA[${text}]]>`;
   const body = text.split('\r')
     .map(part => (part === '' ? '' : `<![CDATA[${part.split(']]>').join(']]]]><![CDATA[>')}]]>`))
     .join('&#xD;');
@@ -71,7 +71,8 @@ function codePointName(codePoint: number): string {
 function forbiddenCharacter(text: string): string | undefined {
   const raw = FORBIDDEN_CHAR.exec(text);
   if (raw) return `${codePointName(raw[0].codePointAt(0)!)} at character ${raw.index}`;
-  const reference = forbiddenReference(text);
+  // Most bodies hold no character reference at all: one native search instead of the section walk.
+  const reference = text.includes('&#') ? forbiddenReference(text) : undefined;
   if (reference) return `the character reference ${reference.text} (${codePointName(reference.codePoint)})`;
   return undefined;
 }
@@ -107,6 +108,114 @@ function forbiddenReference(text: string): { text: string; codePoint: number } |
   return undefined;
 }
 
+/** One fatal decoder for every call: a non-streaming decode keeps no state from one body to the next. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+const hasOwn = (object: object, key: string) => Object.prototype.hasOwnProperty.call(object, key);
+
+/**
+ * Reads a flat document from a strict sax parser's events, without building a tree. Each event is
+ * judged where it stands (outside the root, in the root, in a field), so a document is refused at
+ * its first fault. Errors that sax raises (mid-document, or at `close()` for a document left open)
+ * are thrown from `onerror`: sax calls it for an error met at the very end of the input too, which
+ * xml-js ignored (hence its former random-sentinel workaround).
+ */
+class FlatXmlReader {
+  // Non-strict entities as xml-js had them (it set strictEntities after sax had built its table):
+  // HTML's named entities stay readable. No position tracking: messages keep only the first line.
+  private readonly sax = saxParser(true, { position: false });
+  private root = 'xml';
+  /** 0 outside the root, 1 in the root, 2 in a field. */
+  private depth = 0;
+  private sawRoot = false;
+  private field = '';
+  private value = '';
+  private fields: Record<string, string> = {};
+
+  constructor() {
+    const sax = this.sax;
+    sax.onerror = err => {
+      throw new WechatXmlError(`malformed XML: ${err.message.split('\n')[0]}`);
+    };
+    sax.onopentag = tag => this.open(tag.name, tag.attributes);
+    sax.onclosetag = () => this.close();
+    sax.ontext = text => this.text(text);
+    sax.oncdata = text => this.text(text);
+    sax.onprocessinginstruction = instruction => this.instruction(instruction.name);
+    // A DOCTYPE never gets here (refused before parsing); refused again should that ever change.
+    sax.ondoctype = () => {
+      throw new WechatXmlError('XML with a document type or entity declaration is refused');
+    };
+    // Comments and other "<!...>" declarations are skipped wherever they are, as before.
+  }
+
+  read(text: string, root: string): Record<string, string> {
+    this.root = root;
+    this.depth = 0;
+    this.sawRoot = false;
+    this.fields = {};
+    this.sax.write(text).close();
+    if (!this.sawRoot) throw new WechatXmlError(`expected one <${root}> root element`);
+    const fields = this.fields;
+    this.fields = {};
+    return fields;
+  }
+
+  private open(name: string, attributes: Record<string, unknown>): void {
+    if (this.depth === 0) {
+      if (this.sawRoot || name !== this.root) throw new WechatXmlError(`expected one <${this.root}> root element`);
+      if (hasAttributes(attributes)) throw new WechatXmlError(`unexpected attributes on <${this.root}>`);
+      this.sawRoot = true;
+      this.depth = 1;
+    } else if (this.depth === 1) {
+      if (hasAttributes(attributes)) throw new WechatXmlError(`unexpected attributes on <${name}>`);
+      if (hasOwn(this.fields, name)) throw new WechatXmlError(`field <${name}> appears more than once`);
+      this.field = name;
+      this.value = '';
+      this.depth = 2;
+    } else {
+      throw new WechatXmlError(`field <${this.field}> is not flat`);
+    }
+  }
+
+  /** sax (strict) has already refused a closing tag that does not match the open one. */
+  private close(): void {
+    if (this.depth === 2) {
+      // A plain object; "__proto__" must become an own field, not the object's prototype.
+      if (this.field === '__proto__') {
+        Object.defineProperty(this.fields, this.field, { value: this.value, writable: true, enumerable: true, configurable: true });
+      } else {
+        this.fields[this.field] = this.value;
+      }
+    }
+    this.depth--;
+  }
+
+  /** Text and CDATA alike: a field's value, whitespace between fields, ignored outside the root (sax refuses text there). */
+  private text(text: string): void {
+    if (this.depth === 2) {
+      this.value += text;
+    } else if (this.depth === 1 && text.trim() !== '') {
+      throw new WechatXmlError(`unexpected text directly inside <${this.root}>`);
+    }
+  }
+
+  /** An "<?xml ...?>" declaration is skipped wherever it is, as xml-js did; any other instruction only outside the root. */
+  private instruction(name: string): void {
+    if (this.depth === 0 || name.toLowerCase() === 'xml') return;
+    if (this.depth === 1) throw new WechatXmlError(`unexpected instruction inside <${this.root}>`);
+    throw new WechatXmlError(`field <${this.field}> is not flat`);
+  }
+}
+
+function hasAttributes(attributes: Record<string, unknown>): boolean {
+  for (const name in attributes) if (hasOwn(attributes, name)) return true;
+  return false;
+}
+
+/** The idle reader; taken for one parse and put back only after a clean one (a throw leaves sax mid-document). */
+let idleReader: FlatXmlReader | undefined;
+
 /**
  * Parses WeChat's flat XML into a string map. Refuses (typed error, never a crash): bodies over
  * the size limit, any DOCTYPE or ENTITY declaration (XXE, billion laughs), characters XML 1.0
@@ -123,7 +232,7 @@ export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): 
     text = body;
   } else {
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+      text = UTF8.decode(body);
     } catch {
       throw new WechatXmlError('XML body is not valid UTF-8');
     }
@@ -137,66 +246,16 @@ export function parseXml(body: string | Buffer, options: ParseXmlOptions = {}): 
 
   if (!text.trimEnd().endsWith(`</${root}>`)) throw new WechatXmlError(`malformed XML: does not end with </${root}>`);
 
-  let doc: any;
-  // sax (under xml-js) forgets an error met at the very end of the input (an unclosed element,
-  // comment, CDATA or processing instruction). A sentinel instruction appended to the body only
-  // shows up, last, in the tree when the document before it was complete; its name is random so a
-  // body cannot carry it.
-  const sentinel = `wxend-${randomBytes(8).toString('hex')}`;
+  const reader = idleReader ?? new FlatXmlReader();
+  idleReader = undefined;
+  let fields: Record<string, string>;
   try {
-    // Whitespace-only text is kept: a field holding only spaces (or a CR written as &#xD;) is not
-    // empty, and signatures count it; whitespace between fields is skipped below.
-    doc = xml2js(`${text}<?${sentinel}?>`, { compact: false, captureSpacesBetweenElements: true });
+    fields = reader.read(text, root);
   } catch (err) {
+    if (err instanceof WechatXmlError) throw err;
     const message = err instanceof Error ? err.message : String(err);
     throw new WechatXmlError(`malformed XML: ${message.split('\n')[0]}`);
   }
-  const nodes: any[] = Array.isArray(doc?.elements) ? doc.elements : [];
-  const last = nodes[nodes.length - 1];
-  if (!last || last.type !== 'instruction' || last.name !== sentinel || hasUnclosedElement(doc)) {
-    throw new WechatXmlError('malformed XML: unclosed element, comment or section');
-  }
-  nodes.pop();
-  const top = nodes.filter((e: any) => e.type === 'element');
-  if (top.length !== 1 || top[0].name !== root) throw new WechatXmlError(`expected one <${root}> root element`);
-  if (top[0].attributes && Object.keys(top[0].attributes).length > 0) {
-    throw new WechatXmlError(`unexpected attributes on <${root}>`);
-  }
-  const result: Record<string, string> = Object.create(null);
-  for (const child of top[0].elements ?? []) {
-    if (child.type === 'comment') continue;
-    if (child.type === 'text' || child.type === 'cdata') {
-      if (String(child.text ?? child.cdata).trim() === '') continue;
-      throw new WechatXmlError(`unexpected text directly inside <${root}>`);
-    }
-    if (child.type !== 'element') throw new WechatXmlError(`unexpected ${child.type} inside <${root}>`);
-    if (child.attributes && Object.keys(child.attributes).length > 0) {
-      throw new WechatXmlError(`unexpected attributes on <${child.name}>`);
-    }
-    if (Object.prototype.hasOwnProperty.call(result, child.name)) {
-      throw new WechatXmlError(`field <${child.name}> appears more than once`);
-    }
-    let value = '';
-    for (const part of child.elements ?? []) {
-      if (part.type === 'cdata') value += part.cdata;
-      else if (part.type === 'text') value += String(part.text);
-      else if (part.type === 'comment') continue;
-      else throw new WechatXmlError(`field <${child.name}> is not flat`);
-    }
-    result[child.name] = value;
-  }
-  return { ...result };
-}
-
-/** xml-js leaves a `parent` link on an element it never saw closed. Iterative: nesting depth is attacker-chosen. */
-function hasUnclosedElement(doc: any): boolean {
-  const stack: any[] = [ doc ];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    for (const child of node.elements ?? []) {
-      if (Object.prototype.hasOwnProperty.call(child, 'parent')) return true;
-      stack.push(child);
-    }
-  }
-  return false;
+  idleReader = reader;
+  return fields;
 }

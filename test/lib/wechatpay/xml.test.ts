@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { buildXml, DEFAULT_MAX_XML_BYTES, parseXml, WechatError, WechatXmlError } from '../../../lib/wechatpay';
+import { buildXml, DEFAULT_MAX_XML_BYTES, parseXml, sign, WechatError, WechatXmlError } from '../../../lib/wechatpay';
+import { legacyParseXml } from '../../support/legacyParseXml';
 
 /** Deterministic PRNG (mulberry32) so the fuzz cases are the same on every run. */
 function mulberry32(seed: number): () => number {
@@ -346,6 +347,158 @@ describe('lib/wechatpay xml', () => {
       assertRefused(closed, /not flat/, { maxBytes: 1024 * 1024 });
       const unclosed = '<xml>' + '<a>'.repeat(depth) + '</xml>';
       assertRefused(unclosed, undefined, { maxBytes: 1024 * 1024 });
+    });
+  });
+
+  describe('parseXml: refuses a document left open at the very end (sax reports those only at close)', () => {
+    // The former reader appended a sentinel instruction because xml-js dropped the errors sax
+    // raises when the input ends; each body here ends in "</xml>" and leaves sax in another state.
+    const cases: Record<string, string> = {
+      'an open field': '<xml><a>1</a><b></xml>',
+      'an open root': '<xml><a>1</a>',
+      'an unclosed comment': '<xml><a>1</a></xml><!-- </xml>',
+      'a comment ending in "--"': '<xml><a>1</a></xml><!-- x --</xml>',
+      'an unclosed CDATA section': '<xml><a>1</a></xml><![CDATA[ </xml>',
+      'a CDATA section ending in "]]"': '<xml><a>1</a></xml><![CDATA[ ]]</xml>',
+      'an unclosed instruction': '<xml><a>1</a></xml><?pi </xml>',
+      'an instruction ending in "?"': '<xml><a>1</a></xml><?pi x?</xml>',
+      'an unclosed tag': '<xml><a>1</a></xml><b </xml>',
+      'an unclosed attribute value': '<xml><a>1</a></xml><b c="</xml>',
+      'an unclosed quoted declaration': '<xml><a>1</a></xml><!x "</xml>',
+      'an open tag inside a field': '<xml><a><b </a></xml>',
+    };
+    for (const [ name, body ] of Object.entries(cases)) {
+      it(`refuses ${name}`, () => {
+        assertRefused(body);
+        assertRefused(Buffer.from(body, 'utf8'));
+      });
+    }
+
+    it('reads well after a refusal (the parser left mid-document is not reused)', () => {
+      for (const body of Object.values(cases)) {
+        assertRefused(body);
+        assert.deepEqual(parseXml('<xml><a>1</a></xml>'), { a: '1' });
+      }
+      assertRefused(Buffer.from([ 0x3c, 0x78, 0xe6, 0xb5 ]), /not valid UTF-8/);
+      assert.deepEqual(parseXml(Buffer.from('<xml><b>测</b></xml>', 'utf8')), { b: '测' });
+    });
+  });
+
+  describe('parseXml: the same as the xml-js reader it replaced (differential)', () => {
+    type Outcome = { fields: Record<string, string> } | { refused: true };
+    function outcome(read: typeof parseXml, body: string | Buffer, options?: Parameters<typeof parseXml>[1]): Outcome {
+      try {
+        const fields = read(body, options);
+        assert.equal(Object.getPrototypeOf(fields), Object.prototype);
+        return { fields };
+      } catch (err) {
+        assert.ok(err instanceof WechatXmlError, `${String(err)}`);
+        return { refused: true };
+      }
+    }
+    let compared = 0;
+    let accepted = 0;
+    function same(body: string | Buffer, options?: Parameters<typeof parseXml>[1]): void {
+      const now = outcome(parseXml, body, options);
+      const before = outcome(legacyParseXml, body, options);
+      const shown = JSON.stringify(typeof body === 'string' ? body : `hex:${body.toString('hex')}`);
+      if ('refused' in before) {
+        assert.ok('refused' in now, `accepted what the former reader refused: ${shown}`);
+      } else {
+        assert.ok('fields' in now, `refused what the former reader accepted: ${shown}`);
+        assert.deepEqual(Object.entries(now.fields), Object.entries(before.fields), shown);
+        accepted++;
+      }
+      compared++;
+    }
+
+    const apiKey = '192006250b4c09247ec02edce69f6a2d';
+    const fields: Record<string, string> = {
+      return_code: 'SUCCESS', appid: 'wxbench00000000001', mch_id: '1900009999', nonce_str: 'Qm9vZ2xlIGlzIG5vdCBhIG5vbmNlIQ',
+      result_code: 'SUCCESS', openid: 'oBench000000000000000000001', attach: '支付测试 😀', total_fee: '1200',
+      out_trade_no: 'P20261123091500ab12cd34ef56ab78', time_end: '20261123171500',
+    };
+    const signed = buildXml({ ...fields, sign: sign(fields, apiKey, 'MD5') });
+    const plain = '<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n  <return_code>SUCCESS</return_code>\n' +
+      '  <!-- a comment --><mch_id>10000100</mch_id>\n  <body>a &amp; b &lt; c</body><e/><s> </s>\n</xml>\n';
+    const bases = [ signed, plain, NOTIFY.replace('<coupon_fee><![CDATA[100]]></coupon_fee>', '') ];
+    const snippets = [
+      '<a>1</a>', '<appid>x</appid>', '<return_code>SUCCESS</return_code>', '<b><c>1</c></b>', '<b/>', '<b a="1"/>', ' a="1"', " b='2'",
+      '<!-- c -->', '<!--', '-->', '<!-- -- -->', '<![CDATA[x]]>', ']]><![CDATA[', '<![CDATA[', ']]>', '<![CDATA[]]>',
+      '&amp;', '&lt;', '&nbsp;', '&AMP;', '&lol;', '&', '&#65;', '&#x41;', '&#1;', '&#x0;', '&#xD800;', '&#xFFFE;', '&#13;', '&#x110000;',
+      '\uFEFF', ' ', '\n', '\t', '\r\n', '\u00A0', '\u3000', '\u0001', '\u0000', '\uFFFE', '\uD800', '\uDC00', '😀',
+      '<!DOCTYPE x>', '<!doctype x [<!ENTITY e "y">]>', '<!ENTITY e "y">', '<! DOCTYPE x>', '<!x>', '<![x[ ]]>',
+      '<?pi x?>', '<?xml version="1.0"?>', '<?XML?>', '<?', '?>', '<', '>', '/', '</', '</a>', '<xml>', '</xml>', '<root>', '</root>',
+      'junk', '=', '"', "'", '<a', '<1>', '<a:b>1</a:b>', '<__proto__>p</__proto__>', '<constructor>c</constructor>',
+    ];
+
+    it('agrees on every truncation of real notifications, as strings and as bytes', () => {
+      for (const base of bases) {
+        const bytes = Buffer.from(base, 'utf8');
+        for (let end = 0; end <= base.length; end++) same(base.slice(0, end));
+        for (let end = 0; end <= bytes.length; end++) same(bytes.subarray(0, end));
+        same(base, { root: 'root' });
+        same(base.replace(/^(<\?xml[^>]*\?>\s*)?<xml>/, '<root>').replace(/<\/xml>\s*$/, '</root>'), { root: 'root' });
+      }
+      assert.ok(accepted >= bases.length * 2, `only ${accepted} accepted`);
+    });
+
+    it('agrees on hostile snippets put between and inside the tags of real notifications', () => {
+      const rand = mulberry32(19);
+      const acceptedBefore = accepted;
+      for (const base of bases) {
+        // Each snippet at both ends, and at 14 seeded places: where markup starts or ends, or anywhere.
+        const marks: number[] = [];
+        for (let i = 0; i < base.length; i++) if (base[i] === '<' || base[i] === '>') marks.push(i, i + 1);
+        for (const snippet of snippets) {
+          const places = [ 0, base.length ];
+          for (let k = 0; k < 10; k++) places.push(marks[Math.floor(rand() * marks.length)]);
+          for (let k = 0; k < 4; k++) places.push(Math.floor(rand() * (base.length + 1)));
+          for (const at of places) same(base.slice(0, at) + snippet + base.slice(at));
+        }
+        // A field doubled, a field's closing tag dropped, a field nested in the next one.
+        for (const match of base.matchAll(/<([a-z_]+)>.*?<\/\1>/g)) {
+          const at = match.index! + match[0].length;
+          same(base.slice(0, at) + match[0] + base.slice(at));
+          same(base.slice(0, at - match[1].length - 3) + base.slice(at));
+          same(base.slice(0, match.index) + base.slice(at).replace('>', `>${match[0]}`));
+        }
+      }
+      assert.ok(accepted - acceptedBefore > 100, `only ${accepted - acceptedBefore} accepted: the corpus tests refusals only`);
+    });
+
+    it('agrees on seeded random edits of real notifications', () => {
+      const rand = mulberry32(20261130);
+      const atoms = [ ...snippets, 'x', '1', '测' ];
+      for (let i = 0; i < 2000; i++) {
+        const base = bases[i % bases.length];
+        let body = base;
+        const edits = 1 + Math.floor(rand() * 4);
+        for (let e = 0; e < edits; e++) {
+          const at = Math.floor(rand() * (body.length + 1));
+          const op = rand();
+          if (op < 0.3) body = body.slice(0, at) + body.slice(at + 1 + Math.floor(rand() * 8));
+          else if (op < 0.8) body = body.slice(0, at) + atoms[Math.floor(rand() * atoms.length)] + body.slice(at);
+          else body = body.slice(0, at) + String.fromCharCode(Math.floor(rand() * 128)) + body.slice(at + 1);
+        }
+        same(body);
+        if (i % 10 === 0) same(Buffer.from(body, 'utf8'));
+      }
+      assert.ok(accepted > 100, `only ${accepted} of ${compared} accepted: the corpus tests refusals only`);
+    });
+
+    it('agrees on oddities: entities, BOMs, declarations and instructions in odd places', () => {
+      const bodies = [
+        '<xml><a>x<![CDATA[<y>]]>z</a></xml>', '<xml><a> </a><b>&#13;</b><c>&#x9;&#xA;</c>\n</xml>', '\uFEFF<xml><a>1</a></xml>',
+        '\uFEFF\uFEFF<xml></xml>', '<xml>&nbsp;<a>1</a></xml>', '<xml><a>&nbsp;&copy;&AMP;</a></xml>', '<xml><a>1<?xml?>2</a></xml>',
+        '<xml><?xml version="1.0"?><a>1</a></xml>', '<xml><a>1<!x>2</a></xml>', '<![CDATA[x]]><xml></xml>', '<!-- c --><xml></xml>',
+        '<xml><a>1</a></xml><!x </xml>', '<xml><a>1</a></xml><?pi?>\n</xml>', '<xml><a __proto__="x">1</a></xml>',
+        '<xml>\u3000<a>1</a></xml>', '<xml><![CDATA[ ]]><a>1</a></xml>', '<xml><a>1</a></xml>\uFEFF</xml>',
+      ];
+      for (const body of bodies) {
+        same(body);
+        same(Buffer.from(body, 'utf8'));
+      }
     });
   });
 
