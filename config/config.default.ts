@@ -395,7 +395,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
     timezone: '+00:00',
     logging: false,
     pool: { max: intFromEnv('MYSQL_POOL_MAX', 10), min: 0, acquire: 5000, idle: 10000 },
-    dialectOptions: { connectTimeout: 3000, dateStrings: false },
+    dialectOptions: { connectTimeout: 3000, dateStrings: false, multipleStatements: true },
     define: { underscored: true, freezeTableName: false },
     hooks: {
       // Every transaction runs READ COMMITTED: locking reads take record locks only, no gap locks,
