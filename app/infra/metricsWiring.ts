@@ -23,18 +23,25 @@ export function measureScheduledJobs(scheduleWorker: { scheduleItems: Record<str
 interface CreateHookOptions { transaction?: { afterCommit(fn: () => void): void } | null }
 
 /**
- * Orders created, counted by the order model's afterCreate hook once the transaction commits:
- * every channel's creation path goes through Order.create, so none needs a line of its own.
+ * Orders created, counted by the order model's afterCreate hook once the transaction commits, for
+ * the paths that go through Order.create (POS charges). Order creation on POST /payment/order
+ * writes its rows in plain SQL (app/repository/orderRepository.ts) and counts with
+ * countOrderCreated once its transaction has committed.
  */
 export function countOrdersCreated(
   orderModel: { addHook(name: 'afterCreate', fn: (order: { tradeType?: string | null }, options: CreateHookOptions) => void): unknown },
   metrics: ServiceMetrics,
 ) {
   orderModel.addHook('afterCreate', (order, options) => {
-    const count = () => metrics.ordersCreated.inc({ trade_type: order.tradeType ?? 'UNKNOWN' });
+    const count = () => countOrderCreated(metrics, order.tradeType);
     if (options.transaction) options.transaction.afterCommit(count);
     else count();
   });
+}
+
+/** One order created (committed), by its trade type. */
+export function countOrderCreated(metrics: ServiceMetrics, tradeType: string | null | undefined) {
+  metrics.ordersCreated.inc({ trade_type: tradeType ?? 'UNKNOWN' });
 }
 
 /**

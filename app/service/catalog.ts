@@ -1,8 +1,8 @@
 import { Service } from 'egg';
-import { Op } from 'sequelize';
 import { ValidationError } from '../common/errors';
 import { OrderItem } from '../model/order';
 import type { ProductOptions } from '../domain/unifiedOrderOptions';
+import { ProductRepository } from '../repository/productRepository';
 
 export interface PricedOrder {
   totalFee: number;
@@ -23,7 +23,7 @@ export default class CatalogService extends Service {
 
   async price(requested: Array<{ productId: number; quantity: number }>): Promise<PricedOrder> {
     const ids = [ ...new Set(requested.map(r => r.productId)) ];
-    const products = await this.app.model.Product.findAll({ where: { id: { [Op.in]: ids }, active: true } });
+    const products = await new ProductRepository(this.app.model).findActive(ids);
     const byId = new Map(products.map(p => [ p.id, p ]));
     const quantities = new Map<number, number>();
     requested.forEach((r, i) => {
@@ -42,7 +42,7 @@ export default class CatalogService extends Service {
     }
     if (totalFee <= 0) throw new ValidationError('items', 'the order total must be positive');
     if (totalFee > this.config.payment.maxTotalFee) throw new ValidationError('items', 'the order total exceeds the maximum allowed');
-    const productOptions = products.map(p => ({ productId: p.id, goodsTag: p.goodsTag ?? null, noCredit: !!p.noCredit }));
+    const productOptions = products.map(p => ({ productId: p.id, goodsTag: p.goodsTag, noCredit: p.noCredit }));
     return { totalFee, body: orderBody(items), items, productOptions };
   }
 }

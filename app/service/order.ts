@@ -8,8 +8,9 @@ import { encodeOrderCursor, OrderCursor } from '../domain/orderCursor';
 import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
-import { PaymentParams, newAttemptFields } from './prepay';
-import { PrepayRepository } from '../repository/prepayRepository';
+import { attemptFieldsOf, PaymentParams } from './prepay';
+import { OrderRepository } from '../repository/orderRepository';
+import { countOrderCreated } from '../infra/metricsWiring';
 import type { OrderRow } from '../model/order';
 import { decideUnifiedOrderOptions } from '../domain/unifiedOrderOptions';
 import { paidFactsOf } from '../domain/settlementRules';
@@ -52,7 +53,6 @@ const QUERYABLE_ATTEMPT_STATUSES: AttemptStatus[] = [ 'CREATED', 'PREPAID', 'FAI
 /** Business orders: creation, lookup by owner, and reconciling a late payment by order query. */
 export default class OrderService extends Service {
   async create(cmd: CreateOrderCommand): Promise<PaymentParams> {
-    const { Order, PaymentAttempt } = this.app.model;
     // A session of an app no longer configured would make orders whose notifications are refused.
     if (!configuredApps(this.config.wechat).some(a => a.appId === cmd.user.appId)) {
       throw new UnauthorizedError('SESSION_APP_UNKNOWN', 'this session\'s app is no longer configured: log in again');
@@ -67,34 +67,30 @@ export default class OrderService extends Service {
     // a read before every order: a retry is rare, a SELECT on every Buy is not.
     const priced = await this.service.catalog.price(cmd.items);
     const options = decideUnifiedOrderOptions(priced.items, priced.totalFee, priced.productOptions, cmd.receipt === true);
-    let order;
-    let attempt;
+    const { Order, PaymentAttempt } = this.app.model;
+    const fields = {
+      outTradeNo: merchantNumber('P'),
+      userId: cmd.user.userId,
+      idempotencyKey: cmd.idempotencyKey ?? null,
+      totalFee: priced.totalFee,
+      body: priced.body,
+      items: JSON.stringify(priced.items),
+      signType: this.config.wechat.signType,
+      // The session's app is the order's channel: the appid every WeChat call for it names.
+      appid: cmd.user.appId,
+      tradeType,
+      attach: cmd.attach ?? null,
+      goodsTag: options.goodsTag,
+      limitPay: options.limitPay,
+      receipt: options.receipt,
+      detail: options.detail,
+      expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
+    };
+    // The first attempt carries the order's own number.
+    const attemptFields = attemptFieldsOf(fields, fields.outTradeNo);
+    let ids;
     try {
-      order = await this.app.model.transaction(async transaction => {
-        const created = await Order.create({
-          outTradeNo: merchantNumber('P'),
-          userId: cmd.user.userId,
-          idempotencyKey: cmd.idempotencyKey ?? null,
-          totalFee: priced.totalFee,
-          body: priced.body,
-          items: JSON.stringify(priced.items),
-          signType: this.config.wechat.signType,
-          // The session's app is the order's channel: the appid every WeChat call for it names.
-          appid: cmd.user.appId,
-          tradeType,
-          attach: cmd.attach ?? null,
-          goodsTag: options.goodsTag,
-          limitPay: options.limitPay,
-          receipt: options.receipt,
-          detail: options.detail,
-          expiresAt: new Date(Date.now() + this.config.payment.orderTtlSeconds * 1000),
-        }, { transaction });
-        // The first attempt carries the order's own number.
-        attempt = await PaymentAttempt.create(newAttemptFields(created, created.outTradeNo), { transaction });
-        created.currentAttemptId = attempt.id;
-        await new PrepayRepository(this.app.model).linkCurrentAttempt(created.id, attempt.id, transaction);
-        return created;
-      });
+      ids = await this.app.model.transaction(transaction => new OrderRepository(this.app.model).insertWithFirstAttempt(fields, attemptFields, transaction));
     } catch (err) {
       // The same idempotency key raced us: answer with the order that won.
       if (err instanceof UniqueConstraintError && cmd.idempotencyKey) {
@@ -103,6 +99,18 @@ export default class OrderService extends Service {
       }
       throw err;
     }
+    countOrderCreated(this.app.metrics, tradeType);
+    // The rows as the models would read them back, without reading them: prepay works on instances.
+    const { orderId, attemptId, createdAt } = ids;
+    const order = Order.build({
+      ...fields, id: orderId, status: 'NOTPAY', currentAttemptId: attemptId, paidAttemptId: null, transactionId: null, paidAt: null,
+      bankType: null, closedAt: null, refundRequired: false, refundedFee: 0, createdAt, updatedAt: createdAt,
+    }, { isNewRecord: false, raw: true });
+    const attempt = PaymentAttempt.build({
+      ...attemptFields, id: attemptId, orderId, status: 'CREATED', prepayId: null, prepayExpiresAt: null, payUrl: null, transactionId: null,
+      errCode: null, errCodeDes: null, cashFee: null, couponFee: null, couponCount: null, settlementTotalFee: null, coupons: null,
+      createdAt, updatedAt: createdAt,
+    }, { isNewRecord: false, raw: true });
     this.ctx.logger.info('[payment] order %s created: total_fee=%d user=%d', order.outTradeNo, order.totalFee, order.userId);
     return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp, attempt);
   }

@@ -287,8 +287,12 @@ function unifiedOrderExtras(order: OrderRow) {
 export function newAttemptFields(
   order: { id: number; totalFee: number; signType: string; appid: string; tradeType: string; expiresAt: Date }, outTradeNo: string,
 ) {
+  return { orderId: order.id, ...attemptFieldsOf(order, outTradeNo) };
+}
+
+/** newAttemptFields without the order's id: the first attempt is written with its order, whose id is not known yet. */
+export function attemptFieldsOf(order: { totalFee: number; signType: string; appid: string; tradeType: string; expiresAt: Date }, outTradeNo: string) {
   return {
-    orderId: order.id,
     outTradeNo,
     totalFee: order.totalFee,
     signType: order.signType,
@@ -298,4 +302,3 @@ export function newAttemptFields(
     timeExpire: toBeijingCompact(order.expiresAt),
   };
 }
-

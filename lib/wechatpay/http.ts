@@ -127,9 +127,16 @@ function collect(res: http.IncomingMessage, maxBytes: number, path: string): Pro
       }
       chunks.push(chunk);
     });
-    res.on('end', () => resolve(Buffer.concat(chunks)));
+    let ended = false;
+    res.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
     res.on('error', reject);
-    // Closed before its end: the exchange reports it as cut off.
-    res.on('close', () => reject(new WechatTransportError(`reply from ${path} was cut off`, 'network')));
+    // Closed before its end: the exchange reports it as cut off. After the end, 'close' is how every
+    // reply finishes: no error is built then (its stack trace was a cost on every WeChat call).
+    res.on('close', () => {
+      if (!ended) reject(new WechatTransportError(`reply from ${path} was cut off`, 'network'));
+    });
   });
 }

@@ -68,6 +68,16 @@ describe('PrepayRepository', () => {
     assert.equal(await repository.storePrepay(order.id, attempt.id + 1000, { prepayId: 'wx_x', prepayExpiresAt: new Date(), payUrl: null }), null);
   });
 
+  it('writes nothing on an open attempt when the order row it was asked with does not exist', async () => {
+    const { order, attempt } = await rows(outTradeNo);
+    await attempt.update({ status: 'CREATED', prepayId: null });
+    const stored = await new PrepayRepository(app.model).storePrepay(order.id + 1000, attempt.id, { prepayId: 'wx_orphan', prepayExpiresAt: new Date(Date.now() + 3600_000), payUrl: null });
+    assert.equal(stored, null);
+    await attempt.reload();
+    assert.equal(attempt.status, 'CREATED');
+    assert.equal(attempt.prepayId, null);
+  });
+
   it('waits for the order row\'s lock before it touches the attempt (lock order: order row first)', async () => {
     const { order, attempt } = await rows(outTradeNo);
     await attempt.update({ status: 'CREATED' });
