@@ -206,7 +206,7 @@ export default class RefundService extends Service {
     const status = reply[`refund_status_${n}`];
     const refundId = reply[`refund_id_${n}`];
     if (status === 'PROCESSING') {
-      if (!refund.refundId && refundId) await this.app.model.Refund.update({ refundId }, { where: { id: refund.id, refundId: null } });
+      if (!refund.refundId && refundId) await this.updateUnderOrderLock(refund, { refundId }, { refundId: null });
       return 'PROCESSING';
     }
     const facts = refundFactsFrom({
@@ -307,7 +307,7 @@ export default class RefundService extends Service {
    * such refund, so a refusal is final.
    */
   private async send(refund: RefundRow, knownAbsent = false): Promise<{ outcome: SendOutcome; refund: RefundRow }> {
-    const { Refund, PaymentAttempt } = this.app.model;
+    const { PaymentAttempt } = this.app.model;
     const attempt = await PaymentAttempt.findByPk(refund.attemptId);
     if (!attempt) throw new Error(`refund ${refund.outRefundNo} has no payment attempt`);
     const uncertainBefore = !knownAbsent && !refund.refundId && Boolean(refund.errCode);
@@ -337,7 +337,7 @@ export default class RefundService extends Service {
           return { outcome: 'FAILED', refund: await this.reloaded(refund) };
         }
       } else {
-        await Refund.update({ errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null } });
+        await this.updateUnderOrderLock(refund, { errCode, errCodeDes }, { status: 'PROCESSING', refundId: null });
         this.ctx.logger.warn('[refund] refund %s: no answer from WeChat yet (%s), kept PROCESSING to send again with the same out_refund_no%s',
           refund.outRefundNo, errCode, definitive ? `; ${notSent ? 'not sent' : 'refused'} after an unanswered try: a refund query decides` : '');
       }
@@ -348,7 +348,7 @@ export default class RefundService extends Service {
         refund.outRefundNo, reply.out_refund_no, reply.refund_fee);
     }
     // The notification may have finished the refund already (it can arrive before this reply is read).
-    await Refund.update({ refundId: reply.refund_id || null, errCode: null, errCodeDes: null }, { where: { id: refund.id, refundId: null } });
+    await this.updateUnderOrderLock(refund, { refundId: reply.refund_id || null, errCode: null, errCodeDes: null }, { refundId: null });
     this.ctx.logger.info('[refund] refund %s accepted by WeChat: refund_id=%s', refund.outRefundNo, reply.refund_id);
     return { outcome: 'ACCEPTED', refund: await this.reloaded(refund) };
   }
@@ -368,6 +368,21 @@ export default class RefundService extends Service {
         detail: JSON.stringify({ outRefundNo: refund.outRefundNo, amount: refund.amount, outTradeNo: refund.outTradeNo, errCode }),
       }, transaction);
       return true;
+    });
+  }
+
+  /**
+   * Updates a refund's row under its order's row lock, in a transaction: the lock order of every
+   * path (decision 0002). A bare UPDATE ... WHERE refund_id IS NULL is read through the refund_id
+   * index (MariaDB's choice), locking that index entry before the row, the reverse of the refund
+   * notification's settlement, which locks the row and then changes refund_id: the two deadlocked.
+   */
+  private updateUnderOrderLock(refund: RefundRow, changes: Partial<Pick<RefundRow, 'refundId' | 'errCode' | 'errCodeDes'>>,
+    where: Partial<Pick<RefundRow, 'status' | 'refundId'>>): Promise<void> {
+    const { Order, Refund } = this.app.model;
+    return this.app.model.transaction(async transaction => {
+      await Order.findByPk(refund.orderId, { attributes: [ 'id' ], lock: transaction.LOCK.UPDATE, transaction });
+      await Refund.update(changes, { where: { id: refund.id, ...where }, transaction });
     });
   }
 
