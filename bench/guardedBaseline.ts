@@ -212,15 +212,25 @@ if (cluster.isPrimary) {
     }
   }
 
-  /** The owner's order as the service answers a retried create: the same order, its prepay signed. */
-  async function retried(res: http.ServerResponse, userId: number, key: string, totalFee: number, items: string) {
+  /**
+   * The owner's order as the service answers a retried create: the same order, its prepay signed;
+   * an attempt whose prepay was never stored (the first request met a WeChat failure) gets the
+   * unified order again, same number and fields, as the service's prepay does.
+   */
+  async function retried(res: http.ServerResponse, user: { userId: number; openid: string }, key: string, totalFee: number, items: string) {
     const [ rows ] = await pool.execute<any[]>(
-      'SELECT o.out_trade_no, o.total_fee, o.items, a.prepay_id, a.appid, a.sign_type FROM orders o JOIN payment_attempts a ON a.id = o.current_attempt_id ' +
-      'WHERE o.user_id = ? AND o.idempotency_key = ?', [ userId, key ]);
+      'SELECT o.id, o.out_trade_no, o.total_fee, o.items, o.body, o.expires_at, a.id AS attempt_id, a.status AS attempt_status, a.prepay_id, ' +
+      'a.appid, a.sign_type, a.time_start, a.time_expire FROM orders o JOIN payment_attempts a ON a.id = o.current_attempt_id ' +
+      'WHERE o.user_id = ? AND o.idempotency_key = ?', [ user.userId, key ]);
     const order = rows[0];
     if (!order || order.total_fee !== totalFee || order.items !== items) return json(res, 409, { code: 'IDEMPOTENCY_KEY_REUSED' });
-    // The service would call the unified order again for that attempt (same number, same fields); this answers 503 to be retried.
-    if (!order.prepay_id) return json(res, 503, { code: 'ORDER_IN_PROGRESS' });
+    if (!order.prepay_id) {
+      if (order.attempt_status !== 'CREATED') return json(res, 409, { code: 'ORDER_CHANGED' });
+      return prepayAndAnswer(res, {
+        orderId: order.id, attemptId: order.attempt_id, outTradeNo: order.out_trade_no, orderBody: order.body, totalFee,
+        openid: user.openid, timeStart: order.time_start, timeExpire: order.time_expire, expiresAt: order.expires_at,
+      });
+    }
     const params = requestPaymentParams({ appId: order.appid, prepayId: order.prepay_id, apiKey: API_KEY, signType: order.sign_type });
     return json(res, 200, { appId: order.appid, ...params, outTradeNo: order.out_trade_no });
   }
@@ -314,15 +324,24 @@ if (cluster.isPrimary) {
       ({ orderId, attemptId } = results[6][0]);
     } catch (err: any) {
       await conn.query('ROLLBACK').catch(() => undefined);
-      if (err.code === 'ER_DUP_ENTRY' && idempotencyKey) return retried(res, user.userId, idempotencyKey, totalFee, itemsJson);
+      if (err.code === 'ER_DUP_ENTRY' && idempotencyKey) return retried(res, user, idempotencyKey, totalFee, itemsJson);
       throw err;
     } finally {
       conn.release();
     }
 
+    return prepayAndAnswer(res, { orderId, attemptId, outTradeNo, orderBody, totalFee, openid: user.openid, timeStart, timeExpire, expiresAt });
+  }
+
+  /** The unified order for the order's attempt, its prepay_id stored under the locks, the signed wx.requestPayment fields. */
+  async function prepayAndAnswer(res: http.ServerResponse, o: {
+    orderId: number; attemptId: number; outTradeNo: string; orderBody: string; totalFee: number; openid: string;
+    timeStart: string; timeExpire: string; expiresAt: Date;
+  }) {
+    const { orderId, attemptId, outTradeNo, orderBody, totalFee, timeStart, timeExpire, expiresAt } = o;
     const reply = await pay.unifiedOrder({
       body: orderBody, out_trade_no: outTradeNo, total_fee: totalFee, spbill_create_ip: '127.0.0.1',
-      notify_url: env.WECHAT_NOTIFY_URL!, openid: user.openid, time_start: timeStart, time_expire: timeExpire,
+      notify_url: env.WECHAT_NOTIFY_URL!, openid: o.openid, time_start: timeStart, time_expire: timeExpire,
     });
     // One round trip: the order row, then the attempt locked; the prepay_id stored only while the attempt is open.
     const prepayExpiresAt = new Date(Math.min(Date.now() + PREPAY_VALIDITY_MS, expiresAt.getTime()));
