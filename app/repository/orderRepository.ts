@@ -1,6 +1,6 @@
 import type { IModel } from 'egg';
-import { QueryTypes, Transaction } from 'sequelize';
-import { utcMillis } from './prepayRepository';
+import type { Transaction } from 'sequelize';
+import { runBatch, sqlTime } from './sqlBatch';
 
 /** A new order's columns, as Order.create wrote them (the model's defaults spelled out). */
 export interface NewOrder {
@@ -38,18 +38,17 @@ export interface NewAttempt {
  * (multipleStatements), inside the caller's transaction: these INSERTs were two model creates
  * (instances, validation, hooks, query building) and an UPDATE, a third of an order's ORM cost.
  * A reused Idempotency-Key fails the first INSERT on uk_orders_user_idempotency: MySQL stops
- * there, nothing else of the batch runs, and the caller's transaction is rolled back. The text
- * opens with a comment because Sequelize answers a RAW query that starts with INSERT INTO as one
- * INSERT (its insert id only), not with each statement's result.
+ * there, nothing else of the batch runs, and the caller's transaction is rolled back.
  */
-export const INSERT_ORDER_WITH_ATTEMPT_SQL = '/* order, first attempt, link */ ' +
+const INSERT_ORDER_WITH_ATTEMPT_SQL = [
   'INSERT INTO orders (out_trade_no, user_id, idempotency_key, total_fee, body, items, status, sign_type, appid, trade_type, attach, ' +
-  'goods_tag, limit_pay, receipt, detail, expires_at, refund_required, refunded_fee, created_at, updated_at) ' +
-  'VALUES (?, ?, ?, ?, ?, ?, \'NOTPAY\', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?); ' +
-  'SET @wxpay_order_id = LAST_INSERT_ID(); ' +
+    'goods_tag, limit_pay, receipt, detail, expires_at, refund_required, refunded_fee, created_at, updated_at) ' +
+    'VALUES (?, ?, ?, ?, ?, ?, \'NOTPAY\', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)',
+  'SET @wxpay_order_id = LAST_INSERT_ID()',
   'INSERT INTO payment_attempts (order_id, out_trade_no, total_fee, sign_type, appid, trade_type, status, time_start, time_expire, created_at, updated_at) ' +
-  'VALUES (@wxpay_order_id, ?, ?, ?, ?, ?, \'CREATED\', ?, ?, ?, ?); ' +
-  'UPDATE orders SET current_attempt_id = LAST_INSERT_ID() WHERE id = @wxpay_order_id';
+    'VALUES (@wxpay_order_id, ?, ?, ?, ?, ?, \'CREATED\', ?, ?, ?, ?)',
+  'UPDATE orders SET current_attempt_id = LAST_INSERT_ID() WHERE id = @wxpay_order_id',
+];
 
 /** Order creation's writes in plain SQL through the one Sequelize pool (app.model.query). */
 export class OrderRepository {
@@ -62,18 +61,16 @@ export class OrderRepository {
    */
   async insertWithFirstAttempt(order: NewOrder, attempt: NewAttempt, transaction: Transaction): Promise<{ orderId: number; attemptId: number; createdAt: Date }> {
     const createdAt = new Date();
-    const now = utcMillis(createdAt);
-    const [ results ] = await this.model.query(INSERT_ORDER_WITH_ATTEMPT_SQL, {
+    const now = sqlTime(createdAt);
+    // One result per statement: the two INSERTs' headers carry the ids.
+    const [ orderInsert, , attemptInsert ] = await runBatch(this.model, 'order.create', {
+      sql: INSERT_ORDER_WITH_ATTEMPT_SQL,
       replacements: [
         order.outTradeNo, order.userId, order.idempotencyKey, order.totalFee, order.body, order.items, order.signType, order.appid,
-        order.tradeType, order.attach, order.goodsTag, order.limitPay, order.receipt ? 1 : 0, order.detail, utcMillis(order.expiresAt), now, now,
+        order.tradeType, order.attach, order.goodsTag, order.limitPay, order.receipt ? 1 : 0, order.detail, sqlTime(order.expiresAt), now, now,
         attempt.outTradeNo, attempt.totalFee, attempt.signType, attempt.appid, attempt.tradeType, attempt.timeStart, attempt.timeExpire, now, now,
       ],
-      type: QueryTypes.RAW,
-      transaction,
-    });
-    // One result per statement: the two INSERTs' headers carry the ids.
-    const headers = results as unknown as Array<{ insertId: number }>;
-    return { orderId: Number(headers[0].insertId), attemptId: Number(headers[2].insertId), createdAt };
+    }, transaction);
+    return { orderId: Number(orderInsert.insertId), attemptId: Number(attemptInsert.insertId), createdAt };
   }
 }

@@ -1,11 +1,5 @@
 import type { IModel } from 'egg';
-import { QueryTypes } from 'sequelize';
-
-/**
- * A time as the DATETIME(3) columns keep it: UTC, to the millisecond, as the models write it (a
- * Date passed as a plain replacement would lose its milliseconds).
- */
-export const utcMillis = (date: Date) => date.toISOString().slice(0, 23).replace('T', ' ');
+import { runBatch, sqlTime } from './sqlBatch';
 
 /** Attempts a prepay_id may still be stored on (the UPDATE below names the same two). */
 const OPEN_ATTEMPT_STATUSES = [ 'CREATED', 'PREPAID' ];
@@ -15,9 +9,12 @@ const OPEN_ATTEMPT_STATUSES = [ 'CREATED', 'PREPAID' ];
  * locked, then the attempt locked, then the UPDATE, which writes only while the attempt read under
  * its lock is open and the order row read under its lock exists.
  */
-const STORE_PREPAY_SQL = 'SELECT status FROM orders WHERE id = ? FOR UPDATE; SELECT status FROM payment_attempts WHERE id = ? FOR UPDATE; ' +
+const STORE_PREPAY_SQL = [
+  'SELECT status FROM orders WHERE id = ? FOR UPDATE',
+  'SELECT status FROM payment_attempts WHERE id = ? FOR UPDATE',
   'UPDATE payment_attempts SET status = \'PREPAID\', prepay_id = ?, prepay_expires_at = ?, pay_url = ?, err_code = NULL, err_code_des = NULL, updated_at = ? ' +
-  'WHERE id = ? AND status IN (\'CREATED\', \'PREPAID\') AND EXISTS (SELECT 1 FROM orders WHERE id = ?)';
+    'WHERE id = ? AND status IN (\'CREATED\', \'PREPAID\') AND EXISTS (SELECT 1 FROM orders WHERE id = ?)',
+];
 
 /** What storing a prepay_id found under the locks: whether the attempt was still open, and the order's status. */
 export interface StoredPrepay {
@@ -43,11 +40,10 @@ export class PrepayRepository {
    */
   async storePrepay(orderId: number, attemptId: number, prepay: { prepayId: string; prepayExpiresAt: Date; payUrl: string | null }): Promise<StoredPrepay | null> {
     return this.model.transaction(async transaction => {
-      const [ results ] = await this.model.query(STORE_PREPAY_SQL, {
-        replacements: [ orderId, attemptId, prepay.prepayId, utcMillis(prepay.prepayExpiresAt), prepay.payUrl, utcMillis(new Date()), attemptId, orderId ],
-        type: QueryTypes.RAW, transaction,
-      });
-      const [ orderRows, attemptRows ] = results as unknown as Array<Array<{ status: string }>>;
+      const [ orderRows, attemptRows ] = await runBatch(this.model, 'prepay.store', {
+        sql: STORE_PREPAY_SQL,
+        replacements: [ orderId, attemptId, prepay.prepayId, sqlTime(prepay.prepayExpiresAt), prepay.payUrl, sqlTime(new Date()), attemptId, orderId ],
+      }, transaction);
       const [ order ] = orderRows;
       const [ attempt ] = attemptRows;
       if (!order || !attempt) return null;

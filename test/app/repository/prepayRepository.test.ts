@@ -93,10 +93,10 @@ describe('PrepayRepository', () => {
       let waiting = false;
       const deadline = Date.now() + 10_000;
       while (!waiting && !settled && Date.now() < deadline) {
-        // Seen in the process list rather than InnoDB's lock waits: a primary-key FOR UPDATE that
+        // Seen in the process list (after the batch's name comment) rather than InnoDB's lock waits: a primary-key FOR UPDATE that
         // waits is in the optimizer's "Statistics" state and is not always listed as a LOCK WAIT.
         const [ row ] = await app.model.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist ' +
-          'WHERE db = DATABASE() AND command = \'Query\' AND info LIKE \'SELECT status FROM orders WHERE id = % FOR UPDATE\'', { type: QueryTypes.SELECT });
+          'WHERE db = DATABASE() AND command = \'Query\' AND info LIKE \'%SELECT status FROM orders WHERE id = % FOR UPDATE\'', { type: QueryTypes.SELECT });
         waiting = Number(row.n) > 0;
         if (!waiting) await new Promise(resolve => setImmediate(resolve));
       }
