@@ -1,5 +1,6 @@
 import { fromBeijing, isSignType, verifySign } from '../../lib/wechatpay';
 import { payerIsOrderOwner } from './channels';
+import { OPEN_ATTEMPT_STATUSES } from './orderStatus';
 import type { OrderFacts } from './outboxRules';
 
 /**
@@ -112,8 +113,6 @@ export interface SettlementDecision<O> {
 
 export const TRANSACTION_ID_PATTERN = /^[0-9A-Za-z]{1,32}$/;
 const FEN = /^[1-9][0-9]{0,9}$/;
-/** Attempts a failed-payment report may still mark FAILED: not paid, not already closed by us. */
-const OPEN_ATTEMPT_STATUSES = [ 'CREATED', 'PREPAID' ];
 
 /** The transaction_id a report claims, if it is well formed (only then is its holder looked up). */
 export function claimedTransactionId(value: unknown): string | undefined {

@@ -1,8 +1,8 @@
 import type { IModel } from 'egg';
+import { OPEN_ATTEMPT_STATUSES } from '../domain/orderStatus';
 import { runBatch, sqlTime } from './sqlBatch';
 
-/** Attempts a prepay_id may still be stored on (the UPDATE below names the same two). */
-const OPEN_ATTEMPT_STATUSES = [ 'CREATED', 'PREPAID' ];
+/** A prepay_id may be stored only on an open attempt (the UPDATE below names the same two statuses). */
 
 /**
  * The prepay store's statements, in this order (docs/decisions/0002-lock-order.md): the order row

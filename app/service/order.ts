@@ -4,6 +4,7 @@ import { merchantNumber, SignType, TradeType, WechatApiError } from '../../lib/w
 import { configuredApps } from '../../config/config.default';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../common/errors';
 import { chooseTradeType } from '../domain/channels';
+import { LIVE_ATTEMPT_STATUSES } from '../domain/orderStatus';
 import { encodeOrderCursor, OrderCursor } from '../domain/orderCursor';
 import { withTimeout } from '../infra/withTimeout';
 import { AttemptStatus } from '../model/paymentAttempt';
@@ -44,11 +45,6 @@ export interface OrderView {
   attach: string | null;
 }
 
-/**
- * Attempts whose outcome at WeChat can still change. CLOSED ones were closed there first (closeorder
- * succeeded, or WeChat had them closed or never had them); PAID ones are settled.
- */
-const QUERYABLE_ATTEMPT_STATUSES: AttemptStatus[] = [ 'CREATED', 'PREPAID', 'FAILED' ];
 
 /** Business orders: creation, lookup by owner, and reconciling a late payment by order query. */
 export default class OrderService extends Service {
@@ -223,7 +219,7 @@ export default class OrderService extends Service {
   /** Asks WeChat about each attempt of the order that can still change and applies a payment found. */
   async refreshFromWechat(order: { id: number; outTradeNo: string }): Promise<void> {
     const attempts = await this.app.model.PaymentAttempt.findAll({
-      where: { orderId: order.id, status: QUERYABLE_ATTEMPT_STATUSES },
+      where: { orderId: order.id, status: LIVE_ATTEMPT_STATUSES as AttemptStatus[] },
       order: [[ 'id', 'ASC' ]],
     });
     for (const attempt of attempts) {

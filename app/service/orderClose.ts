@@ -3,7 +3,7 @@ import { Op } from 'sequelize';
 import { SignType, WechatApiError, WechatError } from '../../lib/wechatpay';
 import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
-import { isPaidStatus } from '../domain/orderStatus';
+import { isPaidStatus, LIVE_ATTEMPT_STATUSES } from '../domain/orderStatus';
 import { SessionUser } from './session';
 import { OrderView, toOrderView } from './order';
 import type { OrderRow } from '../model/order';
@@ -13,8 +13,6 @@ import { recordOrderEvent } from '../repository/outboxRepository';
 export type CloseSource = 'client' | 'job' | 'pos' | 'admin';
 
 
-/** Attempts that may still be payable at WeChat (after a failed payment the payer may try again). */
-const OPEN_ATTEMPT_STATUSES = [ 'PREPAID', 'CREATED', 'FAILED' ];
 /** WeChat answers meaning the number can no longer be paid: as good as closed for us. */
 const CLOSED_AT_WECHAT = [ 'ORDERCLOSED', 'ORDERNOTEXIST' ];
 /**
@@ -47,7 +45,7 @@ export default class OrderCloseService extends Service {
       if (order.status === 'CLOSED') return order;
       assertNotPaid(order);
 
-      const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: OPEN_ATTEMPT_STATUSES } });
+      const open = await PaymentAttempt.findAll({ where: { orderId: order.id, status: LIVE_ATTEMPT_STATUSES } });
       for (const attempt of open) {
         if (closedAtWechat.has(closedKey(attempt))) continue;
         // A payment-code number is reversed, not closed (closeorder does not serve micropay: channels doc §5).
@@ -63,7 +61,7 @@ export default class OrderCloseService extends Service {
         const locked = await Order.findByPk(orderId, { lock: transaction.LOCK.UPDATE, transaction });
         if (!locked) throw new Error(`order ${outTradeNo} vanished while closing`);
         if (locked.status !== 'NOTPAY') return { order: locked, done: true };
-        const stillOpen = await PaymentAttempt.findAll({ where: { orderId, status: OPEN_ATTEMPT_STATUSES }, transaction });
+        const stillOpen = await PaymentAttempt.findAll({ where: { orderId, status: LIVE_ATTEMPT_STATUSES }, transaction });
         // An attempt opened after our WeChat calls is still live there: close it first (next round).
         // So is one that got a prepay_id after we closed it (a unified order racing our closeorder).
         if (stillOpen.some(a => !closedAtWechat.has(closedKey(a)))) return { order: locked, done: false };
@@ -72,7 +70,7 @@ export default class OrderCloseService extends Service {
         const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: orderId, status: 'NOTPAY' }, transaction });
         if (changed !== 1) throw new Error(`order ${outTradeNo} changed under its row lock`);
         await PaymentAttempt.update({ status: 'CLOSED' }, {
-          where: { orderId, status: { [Op.in]: OPEN_ATTEMPT_STATUSES } }, transaction,
+          where: { orderId, status: { [Op.in]: LIVE_ATTEMPT_STATUSES } }, transaction,
         });
         // With its outbox event (order.closed or order.expired), in this transaction.
         await recordOrderEvent(this.app.model, {

@@ -5,15 +5,13 @@ import {
 } from '../../lib/wechatpay';
 import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
-import { isPaidStatus } from '../domain/orderStatus';
+import { isPaidStatus, LIVE_ATTEMPT_STATUSES } from '../domain/orderStatus';
 import { PrepayRepository } from '../repository/prepayRepository';
 import type { OrderRow } from '../model/order';
 import type { PaymentAttemptRow } from '../model/paymentAttempt';
 
 /** WeChat wants time_expire at least a minute after the unified order call; keep some margin. */
 const MIN_PAYABLE_MS = 90 * 1000;
-/** Attempts that may still be payable at WeChat: closed there before a new number replaces them. */
-const LIVE_AT_WECHAT = [ 'CREATED', 'PREPAID', 'FAILED' ];
 
 /**
  * What the payer's page needs to pay: WeixinJSBridge's getBrandWCPayRequest takes exactly appId,
@@ -223,7 +221,7 @@ export default class PrepayService extends Service {
    * one a concurrent request opened first: one order, one live number).
    */
   private async replaceAttempt(order: OrderRow, attempt: PaymentAttemptRow): Promise<PaymentAttemptRow> {
-    if (LIVE_AT_WECHAT.includes(attempt.status)) {
+    if (LIVE_ATTEMPT_STATUSES.includes(attempt.status)) {
       try {
         await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid });
       } catch (err) {
@@ -242,7 +240,7 @@ export default class PrepayService extends Service {
       const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
       if (!locked) throw new Error(`order ${order.outTradeNo} vanished`);
       if (locked.status !== 'NOTPAY' || locked.currentAttemptId !== attempt.id) return { order: locked, attempt: null };
-      await PaymentAttempt.update({ status: 'CLOSED' }, { where: { id: attempt.id, status: LIVE_AT_WECHAT }, transaction });
+      await PaymentAttempt.update({ status: 'CLOSED' }, { where: { id: attempt.id, status: LIVE_ATTEMPT_STATUSES }, transaction });
       const created = await PaymentAttempt.create(newAttemptFields(locked, merchantNumber('P')), { transaction });
       await Order.update({ currentAttemptId: created.id }, { where: { id: order.id }, transaction });
       return { order: locked, attempt: created };
