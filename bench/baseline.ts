@@ -1,4 +1,4 @@
-/* eslint-disable no-inner-declarations, @typescript-eslint/no-var-requires */ // A bare server in one file, on purpose: the baseline.
+/* eslint-disable no-inner-declarations */ // A bare server in one file, on purpose: the baseline.
 /**
  * The baseline `npm run bench` measures the service against: a bare node:http server doing the
  * essential work of each route and nothing else: no framework, no audit row, no row locks, no
@@ -16,45 +16,22 @@ import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import mysql from 'mysql2/promise';
-import { BASELINE_PAY_SQL, MYSQL_SERVER } from './fixtures';
-import { merchantNumber, notifyReply, parseXml, requestPaymentParams, SignType, toBeijingCompact, verifySign, WechatPayClient } from '../lib/wechatpay';
+import { BASELINE_PAY_SQL, baselineClients, baselineSettings, MYSQL_SERVER, runBaselinePrimary } from './fixtures';
+import { merchantNumber, notifyReply, parseXml, requestPaymentParams, toBeijingCompact, verifySign } from '../lib/wechatpay';
 
 const env = process.env;
-const WORKERS = Number(env.BENCH_WORKERS ?? 1);
-const PORT = Number(env.PORT);
-const APPID = env.WECHAT_APPID!;
-const MCH_ID = env.WECHAT_MCH_ID!;
-const API_KEY = env.WECHAT_API_KEY!;
-/** The service's default sign type, which its orders (and so the bench's notifications) carry. */
-const SIGN_TYPE = (env.WECHAT_SIGN_TYPE ?? 'MD5') as SignType;
+const SETTINGS = baselineSettings();
+const { workers: WORKERS, port: PORT, appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: SIGN_TYPE } = SETTINGS;
 const MAX_BODY = 16 * 1024;
 
 if (cluster.isPrimary) {
-  let listening = 0;
-  for (let i = 0; i < WORKERS; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++listening === WORKERS) process.send?.({ ready: true, port: PORT });
-  });
-  cluster.on('exit', (worker, code, signal) => {
-    if (!stopping) console.error(`baseline worker ${worker.process.pid} died (${code ?? signal})`);
-  });
-  let stopping = false;
-  process.on('SIGTERM', () => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
-    cluster.disconnect(() => process.exit(0));
-  });
+  runBaselinePrimary('baseline', WORKERS, PORT);
 } else {
   const pool = mysql.createPool({
     ...MYSQL_SERVER, database: env.MYSQL_DATABASE, connectionLimit: Number(env.MYSQL_POOL_MAX ?? 10),
     timezone: '+00:00',
   });
-  // egg-redis depends on ioredis; the baseline uses the same client.
-  const Redis = require('ioredis');
-  const redis = new Redis({ host: env.REDIS_HOST ?? '127.0.0.1', port: Number(env.REDIS_PORT ?? 6379), db: Number(env.REDIS_DB ?? 0) });
-  const pay = new WechatPayClient({
-    appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: SIGN_TYPE, baseUrl: env.WECHAT_PAY_BASE_URL!, timeoutMs: 5000,
-  });
+  const { redis, pay } = baselineClients(SETTINGS);
 
   const readBody = (req: http.IncomingMessage) => new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];

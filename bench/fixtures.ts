@@ -1,13 +1,14 @@
 /**
- * What the bench (bench/run.ts) and its baseline (bench/baseline.ts) share: the bench's
+ * What the bench (bench/run.ts) and its baselines (bench/baseline.ts, bench/guardedBaseline.ts) share: the bench's
  * credentials, the MariaDB server and bench database, the baseline's payment UPDATE; and for
  * bench/run.ts, unpaid orders inserted straight into the bench database, and CPU time read from /proc.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import cluster from 'node:cluster';
 import type mysql from 'mysql2/promise';
-import type { SignType } from '../lib/wechatpay';
+import { SignType, WechatPayClient } from '../lib/wechatpay';
 
 // Production-like credentials (config.prod.ts refuses the development ones); the simulator gets the same.
 export const CREDENTIALS = {
@@ -24,6 +25,56 @@ export const MYSQL_SERVER = {
   host: process.env.MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.MYSQL_PORT ?? 3306),
   user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '',
 };
+
+/**
+ * A baseline's settings, from the environment bench/run.ts starts it with (the service's own
+ * variables): workers, port, the merchant's credentials and the service's sign type.
+ */
+export function baselineSettings() {
+  const env = process.env;
+  return {
+    workers: Number(env.BENCH_WORKERS ?? 1),
+    port: Number(env.PORT),
+    appId: env.WECHAT_APPID!,
+    mchId: env.WECHAT_MCH_ID!,
+    apiKey: env.WECHAT_API_KEY!,
+    /** The service's default sign type, which its orders (and so the bench's notifications) carry. */
+    signType: (env.WECHAT_SIGN_TYPE ?? 'MD5') as SignType,
+  };
+}
+
+/**
+ * A baseline's primary process (node:cluster): forks `workers`, tells bench/run.ts once all
+ * listen, reports a worker that dies, and stops them all on SIGTERM.
+ */
+export function runBaselinePrimary(label: string, workers: number, port: number): void {
+  let listening = 0;
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('listening', () => {
+    if (++listening === workers) process.send?.({ ready: true, port });
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (!stopping) console.error(`${label} worker ${worker.process.pid} died (${code ?? signal})`);
+  });
+  process.on('SIGTERM', () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+    cluster.disconnect(() => process.exit(0));
+  });
+}
+
+/** A baseline worker's Redis (ioredis, egg-redis's client) and WeChat Pay client (lib/wechatpay, as the service's). */
+export function baselineClients(settings: ReturnType<typeof baselineSettings>) {
+  const env = process.env;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Redis = require('ioredis');
+  const redis = new Redis({ host: env.REDIS_HOST ?? '127.0.0.1', port: Number(env.REDIS_PORT ?? 6379), db: Number(env.REDIS_DB ?? 0) });
+  const pay = new WechatPayClient({
+    appId: settings.appId, mchId: settings.mchId, apiKey: settings.apiKey, signType: settings.signType, baseUrl: env.WECHAT_PAY_BASE_URL!, timeoutMs: 5000,
+  });
+  return { redis, pay };
+}
 
 /** The bench's own database (created and migrated by it): never the development or test one. */
 export const BENCH_DATABASE = process.env.BENCH_MYSQL_DATABASE ?? 'wxpay_bench';

@@ -1,4 +1,4 @@
-/* eslint-disable no-inner-declarations, @typescript-eslint/no-var-requires */ // A bare server in one file, on purpose: a baseline.
+/* eslint-disable no-inner-declarations */ // A bare server in one file, on purpose: a baseline.
 /**
  * The same-guarantee baseline `npm run bench` also measures the service against: a bare node:http
  * + mysql2 server that gives exactly the service's guarantees with the fewest statements and round
@@ -33,20 +33,16 @@ import cluster from 'node:cluster';
 import { createHash, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import mysql from 'mysql2/promise';
-import { MYSQL_SERVER } from './fixtures';
+import { baselineClients, baselineSettings, MYSQL_SERVER, runBaselinePrimary } from './fixtures';
 import {
-  merchantNumber, notifyReply, OUT_TRADE_NO_PATTERN, readNotification, requestPaymentParams, SignType, toBeijingCompact, WechatError, WechatPayClient,
+  merchantNumber, notifyReply, OUT_TRADE_NO_PATTERN, readNotification, requestPaymentParams, toBeijingCompact, WechatError,
 } from '../lib/wechatpay';
 import { auditOutcomeOf, claimedTransactionId, decideNotification, orderFactsAfter, SettlementRows } from '../app/domain/settlementRules';
 import { eventPayload, outboxTypeOf } from '../app/domain/outboxRules';
 
 const env = process.env;
-const WORKERS = Number(env.BENCH_WORKERS ?? 1);
-const PORT = Number(env.PORT);
-const APPID = env.WECHAT_APPID!;
-const MCH_ID = env.WECHAT_MCH_ID!;
-const API_KEY = env.WECHAT_API_KEY!;
-const SIGN_TYPE = (env.WECHAT_SIGN_TYPE ?? 'MD5') as SignType;
+const SETTINGS = baselineSettings();
+const { workers: WORKERS, port: PORT, appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: SIGN_TYPE } = SETTINGS;
 const MAX_BODY = 16 * 1024;
 const MAX_JSON = 64 * 1024;
 const ORDER_TTL_MS = 30 * 60 * 1000;
@@ -56,20 +52,7 @@ const STATUS_LIMIT = Number(env.RATE_LIMIT_STATUS_PER_USER ?? 120);
 const WINDOW_SECONDS = Number(env.RATE_LIMIT_WINDOW_SECONDS ?? 60);
 
 if (cluster.isPrimary) {
-  let listening = 0;
-  let stopping = false;
-  for (let i = 0; i < WORKERS; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++listening === WORKERS) process.send?.({ ready: true, port: PORT });
-  });
-  cluster.on('exit', (worker, code, signal) => {
-    if (!stopping) console.error(`same-guarantee baseline worker ${worker.process.pid} died (${code ?? signal})`);
-  });
-  process.on('SIGTERM', () => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
-    cluster.disconnect(() => process.exit(0));
-  });
+  runBaselinePrimary('same-guarantee baseline', WORKERS, PORT);
 } else {
   const pool = mysql.createPool({
     ...MYSQL_SERVER, database: env.MYSQL_DATABASE, connectionLimit: Number(env.MYSQL_POOL_MAX ?? 10),
@@ -77,11 +60,7 @@ if (cluster.isPrimary) {
   });
   // As the service: READ COMMITTED, so locking reads hold only the rows they name.
   pool.pool.on('connection', (conn: any) => conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED'));
-  const Redis = require('ioredis');
-  const redis = new Redis({ host: env.REDIS_HOST ?? '127.0.0.1', port: Number(env.REDIS_PORT ?? 6379), db: Number(env.REDIS_DB ?? 0) });
-  const pay = new WechatPayClient({
-    appId: APPID, mchId: MCH_ID, apiKey: API_KEY, signType: SIGN_TYPE, baseUrl: env.WECHAT_PAY_BASE_URL!, timeoutMs: 5000,
-  });
+  const { redis, pay } = baselineClients(SETTINGS);
 
   class TooLarge extends Error {}
   const readBody = (req: http.IncomingMessage, limit: number) => new Promise<Buffer>((resolve, reject) => {
@@ -350,7 +329,7 @@ if (cluster.isPrimary) {
     try {
       [ stored ] = await conn2.query<any[]>(
         'START TRANSACTION; SELECT status FROM orders WHERE id = ? FOR UPDATE; SELECT status FROM payment_attempts WHERE id = ? FOR UPDATE; ' +
-        'UPDATE payment_attempts SET status = \'PREPAID\', prepay_id = ?, prepay_expires_at = ?, err_code = NULL, err_code_des = NULL, updated_at = NOW(3) ' +
+        'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = \'PREPAID\', prepay_id = ?, prepay_expires_at = ?, err_code = NULL, err_code_des = NULL, updated_at = NOW(3) ' +
         'WHERE id = ? AND status IN (\'CREATED\', \'PREPAID\'); COMMIT',
         [ orderId, attemptId, reply.prepay_id, prepayExpiresAt, attemptId ]);
     } catch (err) {

@@ -12,7 +12,8 @@ import { runBatch, sqlTime } from './sqlBatch';
 const STORE_PREPAY_SQL = [
   'SELECT status FROM orders WHERE id = ? FOR UPDATE',
   'SELECT status FROM payment_attempts WHERE id = ? FOR UPDATE',
-  'UPDATE payment_attempts SET status = \'PREPAID\', prepay_id = ?, prepay_expires_at = ?, pay_url = ?, err_code = NULL, err_code_des = NULL, updated_at = ? ' +
+  // By primary key only (FORCE INDEX): see the guarded updates in settlementRepository.ts.
+  'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = \'PREPAID\', prepay_id = ?, prepay_expires_at = ?, pay_url = ?, err_code = NULL, err_code_des = NULL, updated_at = ? ' +
     'WHERE id = ? AND status IN (\'CREATED\', \'PREPAID\') AND EXISTS (SELECT 1 FROM orders WHERE id = ?)',
 ];
 

@@ -27,12 +27,18 @@ const LOCK_PAYMENT_SQL = [
   'SELECT out_trade_no FROM payment_attempts WHERE transaction_id = ?',
 ];
 
-const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
-const ATTEMPT_PAID_WITH_AMOUNTS_SQL = 'UPDATE payment_attempts SET status = \'PAID\', transaction_id = ?, cash_fee = ?, coupon_fee = ?, ' +
+/**
+ * The guarded updates name their row by primary key and say so (FORCE INDEX): with a second
+ * condition on an indexed column (status, transaction_id) MariaDB may otherwise reach the row
+ * through that index, or intersect both, and lock other orders' index entries on the way; two
+ * payments of different orders then deadlocked (seen in the bench, decision 0002).
+ */
+const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = \'PAID\', transaction_id = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
+const ATTEMPT_PAID_WITH_AMOUNTS_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = \'PAID\', transaction_id = ?, cash_fee = ?, coupon_fee = ?, ' +
   'coupon_count = ?, settlement_total_fee = ?, coupons = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
 const ATTEMPT_ERROR_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, updated_at = ? WHERE id = ?';
 const ATTEMPT_FAILED_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, status = \'FAILED\', updated_at = ? WHERE id = ?';
-const ORDER_PAID_SQL = 'UPDATE orders SET status = \'SUCCESS\', paid_attempt_id = ?, transaction_id = ?, paid_at = ?, bank_type = ?, updated_at = ? ' +
+const ORDER_PAID_SQL = 'UPDATE orders FORCE INDEX (PRIMARY) SET status = \'SUCCESS\', paid_attempt_id = ?, transaction_id = ?, paid_at = ?, bank_type = ?, updated_at = ? ' +
   'WHERE id = ? AND status = \'NOTPAY\'';
 const ORDER_REFUND_REQUIRED_SQL = 'UPDATE orders SET refund_required = 1, updated_at = ? WHERE id = ?';
 

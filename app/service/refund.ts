@@ -373,16 +373,19 @@ export default class RefundService extends Service {
 
   /**
    * Updates a refund's row under its order's row lock, in a transaction: the lock order of every
-   * path (decision 0002). A bare UPDATE ... WHERE refund_id IS NULL is read through the refund_id
-   * index (MariaDB's choice), locking that index entry before the row, the reverse of the refund
-   * notification's settlement, which locks the row and then changes refund_id: the two deadlocked.
+   * path (decision 0002). The row is read by primary key under the lock and `expected` checked
+   * there; the UPDATE then names only the primary key. A bare UPDATE ... WHERE id = ? AND
+   * refund_id IS NULL was read through the refund_id index (MariaDB's choice), locking index
+   * entries before the row, the reverse of the refund notification's settlement: the two deadlocked.
    */
   private updateUnderOrderLock(refund: RefundRow, changes: Partial<Pick<RefundRow, 'refundId' | 'errCode' | 'errCodeDes'>>,
-    where: Partial<Pick<RefundRow, 'status' | 'refundId'>>): Promise<void> {
+    expected: Partial<Pick<RefundRow, 'status' | 'refundId'>>): Promise<void> {
     const { Order, Refund } = this.app.model;
     return this.app.model.transaction(async transaction => {
       await Order.findByPk(refund.orderId, { attributes: [ 'id' ], lock: transaction.LOCK.UPDATE, transaction });
-      await Refund.update(changes, { where: { id: refund.id, ...where }, transaction });
+      const row = await Refund.findByPk(refund.id, { lock: transaction.LOCK.UPDATE, transaction });
+      if (!row || Object.entries(expected).some(([ column, value ]) => row.get(column) !== value)) return;
+      await Refund.update(changes, { where: { id: refund.id }, transaction });
     });
   }
 
@@ -402,9 +405,9 @@ export default class RefundService extends Service {
     return { refund: toRefundView(refund, order), replayed, pending: outcome === 'PENDING' };
   }
 
-  /** Marks a refund as looked at by the overdue job (updated_at = now). */
+  /** Marks a refund as looked at by the overdue job (updated_at = now); by primary key only (see updateUnderOrderLock). */
   private async touch(id: number): Promise<void> {
-    await this.app.model.query('UPDATE refunds SET updated_at = ? WHERE id = ? AND status = \'PROCESSING\'', { replacements: [ new Date(), id ] });
+    await this.app.model.query('UPDATE refunds FORCE INDEX (PRIMARY) SET updated_at = ? WHERE id = ? AND status = \'PROCESSING\'', { replacements: [ new Date(), id ] });
   }
 }
 
