@@ -401,9 +401,13 @@ export default (appInfo: EggAppInfo): BizConfig => {
     define: { underscored: true, freezeTableName: false },
     hooks: {
       // Every transaction runs READ COMMITTED: locking reads take record locks only, no gap locks,
-      // so only the rows named are held (docs/decisions/0002-lock-order.md). Set once per connection.
+      // so only the rows named are held (docs/decisions/0002-lock-order.md). Strict mode (MariaDB's
+      // default, made sure of): a NOT NULL column refuses NULL with an error, which settlement's
+      // guarded updates rely on (decision 0019). Set once per connection.
       afterConnect: (connection: any) => new Promise<void>((resolve, reject) => {
-        connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err: Error | null) => (err ? reject(err) : resolve()));
+        connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; ' +
+          'SET SESSION sql_mode = CONCAT_WS(\',\', NULLIF(@@SESSION.sql_mode, \'\'), \'STRICT_TRANS_TABLES\')',
+        (err: Error | null) => (err ? reject(err) : resolve()));
       }),
     },
   } as any;

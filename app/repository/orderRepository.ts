@@ -1,6 +1,5 @@
 import type { IModel } from 'egg';
-import type { Transaction } from 'sequelize';
-import { runBatch, sqlTime } from './sqlBatch';
+import { inBatchTransaction, sqlTime } from './sqlBatch';
 
 /** A new order's columns, as Order.create wrote them (the model's defaults spelled out). */
 export interface NewOrder {
@@ -35,10 +34,11 @@ export interface NewAttempt {
 
 /**
  * The order row, its first attempt and the order's current_attempt_id in ONE round trip
- * (multipleStatements), inside the caller's transaction: these INSERTs were two model creates
- * (instances, validation, hooks, query building) and an UPDATE, a third of an order's ORM cost.
- * A reused Idempotency-Key fails the first INSERT on uk_orders_user_idempotency: MySQL stops
- * there, nothing else of the batch runs, and the caller's transaction is rolled back.
+ * (multipleStatements), its transaction's START and COMMIT included (decision 0019): these INSERTs
+ * were two model creates (instances, validation, hooks, query building) and an UPDATE, a third of
+ * an order's ORM cost. A reused Idempotency-Key fails the first INSERT on
+ * uk_orders_user_idempotency: MySQL stops there, nothing else of the batch runs (nor its COMMIT),
+ * and the transaction is rolled back.
  */
 const INSERT_ORDER_WITH_ATTEMPT_SQL = [
   'INSERT INTO orders (out_trade_no, user_id, idempotency_key, total_fee, body, items, status, sign_type, appid, trade_type, attach, ' +
@@ -55,22 +55,22 @@ export class OrderRepository {
   constructor(private readonly model: IModel) {}
 
   /**
-   * Inserts the order and its first attempt and links them, in `transaction`; answers their ids
-   * and the creation time written on both rows. Throws Sequelize's UniqueConstraintError for a
-   * key already used.
+   * Inserts the order and its first attempt and links them, in one transaction of one round trip;
+   * answers their ids and the creation time written on both rows. Throws Sequelize's
+   * UniqueConstraintError for a key already used (and then nothing was written).
    */
-  async insertWithFirstAttempt(order: NewOrder, attempt: NewAttempt, transaction: Transaction): Promise<{ orderId: number; attemptId: number; createdAt: Date }> {
+  async insertWithFirstAttempt(order: NewOrder, attempt: NewAttempt): Promise<{ orderId: number; attemptId: number; createdAt: Date }> {
     const createdAt = new Date();
     const now = sqlTime(createdAt);
     // One result per statement: the two INSERTs' headers carry the ids.
-    const [ orderInsert, , attemptInsert ] = await runBatch(this.model, 'order.create', {
+    const [ orderInsert, , attemptInsert ] = await inBatchTransaction(this.model, transaction => transaction.run('order.create', {
       sql: INSERT_ORDER_WITH_ATTEMPT_SQL,
       replacements: [
         order.outTradeNo, order.userId, order.idempotencyKey, order.totalFee, order.body, order.items, order.signType, order.appid,
         order.tradeType, order.attach, order.goodsTag, order.limitPay, order.receipt ? 1 : 0, order.detail, sqlTime(order.expiresAt), now, now,
         attempt.outTradeNo, attempt.totalFee, attempt.signType, attempt.appid, attempt.tradeType, attempt.timeStart, attempt.timeExpire, now, now,
       ],
-    }, transaction);
+    }, { commit: true }));
     return { orderId: Number(orderInsert.insertId), attemptId: Number(attemptInsert.insertId), createdAt };
   }
 }

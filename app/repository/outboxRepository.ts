@@ -4,7 +4,7 @@ import { Op, QueryTypes, Transaction, WhereOptions } from 'sequelize';
 import { eventPayload, OrderFacts, outboxTypeOf, OutboxStatus, PaymentFacts, RefundEventFacts } from '../domain/outboxRules';
 import { signalOutboxCommitted } from '../infra/outboxSignal';
 import type { OutboxEventRow } from '../model/outboxEvent';
-import { runBatch, SqlBatch, sqlTime } from './sqlBatch';
+import { type CommitHooks, runBatch, type SqlBatch, sqlTime } from './sqlBatch';
 
 /** An order event as its writers describe it; detail is JSON. */
 export interface OrderEventInput {
@@ -77,7 +77,7 @@ export async function recordOrderEvent(model: IModel, input: OrderEventInput, tr
  * next). The relay is signalled once the transaction commits. recordOrderEvent is this with the
  * order read after the change.
  */
-export function orderEventStatements(input: OrderEventInput, order: OrderSnapshot | undefined, transaction: Transaction, refund?: RefundEventFacts): SqlBatch {
+export function orderEventStatements(input: OrderEventInput, order: OrderSnapshot | undefined, transaction: CommitHooks, refund?: RefundEventFacts): SqlBatch {
   const now = sqlTime(new Date());
   const batch: SqlBatch = { sql: [ ORDER_EVENT_SQL ], replacements: [ input.orderId, input.type, input.source, input.detail, now ] };
   const detail = parseDetail(input.detail);

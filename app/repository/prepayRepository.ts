@@ -1,6 +1,6 @@
 import type { IModel } from 'egg';
 import { OPEN_ATTEMPT_STATUSES } from '../domain/orderStatus';
-import { runBatch, sqlTime } from './sqlBatch';
+import { inBatchTransaction, sqlTime } from './sqlBatch';
 
 /** A prepay_id may be stored only on an open attempt (the UPDATE below names the same two statuses). */
 
@@ -34,17 +34,17 @@ export class PrepayRepository {
 
   /**
    * Stores the prepay_id of a unified order on its attempt, in one transaction and ONE round trip
-   * (multipleStatements): the order row locked first, then the attempt; stored only while the
+   * (multipleStatements, its START and COMMIT included, decision 0019): the order row locked first, then the attempt; stored only while the
    * attempt is CREATED or PREPAID. The answer is decided from the state the two locking reads
    * returned, never from a row count; the UPDATE's own condition reads the same locked rows (the
    * attempt's status, the order's existence), so it writes exactly when that state says open.
    */
   async storePrepay(orderId: number, attemptId: number, prepay: { prepayId: string; prepayExpiresAt: Date; payUrl: string | null }): Promise<StoredPrepay | null> {
-    return this.model.transaction(async transaction => {
-      const [ orderRows, attemptRows ] = await runBatch(this.model, 'prepay.store', {
+    return inBatchTransaction(this.model, async transaction => {
+      const [ orderRows, attemptRows ] = await transaction.run('prepay.store', {
         sql: STORE_PREPAY_SQL,
         replacements: [ orderId, attemptId, prepay.prepayId, sqlTime(prepay.prepayExpiresAt), prepay.payUrl, sqlTime(new Date()), attemptId, orderId ],
-      }, transaction);
+      }, { commit: true });
       const [ order ] = orderRows;
       const [ attempt ] = attemptRows;
       if (!order || !attempt) return null;

@@ -1,8 +1,6 @@
-import type { IModel } from 'egg';
-import type { Transaction } from 'sequelize';
 import { orderFactsAfter, SettlementChanges, SettlementRows } from '../domain/settlementRules';
 import { ORDER_SNAPSHOT_COLUMNS, orderEventStatements, OrderSnapshot, orderSnapshotOf } from './outboxRepository';
-import { append, runBatch, SqlBatch, sqlTime } from './sqlBatch';
+import { append, BatchTransaction, SqlBatch, sqlTime } from './sqlBatch';
 
 /** The rows of one payment read under its order's lock, and that order as its event's payload describes it. */
 export interface LockedPayment extends SettlementRows {
@@ -28,36 +26,45 @@ const LOCK_PAYMENT_SQL = [
 ];
 
 /**
- * The guarded updates name their row by primary key and say so (FORCE INDEX): with a second
- * condition on an indexed column (status, transaction_id) MariaDB may otherwise reach the row
- * through that index, or intersect both, and lock other orders' index entries on the way; two
- * payments of different orders then deadlocked (seen in the bench, decision 0002).
+ * The two guarded updates. Each names its row by primary key and says so (FORCE INDEX): with a
+ * second condition on an indexed column MariaDB may reach the row through that index and lock
+ * other orders' index entries on the way; two payments of different orders then deadlocked (seen
+ * in the bench, decision 0002). Each carries its guard in its first assignment: a row no longer in
+ * the state the rules decided on (an attempt already holding a transaction_id, an order no longer
+ * NOTPAY) sets `status` to NULL, which its NOT NULL column refuses in strict mode (the session's
+ * sql_mode, config.sequelize), so the statement fails, the batch stops before its COMMIT and the
+ * transaction rolls back (decision 0019). MySQL assigns left to right, so the guard reads the row
+ * as it was. Under the order's row lock this cannot happen unless the rules and the SQL disagree.
  */
-const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = \'PAID\', transaction_id = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
-const ATTEMPT_PAID_WITH_AMOUNTS_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = \'PAID\', transaction_id = ?, cash_fee = ?, coupon_fee = ?, ' +
-  'coupon_count = ?, settlement_total_fee = ?, coupons = ?, updated_at = ? WHERE id = ? AND transaction_id IS NULL';
+const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = IF(transaction_id IS NULL, \'PAID\', NULL), transaction_id = ?, ' +
+  'updated_at = ? WHERE id = ?';
+const ATTEMPT_PAID_WITH_AMOUNTS_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = IF(transaction_id IS NULL, \'PAID\', NULL), transaction_id = ?, ' +
+  'cash_fee = ?, coupon_fee = ?, coupon_count = ?, settlement_total_fee = ?, coupons = ?, updated_at = ? WHERE id = ?';
 const ATTEMPT_ERROR_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, updated_at = ? WHERE id = ?';
 const ATTEMPT_FAILED_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, status = \'FAILED\', updated_at = ? WHERE id = ?';
-const ORDER_PAID_SQL = 'UPDATE orders FORCE INDEX (PRIMARY) SET status = \'SUCCESS\', paid_attempt_id = ?, transaction_id = ?, paid_at = ?, bank_type = ?, updated_at = ? ' +
-  'WHERE id = ? AND status = \'NOTPAY\'';
+const ORDER_PAID_SQL = 'UPDATE orders FORCE INDEX (PRIMARY) SET status = IF(status = \'NOTPAY\', \'SUCCESS\', NULL), paid_attempt_id = ?, transaction_id = ?, ' +
+  'paid_at = ?, bank_type = ?, updated_at = ? WHERE id = ?';
+/** MariaDB's ER_BAD_NULL_ERROR: a guard above refused its row. */
+const GUARD_REFUSED_ERRNO = 1048;
 const ORDER_REFUND_REQUIRED_SQL = 'UPDATE orders SET refund_required = 1, updated_at = ? WHERE id = ?';
 
 /**
- * The reads and writes of payment settlement, inside the settlement service's transaction, in
- * plain SQL (no model instances on the notification path), one round trip for the reads and one
- * for the writes (docs/decisions/0017-multi-statement-round-trips.md).
+ * The reads and writes of payment settlement, in plain SQL (no model instances on the notification
+ * path), in the settlement service's transaction: one round trip begins it and reads, one writes
+ * and commits it (docs/decisions/0017-multi-statement-round-trips.md, 0019).
  *
  * Lock order, the same everywhere (docs/decisions/0002-lock-order.md): the order row first, then
  * its payment attempts, then its refunds. Close, prepay and refunds take them in this order too,
  * so a close racing a notification waits instead of deadlocking.
  */
 export class SettlementRepository {
-  constructor(private readonly model: IModel) {}
-
-  /** Locks the order of this out_trade_no, then its attempts, and reads what the rules need; null if no attempt has that number. */
-  async lockPayment(outTradeNo: string, claimedTransactionId: string | undefined, transaction: Transaction): Promise<LockedPayment | null> {
-    const [ , , orders, attempts, holders ] = await runBatch(this.model, 'settlement.lock',
-      { sql: LOCK_PAYMENT_SQL, replacements: [ outTradeNo, claimedTransactionId ?? null ] }, transaction);
+  /**
+   * Begins `transaction`, locks the order of this out_trade_no, then its attempts, and reads what
+   * the rules need; null if no attempt has that number.
+   */
+  async lockPayment(outTradeNo: string, claimedTransactionId: string | undefined, transaction: BatchTransaction): Promise<LockedPayment | null> {
+    const [ , , orders, attempts, holders ] = await transaction.run('settlement.lock',
+      { sql: LOCK_PAYMENT_SQL, replacements: [ outTradeNo, claimedTransactionId ?? null ] });
     const [ order ] = orders;
     if (!order) {
       if (attempts.length) throw new Error(`payment attempt ${outTradeNo} has no order`);
@@ -82,19 +89,16 @@ export class SettlementRepository {
   /**
    * Writes a decision's changes, their event (order_events + outbox, through the one event writer's
    * statements; the payload from the order row read under the lock and the changes) and `also`
-   * (the notification's audit row), in one round trip. Under the order's row lock a payment's two
-   * updates must each change one row: any other count throws, inside the transaction, so nothing
-   * is written (the batch's other statements roll back with it). (Only changed rows are counted,
-   * so only updates that always change a value are guarded.)
+   * (the notification's audit row), and commits, in one round trip. A payment's two updates are
+   * guarded in SQL (above): a row not as read fails the batch before its COMMIT, and nothing of it
+   * is written.
    */
-  async apply(rows: LockedPayment, changes: SettlementChanges, source: string, transaction: Transaction, also?: SqlBatch): Promise<void> {
+  async applyAndCommit(rows: LockedPayment, changes: SettlementChanges, source: string, transaction: BatchTransaction, also?: SqlBatch): Promise<void> {
     const { order, attempt } = rows;
     const now = sqlTime(new Date());
     const batch: SqlBatch = { sql: [], replacements: [] };
-    const guarded: Array<{ statement: number; what: string }> = [];
     if (changes.attemptPaid) {
       const { transactionId, amounts } = changes.attemptPaid;
-      guarded.push({ statement: batch.sql.length, what: `attempt ${attempt.outTradeNo} paid` });
       if (amounts) {
         batch.sql.push(ATTEMPT_PAID_WITH_AMOUNTS_SQL);
         batch.replacements.push(transactionId, amounts.cashFee, amounts.couponFee, amounts.couponCount, amounts.settlementTotalFee,
@@ -111,7 +115,6 @@ export class SettlementRepository {
     }
     if (changes.orderPaid) {
       const { transactionId, paidAt, bankType } = changes.orderPaid;
-      guarded.push({ statement: batch.sql.length, what: `order ${order.outTradeNo} paid` });
       batch.sql.push(ORDER_PAID_SQL);
       batch.replacements.push(attempt.id, transactionId, sqlTime(paidAt), bankType, now, order.id);
     }
@@ -125,16 +128,16 @@ export class SettlementRepository {
         orderFactsAfter(rows.snapshot, changes), transaction));
     }
     if (also) append(batch, also);
-    const results = await runBatch(this.model, 'settlement.apply', batch, transaction);
-    for (const { statement, what } of guarded) expectOne(results[statement]?.affectedRows, what);
+    try {
+      await transaction.run('settlement.apply', batch, { commit: true });
+    } catch (err) {
+      if ((err as { original?: { errno?: number } }).original?.errno !== GUARD_REFUSED_ERRNO) throw err;
+      throw new Error(`settlement: payment ${attempt.outTradeNo} of order ${order.outTradeNo} was not as read under its lock; nothing written`);
+    }
   }
 
-  /** Runs `batch` in the settlement's transaction in one round trip: the audit row of a notification whose order is unknown. */
-  async write(batch: SqlBatch, transaction: Transaction): Promise<void> {
-    await runBatch(this.model, 'settlement.write', batch, transaction);
+  /** Runs `batch` and commits, in one round trip: the audit row of a notification whose order is unknown. */
+  async writeAndCommit(batch: SqlBatch, transaction: BatchTransaction): Promise<void> {
+    await transaction.run('settlement.write', batch, { commit: true });
   }
-}
-
-function expectOne(count: number | undefined, what: string): void {
-  if (count !== 1) throw new Error(`settlement: ${what} changed ${count} rows, not 1`);
 }

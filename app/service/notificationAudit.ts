@@ -1,7 +1,6 @@
 import { Service } from 'egg';
-import type { Transaction } from 'sequelize';
 import { auditRow, auditRowStatement, NotificationAuditEntry } from '../repository/notificationAuditRepository';
-import { append, SqlBatch } from '../repository/sqlBatch';
+import { append, type CommitHooks, type SqlBatch } from '../repository/sqlBatch';
 
 export type { NotificationAuditEntry } from '../repository/notificationAuditRepository';
 
@@ -11,20 +10,22 @@ export type { NotificationAuditEntry } from '../repository/notificationAuditRepo
  * column, so a row can be written for any body the size limit admits.
  */
 export default class NotificationAuditService extends Service {
+  /** Writes the row now, on its own. Counted in the metrics once written. */
+  async record(entry: NotificationAuditEntry): Promise<void> {
+    await this.app.model.PaymentNotification.create(auditRow(entry));
+    this.count(entry);
+  }
+
   /**
-   * Writes the row, in `transaction` if given. With `batch`, the row's INSERT is appended to it
-   * instead, for the caller to run in `transaction` in one round trip with the change the row
-   * describes (settlement). Counted in the metrics once written (committed).
+   * Appends the row's INSERT to `batch`, for the caller to run in `transaction` in one round trip
+   * with the change the row describes (settlement). Counted in the metrics once committed.
    */
-  async record(entry: NotificationAuditEntry, transaction?: Transaction, batch?: SqlBatch): Promise<void> {
-    if (batch) {
-      if (!transaction) throw new Error('an audit row in a batch needs its transaction');
-      append(batch, auditRowStatement(entry));
-    } else {
-      await this.app.model.PaymentNotification.create(auditRow(entry), { transaction });
-    }
-    const count = () => this.app.metrics.notifications.inc({ kind: entry.kind, outcome: entry.outcome });
-    if (transaction) transaction.afterCommit(count);
-    else count();
+  appendTo(batch: SqlBatch, entry: NotificationAuditEntry, transaction: CommitHooks): void {
+    append(batch, auditRowStatement(entry));
+    transaction.afterCommit(() => this.count(entry));
+  }
+
+  private count(entry: NotificationAuditEntry): void {
+    this.app.metrics.notifications.inc({ kind: entry.kind, outcome: entry.outcome });
   }
 }

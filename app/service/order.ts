@@ -86,7 +86,7 @@ export default class OrderService extends Service {
     const attemptFields = attemptFieldsOf(fields, fields.outTradeNo);
     let ids;
     try {
-      ids = await this.app.model.transaction(transaction => new OrderRepository(this.app.model).insertWithFirstAttempt(fields, attemptFields, transaction));
+      ids = await new OrderRepository(this.app.model).insertWithFirstAttempt(fields, attemptFields);
     } catch (err) {
       // The same idempotency key raced us: answer with the order that won.
       if (err instanceof UniqueConstraintError && cmd.idempotencyKey) {

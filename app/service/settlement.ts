@@ -3,7 +3,7 @@ import {
   auditOutcomeOf, claimedTransactionId, decideNotification, decidePaid, NotificationSettlementOutcome,
   PaidFacts, PaymentSource, SettlementDecision, SettlementOutcome, SettlementRows,
 } from '../domain/settlementRules';
-import type { SqlBatch } from '../repository/sqlBatch';
+import { inBatchTransaction, SqlBatch } from '../repository/sqlBatch';
 import { SettlementRepository } from '../repository/settlementRepository';
 import type { NotificationAuditEntry } from './notificationAudit';
 
@@ -49,18 +49,19 @@ export default class SettlementService extends Service {
     decide: (rows: SettlementRows | null) => SettlementDecision<O>,
     audit?: (outcome: O) => NotificationAuditEntry,
   ): Promise<O> {
-    const repository = new SettlementRepository(this.app.model);
-    return this.app.model.transaction(async transaction => {
+    const repository = new SettlementRepository();
+    // Two round trips: begin and read under the locks; write and commit.
+    return inBatchTransaction(this.app.model, async transaction => {
       const rows = await repository.lockPayment(outTradeNo, transactionId, transaction);
       const { outcome, changes, log } = decide(rows);
-      // The audit row goes in the round trip of the changes and their event (alone if there are none).
-      const batch: SqlBatch = { sql: [], replacements: [] };
-      if (audit) await this.service.notificationAudit.record(audit(outcome), transaction, batch);
-      if (rows) await repository.apply(rows, changes, source, transaction, batch);
-      else await repository.write(batch, transaction);
       if (log) transaction.afterCommit(() => this.ctx.logger[log.level](log.message, ...log.args));
       const event = rows ? changes.event?.type : undefined;
       if (event) transaction.afterCommit(() => this.app.metrics.paymentsApplied.inc({ source, event }));
+      // The audit row goes in the round trip of the changes and their event (alone if there are none).
+      const batch: SqlBatch = { sql: [], replacements: [] };
+      if (audit) this.service.notificationAudit.appendTo(batch, audit(outcome), transaction);
+      if (rows) await repository.applyAndCommit(rows, changes, source, transaction, batch);
+      else await repository.writeAndCommit(batch, transaction);
       return outcome;
     });
   }

@@ -74,10 +74,10 @@ describe('faults', () => {
       const { outTradeNo, transactionId } = await paidAtWechat(token);
       const xml = notificationXml(outTradeNo);
       // MySQL goes away after the rows were locked inside the settlement transaction, before its writes.
-      const apply = SettlementRepository.prototype.apply;
-      mock(SettlementRepository.prototype, 'apply', async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
+      const applyAndCommit = SettlementRepository.prototype.applyAndCommit;
+      mock(SettlementRepository.prototype, 'applyAndCommit', async function(this: SettlementRepository, ...args: Parameters<typeof applyAndCommit>) {
         await proxy.cut();
-        return apply.apply(this, args);
+        return applyAndCommit.apply(this, args);
       });
 
       const refused = await notify(xml);

@@ -11,9 +11,9 @@ import { SettlementRepository } from '../../app/repository/settlementRepository'
 
 async function main() {
   const app: any = await (start as any)({ baseDir: process.cwd(), env: 'unittest' });
-  const apply = SettlementRepository.prototype.apply;
-  SettlementRepository.prototype.apply = async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
-    await apply.apply(this, args);
+  const applyAndCommit = SettlementRepository.prototype.applyAndCommit;
+  SettlementRepository.prototype.applyAndCommit = async function(this: SettlementRepository, ...args: Parameters<typeof applyAndCommit>) {
+    await applyAndCommit.apply(this, args);
     // A payment committed: die now, as a power cut or the OOM killer would, with no chance to answer.
     const [ , changes, , transaction ] = args;
     if (changes.orderPaid) transaction.afterCommit(() => { process.kill(process.pid, 'SIGKILL'); });

@@ -39,7 +39,7 @@ describe('OrderRepository', () => {
     it(`writes the order and its first attempt, linked, exactly as Order.create and PaymentAttempt.create wrote them (${name})`, async () => {
       const fields = newOrder(overrides);
       const attemptFields = attemptFieldsOf(fields, fields.outTradeNo);
-      const { orderId, attemptId, createdAt } = await app.model.transaction(t => new OrderRepository(app.model).insertWithFirstAttempt(fields, attemptFields, t));
+      const { orderId, attemptId, createdAt } = await new OrderRepository(app.model).insertWithFirstAttempt(fields, attemptFields);
 
       // The model's read of it: every field as given, the defaults as the model set them, linked.
       const order = (await app.model.Order.findByPk(orderId))!;
@@ -74,9 +74,9 @@ describe('OrderRepository', () => {
   it('a reused Idempotency-Key fails on its unique key and rolls back whole: no second order, no half-written attempt', async () => {
     const repository = new OrderRepository(app.model);
     const first = newOrder({ idempotencyKey: 'key-dup' });
-    await app.model.transaction(t => repository.insertWithFirstAttempt(first, attemptFieldsOf(first, first.outTradeNo), t));
+    await repository.insertWithFirstAttempt(first, attemptFieldsOf(first, first.outTradeNo));
     const second = newOrder({ idempotencyKey: 'key-dup' });
-    await assert.rejects(app.model.transaction(t => repository.insertWithFirstAttempt(second, attemptFieldsOf(second, second.outTradeNo), t)),
+    await assert.rejects(repository.insertWithFirstAttempt(second, attemptFieldsOf(second, second.outTradeNo)),
       UniqueConstraintError);
     assert.equal(await app.model.Order.count(), 1);
     assert.equal(await app.model.PaymentAttempt.count(), 1);
@@ -84,7 +84,7 @@ describe('OrderRepository', () => {
     // The same key for another user is another order.
     const other = await login();
     const theirs = newOrder({ userId: other.userId, idempotencyKey: 'key-dup' });
-    const ids = await app.model.transaction(t => repository.insertWithFirstAttempt(theirs, attemptFieldsOf(theirs, theirs.outTradeNo), t));
+    const ids = await repository.insertWithFirstAttempt(theirs, attemptFieldsOf(theirs, theirs.outTradeNo));
     assert.equal((await app.model.Order.findByPk(ids.orderId))!.currentAttemptId, ids.attemptId);
   });
 });

@@ -8,8 +8,8 @@ import { testEnv } from '../../support/env';
 import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 // The settlement's plain-SQL reads and writes (app/repository/settlementRepository.ts): one round
-// trip for the reads under the locks, one for every write, with the guards of the model code it
-// replaced (docs/decisions/0017-multi-statement-round-trips.md).
+// trip begins the transaction and reads under the locks, one writes everything and commits, with
+// the guards of the model code it replaced (docs/decisions/0017, 0019).
 
 /** An order paid at the simulator whose notification is held back: the test hands it over itself. */
 async function paidAtWechat(token: string): Promise<{ outTradeNo: string; fields: Record<string, string> }> {
@@ -43,7 +43,7 @@ function watchRoundTrips(): { of: () => string[] } {
   });
   const lockPayment = SettlementRepository.prototype.lockPayment;
   mock(SettlementRepository.prototype, 'lockPayment', function(this: SettlementRepository, ...args: Parameters<typeof lockPayment>) {
-    settling = args[2];
+    settling = args[2] as unknown as Transaction;
     return lockPayment.apply(this, args);
   });
   return { of: () => sent.filter(q => settling && q.transaction === settling).map(q => q.sql) };
@@ -57,23 +57,23 @@ describe('SettlementRepository', () => {
     testEnv.sim.reset();
   });
 
-  it('settles a payment in four round trips (begin, the reads, the writes, commit), and its repeat too', async () => {
+  it('settles a payment in two round trips (begin and the reads; the writes and commit), and its repeat too', async () => {
     const { token } = await login();
     const a = await paidAtWechat(token);
     let watch = watchRoundTrips();
     assert.equal((await settle(a.fields)).result, 'APPLIED');
     const paid = watch.of();
-    assert.equal(paid.length, 4, paid.join('\n'));
-    assert.match(paid[0], /^START TRANSACTION/);
-    assert.match(paid[1], /settlement\.lock/);
-    assert.match(paid[2], /settlement\.apply/);
-    assert.match(paid[3], /^COMMIT/);
+    assert.equal(paid.length, 2, paid.join('\n'));
+    assert.match(paid[0], /^\/\* settlement\.lock \*\/ START TRANSACTION;\n/);
+    assert.match(paid[1], /^\/\* settlement\.apply \*\/ UPDATE payment_attempts [^]*INSERT INTO payment_notifications [^]*;\nCOMMIT$/);
 
     app.model.removeHook('afterQuery', 'countRoundTrips');
     mock.restore();
     watch = watchRoundTrips();
     assert.equal((await settle(a.fields)).result, 'DUPLICATE');
-    assert.equal(watch.of().length, 4, watch.of().join('\n'));
+    const repeat = watch.of();
+    assert.equal(repeat.length, 2, repeat.join('\n'));
+    assert.match(repeat[1], /^\/\* settlement\.apply \*\/ INSERT INTO payment_notifications [^;]*;\nCOMMIT$/);
     const state = await stored(a.outTradeNo);
     assert.deepEqual(state.events, [ 'PAID' ]);
     assert.deepEqual(state.audit.sort(), [ 'APPLIED', 'DUPLICATE' ]);
@@ -116,27 +116,32 @@ describe('SettlementRepository', () => {
     assert.deepEqual(state.outbox.map(e => [ e.seq, e.type ]), [[ 1, 'order.paid_after_close' ]]);
   });
 
-  it('a guarded update that changes no row rolls the whole batch back: no change, no event, no outbox row, no audit row', async () => {
-    const { token } = await login();
-    const a = await paidAtWechat(token);
-    // The order leaves NOTPAY inside the settlement's own transaction, after its read: the read
-    // says NOTPAY, so the decision pays it, and the order's update then matches no row.
-    const lockPayment = SettlementRepository.prototype.lockPayment;
-    mock(SettlementRepository.prototype, 'lockPayment', async function(this: SettlementRepository, ...args: Parameters<typeof lockPayment>) {
-      const rows = await lockPayment.apply(this, args);
-      await app.model.query('UPDATE orders SET status = \'CLOSED\' WHERE id = ?', { replacements: [ rows!.order.id ], transaction: args[2] });
-      return rows;
+  for (const [ which, change ] of [
+    [ 'the order left NOTPAY', 'UPDATE orders SET status = \'CLOSED\' WHERE id = ?' ],
+    [ 'the attempt holds a transaction_id', 'UPDATE payment_attempts SET transaction_id = \'4200000000000000000000000001\' WHERE order_id = ?' ],
+  ]) {
+    it(`a guarded update whose row is no longer as read fails before the COMMIT (${which}): no change, no event, no outbox row, no audit row`, async () => {
+      const { token } = await login();
+      const a = await paidAtWechat(token);
+      // The row changes inside the settlement's own transaction, after its read: the read says
+      // payable, so the decision pays it, and the guarded update then refuses its row.
+      const lockPayment = SettlementRepository.prototype.lockPayment;
+      mock(SettlementRepository.prototype, 'lockPayment', async function(this: SettlementRepository, ...args: Parameters<typeof lockPayment>) {
+        const rows = await lockPayment.apply(this, args);
+        await app.model.query(change, { replacements: [ rows!.order.id ], transaction: args[2] as unknown as Transaction });
+        return rows;
+      });
+      await assert.rejects(settle(a.fields), new RegExp(`^Error: settlement: payment ${a.outTradeNo} of order ${a.outTradeNo} was not as read under its lock; nothing written$`));
+      const state = await stored(a.outTradeNo);
+      assert.equal(state.order.status, 'NOTPAY', 'the change made in the transaction rolled back too');
+      assert.equal(state.order.transactionId, null);
+      assert.equal(state.attempt.transactionId, null, 'every update of the batch rolled back');
+      assert.equal(state.attempt.status, 'PREPAID');
+      assert.deepEqual(state.events, []);
+      assert.deepEqual(state.outbox, []);
+      assert.deepEqual(state.audit, []);
     });
-    await assert.rejects(settle(a.fields), /settlement: order \S+ paid changed 0 rows, not 1/);
-    const state = await stored(a.outTradeNo);
-    assert.equal(state.order.status, 'NOTPAY', 'the change made in the transaction rolled back too');
-    assert.equal(state.order.transactionId, null);
-    assert.equal(state.attempt.transactionId, null, 'the attempt update, which did change its row, rolled back');
-    assert.equal(state.attempt.status, 'PREPAID');
-    assert.deepEqual(state.events, []);
-    assert.deepEqual(state.outbox, []);
-    assert.deepEqual(state.audit, []);
-  });
+  }
 
   it('continues the order\'s outbox sequence, with the payload of the order as committed', async () => {
     const { token, openid } = await login();

@@ -137,11 +137,12 @@ describe('POST /payment/notify: exactly once', () => {
 
   it('SUCCESS is withheld when the transaction fails, and the resend then applies once', async () => {
     const outTradeNo = await paidOrder(token);
-    // The writes go through inside the transaction, then it fails before the commit: all of them roll back.
-    const apply = SettlementRepository.prototype.apply;
-    mock(SettlementRepository.prototype, 'apply', async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
-      await apply.apply(this, args);
-      throw new Error('Deadlock found when trying to get lock');
+    // The writes go through inside the transaction, then MariaDB fails it before its COMMIT (as a
+    // deadlock would): all of them roll back.
+    const applyAndCommit = SettlementRepository.prototype.applyAndCommit;
+    mock(SettlementRepository.prototype, 'applyAndCommit', function(this: SettlementRepository, ...args: Parameters<typeof applyAndCommit>) {
+      args[4]!.sql.push('SIGNAL SQLSTATE \'40001\' SET MESSAGE_TEXT = \'Deadlock found when trying to get lock\'');
+      return applyAndCommit.apply(this, args);
     });
     await testEnv.sim.pay(outTradeNo);
     const [ first ] = await testEnv.sim.waitForDelivery(outTradeNo, { count: 1 });

@@ -151,11 +151,11 @@ describe('settlement', () => {
     const { token } = await login();
     const good = await paidAtWechat(token);
     const bad = await paidAtWechat(token);
-    const apply = SettlementRepository.prototype.apply;
-    mock(SettlementRepository.prototype, 'apply', async function(this: SettlementRepository, ...args: Parameters<typeof apply>) {
-      await apply.apply(this, args);
-      // The writes ran inside the transaction; it breaks before the commit.
-      if (args[0].attempt.outTradeNo === bad.outTradeNo) throw new Error('Lock wait timeout exceeded');
+    const applyAndCommit = SettlementRepository.prototype.applyAndCommit;
+    mock(SettlementRepository.prototype, 'applyAndCommit', function(this: SettlementRepository, ...args: Parameters<typeof applyAndCommit>) {
+      // The writes run inside the transaction, then MariaDB fails it before its COMMIT (as a lock wait timeout would).
+      if (args[0].attempt.outTradeNo === bad.outTradeNo) args[4]!.sql.push('SIGNAL SQLSTATE \'HY000\' SET MESSAGE_TEXT = \'Lock wait timeout exceeded\'');
+      return applyAndCommit.apply(this, args);
     });
 
     const [ goodOutcome, badOutcome ] = await Promise.allSettled([
