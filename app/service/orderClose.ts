@@ -1,5 +1,4 @@
 import { Service } from 'egg';
-import { Op } from 'sequelize';
 import { SignType, WechatApiError, WechatError } from '../../lib/wechatpay';
 import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
@@ -66,12 +65,13 @@ export default class OrderCloseService extends Service {
         // So is one that got a prepay_id after we closed it (a unified order racing our closeorder).
         if (stillOpen.some(a => !closedAtWechat.has(closedKey(a)))) return { order: locked, done: false };
 
+        // Updated by primary key only: the order was read NOTPAY and its live attempts listed under
+        // its lock. A condition on status could be served by a status index, locking other
+        // orders' entries on the way (decision 0002).
         const closedAt = new Date();
-        const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: orderId, status: 'NOTPAY' }, transaction });
+        const [ changed ] = await Order.update({ status: 'CLOSED', closedAt }, { where: { id: orderId }, transaction });
         if (changed !== 1) throw new Error(`order ${outTradeNo} changed under its row lock`);
-        await PaymentAttempt.update({ status: 'CLOSED' }, {
-          where: { orderId, status: { [Op.in]: LIVE_ATTEMPT_STATUSES } }, transaction,
-        });
+        if (stillOpen.length) await PaymentAttempt.update({ status: 'CLOSED' }, { where: { id: stillOpen.map(a => a.id) }, transaction });
         // With its outbox event (order.closed or order.expired), in this transaction.
         await recordOrderEvent(this.app.model, {
           orderId, type: 'CLOSED', source,

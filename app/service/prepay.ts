@@ -240,7 +240,9 @@ export default class PrepayService extends Service {
       const locked = await Order.findByPk(order.id, { lock: transaction.LOCK.UPDATE, transaction });
       if (!locked) throw new Error(`order ${order.outTradeNo} vanished`);
       if (locked.status !== 'NOTPAY' || locked.currentAttemptId !== attempt.id) return { order: locked, attempt: null };
-      await PaymentAttempt.update({ status: 'CLOSED' }, { where: { id: attempt.id, status: LIVE_ATTEMPT_STATUSES }, transaction });
+      // Read under the lock, updated by primary key only (decision 0002: a status index could serve a status condition).
+      const replaced = await PaymentAttempt.findByPk(attempt.id, { attributes: [ 'id', 'status' ], lock: transaction.LOCK.UPDATE, transaction });
+      if (replaced && LIVE_ATTEMPT_STATUSES.includes(replaced.status)) await PaymentAttempt.update({ status: 'CLOSED' }, { where: { id: attempt.id }, transaction });
       const created = await PaymentAttempt.create(newAttemptFields(locked, merchantNumber('P')), { transaction });
       await Order.update({ currentAttemptId: created.id }, { where: { id: order.id }, transaction });
       return { order: locked, attempt: created };

@@ -360,9 +360,11 @@ export default class RefundService extends Service {
   private markFailed(refund: RefundRow, errCode: string, errCodeDes: string): Promise<boolean> {
     const { Order, Refund } = this.app.model;
     return this.app.model.transaction(async transaction => {
-      await Order.findByPk(refund.orderId, { lock: transaction.LOCK.UPDATE, transaction });
-      const [ changed ] = await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id, status: 'PROCESSING', refundId: null }, transaction });
-      if (changed !== 1) return false;
+      await Order.findByPk(refund.orderId, { attributes: [ 'id' ], lock: transaction.LOCK.UPDATE, transaction });
+      // Read under the lock, updated by primary key only (as updateUnderOrderLock, below).
+      const row = await Refund.findByPk(refund.id, { attributes: [ 'id', 'status', 'refundId' ], lock: transaction.LOCK.UPDATE, transaction });
+      if (!row || row.status !== 'PROCESSING' || row.refundId !== null) return false;
+      await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id }, transaction });
       await recordOrderEvent(this.app.model, {
         orderId: refund.orderId, type: 'REFUND_FAILED', source: 'wechat',
         detail: JSON.stringify({ outRefundNo: refund.outRefundNo, amount: refund.amount, outTradeNo: refund.outTradeNo, errCode }),

@@ -50,9 +50,10 @@ export default class RefundSettlementService extends Service {
       }
       const previous = refund.status;
       const successAt = facts.status === 'SUCCESS' ? (fromBeijing(facts.successTime) ?? new Date()) : null;
+      // By primary key only: the row was read `previous` under its lock (decision 0002).
       const [ changed ] = await Refund.update({
         status: facts.status, refundId: facts.refundId, successAt, errCode: null, errCodeDes: null,
-      }, { where: { id: refund.id, status: previous }, transaction });
+      }, { where: { id: refund.id }, transaction });
       if (changed !== 1) throw new Error(`refund ${refund.outRefundNo} changed under its row lock`);
 
       if (facts.status === 'SUCCESS') {
