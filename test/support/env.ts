@@ -6,6 +6,10 @@ import { AddressInfo } from 'node:net';
 import { MockApplication } from 'egg-mock';
 import { WechatSimulator } from '../../simulator';
 
+// egg-mock's own (untyped) helper behind app.httpRequest(): the app's one cached http.Server.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const mockHttpServer: (app: MockApplication) => http.Server = require('egg-mock/lib/mock_http_server');
+
 /**
  * The test world: the app under test listening on a real port (the simulator delivers
  * notifications to it over HTTP) and the WeChat simulator on another, both on free ports.
@@ -20,7 +24,11 @@ class TestEnv {
 
   async start(app: MockApplication) {
     this.app = app;
-    this.server = http.createServer(app.callback());
+    // The server app.httpRequest() uses (egg-mock keeps one per app), listening for the whole run.
+    // Left unlistened, each request listens on it and closes it at its end (supertest), and a close
+    // resets the connections other requests have open on it meanwhile (Node closes idle ones): tests
+    // sending requests at once then failed with ECONNRESET.
+    this.server = mockHttpServer(app);
     await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
     this.appUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     this.sim = new WechatSimulator({ retryScale: 0.001, notifyTimeoutMs: 3000 });

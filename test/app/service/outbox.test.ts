@@ -9,6 +9,7 @@ import { adminHeader, paidOrder, requestRefund } from '../../support/refunds';
 import { forkKillAfterCommit, sendNotification } from '../../support/killAfterCommitChild';
 import { startSecondApp } from '../../support/secondApp';
 import { AMQP_TEST_URL, AmqpCollector, eventually, WebhookSink } from '../../support/eventSink';
+import type { SqlBatch } from '../../../app/repository/sqlBatch';
 
 const SECRET = 'test-webhook-secret';
 
@@ -208,8 +209,10 @@ describe('outbox: events delivered to the merchant (webhook, RabbitMQ)', () => {
     useSinks(sink);
     const { token } = await login();
     const outTradeNo = await paidAtWechatOnly(token);
-    // The notification's audit row fails: the whole settlement transaction rolls back.
-    app.mockService('notificationAudit', 'record', async () => { throw new Error('audit write failed'); });
+    // The notification's audit row fails in the settlement's committing batch: the whole transaction rolls back.
+    app.mockService('notificationAudit', 'appendTo', (batch: SqlBatch) => {
+      batch.sql.push('SIGNAL SQLSTATE \'HY000\' SET MESSAGE_TEXT = \'audit write failed\'');
+    });
     const res = await app.httpRequest().post('/payment/notify').set('Content-Type', 'text/xml')
       .send(buildXml(testEnv.sim.buildNotification(outTradeNo)));
     assert.match(res.text, /FAIL/);
