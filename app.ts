@@ -4,6 +4,7 @@ import { checkMerchantCertificateAtStart } from './app/infra/merchantCert';
 import { closeAmqpSinkOf } from './app/infra/amqpSink';
 import { countOrdersCreated, listenForMetrics, measureScheduledJobs } from './app/infra/metricsWiring';
 import { RelayLoop } from './app/infra/relayLoop';
+import { outboxSinksConfigured } from './app/service/outbox';
 import * as http from 'node:http';
 
 export default class AppBoot implements IBoot {
@@ -47,7 +48,8 @@ export default class AppBoot implements IBoot {
     if (port) this.metricsServer = await listenForMetrics(port, this.app.callback());
     if (!this.app.config.outbox.relay.enabled) return;
     this.relay = new RelayLoop(
-      () => this.app.createAnonymousContext().service.outbox.relayBatch(),
+      // With no sink configured a commit's wake-up ends here, without building a request context.
+      () => (outboxSinksConfigured(this.app.config.outbox) ? this.app.createAnonymousContext().service.outbox.relayBatch() : Promise.resolve(0)),
       () => this.app.config.outbox.relay.pollMs,
       err => this.app.logger.warn('[outbox] relay round failed: %s', err.message),
     );

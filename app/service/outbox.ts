@@ -48,11 +48,6 @@ export default class OutboxService extends Service {
     return events.length;
   }
 
-  /** Whether any sink is configured: without one the relay leaves events PENDING. */
-  hasSinks(): boolean {
-    return this.sinks().length > 0;
-  }
-
   async list(filter: { status?: OutboxStatus; outTradeNo?: string; afterPosition?: number; limit: number }) {
     const repository = this.repository();
     const rows = await repository.list({ status: filter.status, outTradeNo: filter.outTradeNo, afterId: filter.afterPosition, limit: filter.limit });
@@ -129,6 +124,11 @@ export default class OutboxService extends Service {
     }
     return sinks;
   }
+}
+
+/** Whether any sink is configured: without one the relay has nothing to do and events stay PENDING. */
+export function outboxSinksConfigured(outbox: { webhook: { url?: string | null }; amqp: { url?: string | null } }): boolean {
+  return Boolean(outbox.webhook.url || outbox.amqp.url);
 }
 
 export function envelopeOf(event: OutboxEventRow): EventEnvelope {
