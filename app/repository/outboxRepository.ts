@@ -187,6 +187,31 @@ export class OutboxRepository {
     });
   }
 
+  /**
+   * Up to `limit` ids, after `afterId`, of DELIVERED events created before `cutoff` that have a
+   * later event of their order: an order's latest event is never among them, since the next
+   * event's seq is its MAX(seq) + 1 (orderEventStatements).
+   */
+  async purgeableDelivered(cutoff: Date, afterId: number, limit: number): Promise<number[]> {
+    const rows = await this.model.query<{ id: number }>(
+      'SELECT e.id FROM outbox_events e WHERE e.status = \'DELIVERED\' AND e.created_at < ? AND e.id > ? ' +
+      'AND EXISTS (SELECT 1 FROM outbox_events n WHERE n.order_id = e.order_id AND n.seq > e.seq) ' +
+      'ORDER BY e.id LIMIT ?',
+      { replacements: [ sqlTime(cutoff), afterId, limit ], type: QueryTypes.SELECT });
+    return rows.map(r => Number(r.id));
+  }
+
+  /**
+   * Deletes those of `ids` still DELIVERED (an operator may have replayed one since it was read)
+   * and answers how many were deleted.
+   */
+  async deleteDelivered(ids: number[]): Promise<number> {
+    if (!ids.length) return 0;
+    // BULKDELETE: Sequelize answers the statement's affectedRows.
+    return await this.model.query('DELETE FROM outbox_events WHERE id IN (?) AND status = \'DELIVERED\'',
+      { replacements: [ ids ], type: QueryTypes.BULKDELETE }) as unknown as number;
+  }
+
   async countByStatus(): Promise<Record<OutboxStatus, number>> {
     const rows = await this.model.query<{ status: OutboxStatus; n: number }>(
       'SELECT status, COUNT(*) AS n FROM outbox_events GROUP BY status', { type: QueryTypes.SELECT });
