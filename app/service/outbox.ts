@@ -89,6 +89,7 @@ export default class OutboxService extends Service {
       const cutoff = new Date(Date.now() - deliveredDays * 24 * 3600_000);
       const repository = this.repository();
       let deleted = 0;
+      // Pages move on by id, so a page whose rows were replayed meanwhile (not deleted) is not read again.
       let afterId = 0;
       while (Date.now() < deadline) {
         const ids = await repository.purgeableDelivered(cutoff, afterId, batchSize);
