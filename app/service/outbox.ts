@@ -91,8 +91,9 @@ export default class OutboxService extends Service {
       let deleted = 0;
       // Pages move on by id, so a page whose rows were replayed meanwhile (not deleted) is not read again.
       let afterId = 0;
-      while (Date.now() < deadline) {
-        const ids = await repository.purgeableDelivered(cutoff, afterId, batchSize);
+      const upToId = await repository.lastIdCreatedBefore(cutoff);
+      while (upToId > afterId && Date.now() < deadline) {
+        const ids = await repository.purgeableDelivered(cutoff, afterId, upToId, batchSize);
         deleted += await repository.deleteDelivered(ids);
         if (ids.length < batchSize) break;
         afterId = ids[ids.length - 1];

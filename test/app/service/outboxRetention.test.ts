@@ -127,7 +127,7 @@ describe('outbox retention: the purgeDeliveredEvents job', () => {
     const order = await newOrder();
     const [ first ] = await seedEvents(order, [ 'DELIVERED', 'DELIVERED' ], daysAgo(31));
     const repository = new OutboxRepository(app.model);
-    const page = await repository.purgeableDelivered(daysAgo(30), 0, 10);
+    const page = await repository.purgeableDelivered(daysAgo(30), 0, await repository.lastIdCreatedBefore(daysAgo(30)), 10);
     assert.deepEqual(page, [ first ]);
 
     // An operator replays it between the page's read and its delete.
@@ -141,8 +141,8 @@ describe('outbox retention: the purgeDeliveredEvents job', () => {
     mock(app.config.outbox.retention, 'batchSize', 2);
     const pages: number[] = [];
     const readPage = OutboxRepository.prototype.purgeableDelivered;
-    mock(OutboxRepository.prototype, 'purgeableDelivered', async function(this: OutboxRepository, cutoff: Date, afterId: number, limit: number) {
-      const ids = await readPage.call(this, cutoff, afterId, limit);
+    mock(OutboxRepository.prototype, 'purgeableDelivered', async function(this: OutboxRepository, cutoff: Date, afterId: number, upToId: number, limit: number) {
+      const ids = await readPage.call(this, cutoff, afterId, upToId, limit);
       pages.push(ids.length);
       return ids;
     });
@@ -151,9 +151,20 @@ describe('outbox retention: the purgeDeliveredEvents job', () => {
     await seedEvents(first, [ 'DELIVERED', 'DELIVERED', 'DELIVERED', 'DELIVERED' ], daysAgo(40));
     await seedEvents(second, [ 'DELIVERED', 'DEAD', 'DELIVERED', 'DELIVERED' ], daysAgo(40));
 
+    // Newer events (after the cutoff) end the pages' range: they are never read.
+    const third = await newOrder();
+    await seedEvents(third, [ 'DELIVERED', 'DELIVERED' ], daysAgo(1));
+
     assert.deepEqual(await app.runSchedule(PURGE), { ran: true, result: { deleted: 5 } });
     assert.deepEqual(pages, [ 2, 2, 1 ]);
-    assert.deepEqual(await outbox(), [[ first.outTradeNo, 4, 'DELIVERED' ], [ second.outTradeNo, 2, 'DEAD' ], [ second.outTradeNo, 4, 'DELIVERED' ]]);
+    assert.deepEqual(await outbox(), [[ first.outTradeNo, 4, 'DELIVERED' ], [ second.outTradeNo, 2, 'DEAD' ], [ second.outTradeNo, 4, 'DELIVERED' ],
+      [ third.outTradeNo, 1, 'DELIVERED' ], [ third.outTradeNo, 2, 'DELIVERED' ]]);
+
+    // Nothing older than the cutoff left to read: no page at all.
+    pages.length = 0;
+    await app.model.query('DELETE FROM outbox_events WHERE created_at < ?', { replacements: [ daysAgo(30) ] });
+    assert.deepEqual(await app.runSchedule(PURGE), { ran: true, result: { deleted: 0 } });
+    assert.deepEqual(pages, []);
   });
 
   it('runs once at a time cluster-wide: a concurrent run is skipped (LOCKED), and so is a tick while another holds the lock', async () => {
