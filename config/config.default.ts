@@ -273,6 +273,16 @@ export interface OutboxConfig {
   webhook: { url?: string; secret: string; timeoutMs: number };
   /** url unset (AMQP_URL): no RabbitMQ. */
   amqp: { url?: string; exchange: string; timeoutMs: number };
+  /**
+   * The purgeDeliveredEvents job (app/schedule): DELIVERED events older than deliveredDays are
+   * deleted, except each order's latest, whose seq the next event of that order continues from.
+   */
+  retention: {
+    deliveredDays: number;
+    intervalMs: number;
+    /** Events deleted per statement. */
+    batchSize: number;
+  };
 }
 
 export function outboxFromEnv(): OutboxConfig {
@@ -295,6 +305,11 @@ export function outboxFromEnv(): OutboxConfig {
       url: fromEnv('AMQP_URL'),
       exchange: fromEnv('AMQP_EXCHANGE', 'wxpay.events') as string,
       timeoutMs: positive('AMQP_TIMEOUT_MS', 5000),
+    },
+    retention: {
+      deliveredDays: positive('OUTBOX_RETENTION_DAYS', 30),
+      intervalMs: positive('OUTBOX_PURGE_INTERVAL_MS', 3600_000),
+      batchSize: positive('OUTBOX_PURGE_BATCH_SIZE', 500),
     },
   };
 }

@@ -187,6 +187,41 @@ export class OutboxRepository {
     });
   }
 
+  /**
+   * The highest id of an event created before `cutoff` (0 if none), read from the created_at index
+   * alone: the purge's pages stop there instead of reading every newer row of the table.
+   */
+  async lastIdCreatedBefore(cutoff: Date): Promise<number> {
+    const [ row ] = await this.model.query<{ id: number | null }>('SELECT MAX(id) AS id FROM outbox_events WHERE created_at < ?',
+      { replacements: [ sqlTime(cutoff) ], type: QueryTypes.SELECT });
+    return Number(row?.id ?? 0);
+  }
+
+  /**
+   * Up to `limit` ids in (`afterId`, `upToId`] of DELIVERED events created before `cutoff` that
+   * have a later event of their order: an order's latest event is never among them, since the
+   * next event's seq is its MAX(seq) + 1 (orderEventStatements).
+   */
+  async purgeableDelivered(cutoff: Date, afterId: number, upToId: number, limit: number): Promise<number[]> {
+    const rows = await this.model.query<{ id: number }>(
+      'SELECT e.id FROM outbox_events e WHERE e.status = \'DELIVERED\' AND e.created_at < ? AND e.id > ? AND e.id <= ? ' +
+      'AND EXISTS (SELECT 1 FROM outbox_events n WHERE n.order_id = e.order_id AND n.seq > e.seq) ' +
+      'ORDER BY e.id LIMIT ?',
+      { replacements: [ sqlTime(cutoff), afterId, upToId, limit ], type: QueryTypes.SELECT });
+    return rows.map(r => Number(r.id));
+  }
+
+  /**
+   * Deletes those of `ids` still DELIVERED (an operator may have replayed one since it was read)
+   * and answers how many were deleted.
+   */
+  async deleteDelivered(ids: number[]): Promise<number> {
+    if (!ids.length) return 0;
+    // BULKDELETE: Sequelize answers the statement's affectedRows.
+    return await this.model.query('DELETE FROM outbox_events WHERE id IN (?) AND status = \'DELIVERED\'',
+      { replacements: [ ids ], type: QueryTypes.BULKDELETE }) as unknown as number;
+  }
+
   async countByStatus(): Promise<Record<OutboxStatus, number>> {
     const rows = await this.model.query<{ status: OutboxStatus; n: number }>(
       'SELECT status, COUNT(*) AS n FROM outbox_events GROUP BY status', { type: QueryTypes.SELECT });

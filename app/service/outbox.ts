@@ -5,6 +5,7 @@ import { amqpSinkFor } from '../infra/amqpSink';
 import { postWebhook } from '../infra/webhookSink';
 import type { OutboxEventRow } from '../model/outboxEvent';
 import { OutboxRepository } from '../repository/outboxRepository';
+import type { JobRun } from './jobLock';
 
 /** Where events go: 'webhook' and/or 'amqp', each with how it delivers one event. */
 interface Sink {
@@ -74,6 +75,32 @@ export default class OutboxService extends Service {
     this.ctx.logger.info('[outbox] %d event(s) created %s..%s in %s replayed', replayed.length,
       range.from.toISOString(), range.to.toISOString(), range.statuses.join(','));
     return replayed;
+  }
+
+  /**
+   * The retention job (app/schedule/purgeDeliveredEvents.ts), once at a time cluster-wide: deletes
+   * DELIVERED events older than outbox.retention.deliveredDays, a page at a time until none is left
+   * or the job's deadline, keeping each order's latest event (its seq is where the next continues).
+   * PENDING and DEAD events are never deleted.
+   */
+  purgeDelivered(): Promise<JobRun<{ deleted: number }>> {
+    return this.service.jobLock.runExclusive('purgeDeliveredEvents', async deadline => {
+      const { deliveredDays, batchSize } = this.config.outbox.retention;
+      const cutoff = new Date(Date.now() - deliveredDays * 24 * 3600_000);
+      const repository = this.repository();
+      let deleted = 0;
+      // Pages move on by id, so a page whose rows were replayed meanwhile (not deleted) is not read again.
+      let afterId = 0;
+      const upToId = await repository.lastIdCreatedBefore(cutoff);
+      while (upToId > afterId && Date.now() < deadline) {
+        const ids = await repository.purgeableDelivered(cutoff, afterId, upToId, batchSize);
+        deleted += await repository.deleteDelivered(ids);
+        if (ids.length < batchSize) break;
+        afterId = ids[ids.length - 1];
+      }
+      if (deleted) this.ctx.logger.info('[job] purgeDeliveredEvents: deleted=%d delivered event(s) created before %s', deleted, cutoff.toISOString());
+      return { deleted };
+    });
   }
 
   private repository() {
