@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { app } from 'egg-mock/bootstrap';
+import mysql from 'mysql2';
 import { QueryTypes } from 'sequelize';
 import { inBatchTransaction } from '../../../app/repository/sqlBatch';
 import { resetWorld } from '../../support/fixtures';
@@ -129,5 +130,32 @@ describe('inBatchTransaction', () => {
     assert.equal(refused.error?.message, 'refused before any read');
     assert.deepEqual(refused.sent, []);
     assert.equal(await openTransactions(), 0);
+  });
+
+  it('every pooled connection runs READ COMMITTED in strict mode, whatever the server\'s defaults (settlement\'s guards need strict mode)', async () => {
+    // A connection of the pool, as the service gets it.
+    const [ mode ] = await app.model.query<{ isolation: string; sqlMode: string }>(
+      'SELECT @@SESSION.tx_isolation AS isolation, @@SESSION.sql_mode AS sqlMode', { type: QueryTypes.SELECT });
+    assert.equal(mode.isolation, 'READ-COMMITTED');
+    assert.ok(mode.sqlMode.split(',').includes('STRICT_TRANS_TABLES'), mode.sqlMode);
+
+    // A server whose defaults are neither: the pool's afterConnect hook sets both on a new connection.
+    const { host, port, username, password, database } = app.config.sequelize as any;
+    const connection = mysql.createConnection({ host, port, user: username, password, database, multipleStatements: true });
+    try {
+      const query = (sql: string) => new Promise<any>((resolve, reject) => connection.query(sql, (err, rows) => (err ? reject(err) : resolve(rows))));
+      await query('SET SESSION sql_mode = \'\'; SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      const [ before ] = await query('SELECT @@SESSION.tx_isolation AS isolation, @@SESSION.sql_mode AS sqlMode');
+      assert.deepEqual({ ...before }, { isolation: 'REPEATABLE-READ', sqlMode: '' });
+      await (app.config.sequelize as any).hooks.afterConnect(connection);
+      const [ after ] = await query('SELECT @@SESSION.tx_isolation AS isolation, @@SESSION.sql_mode AS sqlMode');
+      assert.deepEqual({ ...after }, { isolation: 'READ-COMMITTED', sqlMode: 'STRICT_TRANS_TABLES' });
+      // And a NOT NULL column then refuses NULL with an error, as the guards rely on.
+      await query('CREATE TEMPORARY TABLE strict_check (status VARCHAR(16) NOT NULL)');
+      await query('INSERT INTO strict_check VALUES (\'PAID\')');
+      await assert.rejects(query('UPDATE strict_check SET status = IF(status = \'NOTPAY\', \'SUCCESS\', NULL)'), /cannot be null/);
+    } finally {
+      connection.destroy();
+    }
   });
 });
