@@ -54,6 +54,8 @@ const WINDOW_SECONDS = Number(env.RATE_LIMIT_WINDOW_SECONDS ?? 60);
 if (cluster.isPrimary) {
   runBaselinePrimary('same-guarantee baseline', WORKERS, PORT);
 } else {
+  // Stopped by its primary with SIGTERM: exit normally, so a --cpu-prof profile gets written.
+  process.on('SIGTERM', () => process.exit(0));
   const pool = mysql.createPool({
     ...MYSQL_SERVER, database: env.MYSQL_DATABASE, connectionLimit: Number(env.MYSQL_POOL_MAX ?? 10),
     timezone: '+00:00', multipleStatements: true,

@@ -13,7 +13,8 @@
  * Settings: BENCH_WORKERS (cores), BENCH_CONNECTIONS (10,16,32,64: each level is measured), BENCH_NOTIFY_COUNT (3000),
  * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_ROUNDS (3), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
  * BENCH_SIGN_TYPE (MD5, the service's default, or HMAC-SHA256: the service's WECHAT_SIGN_TYPE, the baseline's too),
- * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
+ * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service),
+ * BENCH_GUARDED_NODE_FLAGS (the same for the same-guarantee baseline).
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -273,7 +274,8 @@ async function main() {
     children.push(baseline);
     await once(baseline, 'message');
     const guarded = fork(path.join(BASELINE_BUILD, 'bench', 'guardedBaseline.js'), [], {
-      cwd: root, execArgv: [],
+      // Node flags for the same-guarantee baseline's primary and workers (e.g. --cpu-prof, to set its profile beside the service's).
+      cwd: root, execArgv: (env.BENCH_GUARDED_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
       env: { ...env, ...serviceEnv, PORT: String(guardedPort), BENCH_WORKERS: String(WORKERS) },
     });
     children.push(guarded);
