@@ -358,36 +358,31 @@ export default class RefundService extends Service {
    * order's row lock (the lock order of every path). false: it was no longer PROCESSING unsent.
    */
   private markFailed(refund: RefundRow, errCode: string, errCodeDes: string): Promise<boolean> {
-    const { Order, Refund } = this.app.model;
-    return this.app.model.transaction(async transaction => {
-      await Order.findByPk(refund.orderId, { attributes: [ 'id' ], lock: transaction.LOCK.UPDATE, transaction });
-      // Read under the lock, updated by primary key only (as updateUnderOrderLock, below).
-      const row = await Refund.findByPk(refund.id, { attributes: [ 'id', 'status', 'refundId' ], lock: transaction.LOCK.UPDATE, transaction });
-      if (!row || row.status !== 'PROCESSING' || row.refundId !== null) return false;
-      await Refund.update({ status: 'FAILED', errCode, errCodeDes }, { where: { id: refund.id }, transaction });
-      await recordOrderEvent(this.app.model, {
+    return this.updateUnderOrderLock(refund, { status: 'FAILED', errCode, errCodeDes }, { status: 'PROCESSING', refundId: null },
+      transaction => recordOrderEvent(this.app.model, {
         orderId: refund.orderId, type: 'REFUND_FAILED', source: 'wechat',
         detail: JSON.stringify({ outRefundNo: refund.outRefundNo, amount: refund.amount, outTradeNo: refund.outTradeNo, errCode }),
-      }, transaction);
-      return true;
-    });
+      }, transaction));
   }
 
   /**
    * Updates a refund's row under its order's row lock, in a transaction: the lock order of every
    * path (decision 0002). The row is read by primary key under the lock and `expected` checked
-   * there; the UPDATE then names only the primary key. A bare UPDATE ... WHERE id = ? AND
+   * there; the UPDATE then names only the primary key, and `andThen` runs in the same transaction.
+   * Answers whether the row was as expected (and so updated). A bare UPDATE ... WHERE id = ? AND
    * refund_id IS NULL was read through the refund_id index (MariaDB's choice), locking index
    * entries before the row, the reverse of the refund notification's settlement: the two deadlocked.
    */
-  private updateUnderOrderLock(refund: RefundRow, changes: Partial<Pick<RefundRow, 'refundId' | 'errCode' | 'errCodeDes'>>,
-    expected: Partial<Pick<RefundRow, 'status' | 'refundId'>>): Promise<void> {
+  private updateUnderOrderLock(refund: RefundRow, changes: Partial<Pick<RefundRow, 'status' | 'refundId' | 'errCode' | 'errCodeDes'>>,
+    expected: Partial<Pick<RefundRow, 'status' | 'refundId'>>, andThen?: (transaction: Transaction) => Promise<void>): Promise<boolean> {
     const { Order, Refund } = this.app.model;
     return this.app.model.transaction(async transaction => {
       await Order.findByPk(refund.orderId, { attributes: [ 'id' ], lock: transaction.LOCK.UPDATE, transaction });
       const row = await Refund.findByPk(refund.id, { lock: transaction.LOCK.UPDATE, transaction });
-      if (!row || Object.entries(expected).some(([ column, value ]) => row.get(column) !== value)) return;
+      if (!row || Object.entries(expected).some(([ column, value ]) => row.get(column) !== value)) return false;
       await Refund.update(changes, { where: { id: refund.id }, transaction });
+      if (andThen) await andThen(transaction);
+      return true;
     });
   }
 
