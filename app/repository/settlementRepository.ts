@@ -26,23 +26,21 @@ const LOCK_PAYMENT_SQL = [
 ];
 
 /**
- * The two guarded updates. Each names its row by primary key and says so (FORCE INDEX): with a
- * second condition on an indexed column MariaDB may reach the row through that index and lock
- * other orders' index entries on the way; two payments of different orders then deadlocked (seen
- * in the bench, decision 0002). Each carries its guard in its first assignment: a row no longer in
- * the state the rules decided on (an attempt already holding a transaction_id, an order no longer
- * NOTPAY) sets `status` to NULL, which its NOT NULL column refuses in strict mode (the session's
- * sql_mode, config.sequelize), so the statement fails, the batch stops before its COMMIT and the
- * transaction rolls back (decision 0019). MySQL assigns left to right, so the guard reads the row
- * as it was. Under the order's row lock this cannot happen unless the rules and the SQL disagree.
+ * The two guarded updates name their row by primary key only (a condition on an indexed column
+ * could let MariaDB reach the row through that index and lock other orders' entries: decision
+ * 0002) and carry their guard in their first assignment: a row no longer in the state the rules
+ * decided on (an attempt already holding a transaction_id, an order no longer NOTPAY) sets `status`
+ * to NULL, which its NOT NULL column refuses in strict mode (the session's sql_mode,
+ * config.sequelize), so the statement fails, the batch stops before its COMMIT and the transaction
+ * rolls back (decision 0019). MySQL assigns left to right, so the guard reads the row as it was.
+ * Under the order's row lock this cannot happen unless the rules and the SQL disagree. The paid
+ * amounts (cash, coupons, settled) are NULL when the report carried none, as an unpaid attempt has them.
  */
-const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = IF(transaction_id IS NULL, \'PAID\', NULL), transaction_id = ?, ' +
-  'updated_at = ? WHERE id = ?';
-const ATTEMPT_PAID_WITH_AMOUNTS_SQL = 'UPDATE payment_attempts FORCE INDEX (PRIMARY) SET status = IF(transaction_id IS NULL, \'PAID\', NULL), transaction_id = ?, ' +
+const ATTEMPT_PAID_SQL = 'UPDATE payment_attempts SET status = IF(transaction_id IS NULL, \'PAID\', NULL), transaction_id = ?, ' +
   'cash_fee = ?, coupon_fee = ?, coupon_count = ?, settlement_total_fee = ?, coupons = ?, updated_at = ? WHERE id = ?';
 const ATTEMPT_ERROR_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, updated_at = ? WHERE id = ?';
 const ATTEMPT_FAILED_SQL = 'UPDATE payment_attempts SET err_code = ?, err_code_des = ?, status = \'FAILED\', updated_at = ? WHERE id = ?';
-const ORDER_PAID_SQL = 'UPDATE orders FORCE INDEX (PRIMARY) SET status = IF(status = \'NOTPAY\', \'SUCCESS\', NULL), paid_attempt_id = ?, transaction_id = ?, ' +
+const ORDER_PAID_SQL = 'UPDATE orders SET status = IF(status = \'NOTPAY\', \'SUCCESS\', NULL), paid_attempt_id = ?, transaction_id = ?, ' +
   'paid_at = ?, bank_type = ?, updated_at = ? WHERE id = ?';
 /** MariaDB's ER_BAD_NULL_ERROR: a guard above refused its row. */
 const GUARD_REFUSED_ERRNO = 1048;
@@ -99,14 +97,9 @@ export class SettlementRepository {
     const batch: SqlBatch = { sql: [], replacements: [] };
     if (changes.attemptPaid) {
       const { transactionId, amounts } = changes.attemptPaid;
-      if (amounts) {
-        batch.sql.push(ATTEMPT_PAID_WITH_AMOUNTS_SQL);
-        batch.replacements.push(transactionId, amounts.cashFee, amounts.couponFee, amounts.couponCount, amounts.settlementTotalFee,
-          amounts.coupons.length > 0 ? JSON.stringify(amounts.coupons) : null, now, attempt.id);
-      } else {
-        batch.sql.push(ATTEMPT_PAID_SQL);
-        batch.replacements.push(transactionId, now, attempt.id);
-      }
+      batch.sql.push(ATTEMPT_PAID_SQL);
+      batch.replacements.push(transactionId, amounts?.cashFee ?? null, amounts?.couponFee ?? null, amounts?.couponCount ?? null,
+        amounts?.settlementTotalFee ?? null, amounts && amounts.coupons.length > 0 ? JSON.stringify(amounts.coupons) : null, now, attempt.id);
     }
     if (changes.attemptFailed) {
       const { errCode, errCodeDes, markFailed } = changes.attemptFailed;

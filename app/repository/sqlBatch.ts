@@ -89,13 +89,11 @@ class BatchedSequelizeTransaction extends Transaction implements BatchTransactio
   async run(name: string, batch: SqlBatch, options: { commit?: boolean } = {}): Promise<StatementResult[]> {
     if (this.committedByBatch) throw new Error(`batch ${name}: its transaction has already committed`);
     const lead = this.begun ? [] : [ 'START TRANSACTION' ];
-    const tail = options.commit ? [ 'COMMIT' ] : [];
-    if (!lead.length && !tail.length) return runBatch(this.model, name, batch, this);
     // Counted as begun before the answer: a failure may come after START TRANSACTION ran.
     this.begun = true;
     const results = await runBatch(this.model, name,
-      { sql: [ ...lead, ...batch.sql, ...tail ], replacements: batch.replacements }, this);
-    if (tail.length) this.committedByBatch = true;
+      { sql: [ ...lead, ...batch.sql, ...(options.commit ? [ 'COMMIT' ] : []) ], replacements: batch.replacements }, this);
+    if (options.commit) this.committedByBatch = true;
     return results.slice(lead.length, lead.length + batch.sql.length);
   }
 
