@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { app } from 'egg-mock/bootstrap';
-import { QueryTypes } from 'sequelize';
 import { PrepayRepository } from '../../../app/repository/prepayRepository';
 import { createOrder, login, resetWorld } from '../../support/fixtures';
+import { waitForStatement } from '../../support/processList';
 
 /** The order and its current attempt, as stored. */
 async function rows(outTradeNo: string) {
@@ -89,17 +89,8 @@ describe('PrepayRepository', () => {
         .finally(() => { settled = true; });
       let storeError: unknown;
       stored.catch(err => { storeError = err; });
-      // The store waits for the order row...
-      let waiting = false;
-      const deadline = Date.now() + 10_000;
-      while (!waiting && !settled && Date.now() < deadline) {
-        // Seen in the process list (after the batch's name comment) rather than InnoDB's lock waits: a primary-key FOR UPDATE that
-        // waits is in the optimizer's "Statistics" state and is not always listed as a LOCK WAIT.
-        const [ row ] = await app.model.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist ' +
-          'WHERE db = DATABASE() AND command = \'Query\' AND info LIKE \'%SELECT status FROM orders WHERE id = % FOR UPDATE\'', { type: QueryTypes.SELECT });
-        waiting = Number(row.n) > 0;
-        if (!waiting) await new Promise(resolve => setImmediate(resolve));
-      }
+      // The store waits for the order row (its statement after the batch's name comment, in the process list)...
+      const waiting = await waitForStatement([ '%SELECT status FROM orders WHERE id = % FOR UPDATE%' ], () => settled);
       assert.ok(waiting, `the store waits for the order row held by another transaction (settled: ${settled}, error: ${storeError}, pool: ${JSON.stringify(poolState())})`);
       assert.equal(settled, false);
       // ...without having locked the attempt: it is still free to this transaction.

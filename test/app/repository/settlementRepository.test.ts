@@ -5,6 +5,7 @@ import { QueryTypes, Transaction } from 'sequelize';
 import { eventPayload } from '../../../app/domain/outboxRules';
 import { SettlementRepository } from '../../../app/repository/settlementRepository';
 import { testEnv } from '../../support/env';
+import { waitForStatement } from '../../support/processList';
 import { createOrder, login, resetWorld } from '../../support/fixtures';
 
 // The settlement's plain-SQL reads and writes (app/repository/settlementRepository.ts): one round
@@ -91,14 +92,7 @@ describe('SettlementRepository', () => {
       let settleError: unknown;
       settling.catch(err => { settleError = err; });
       // The settlement's reads wait for the order row (seen in the process list)...
-      let waiting = false;
-      const deadline = Date.now() + 10_000;
-      while (!waiting && !settled && Date.now() < deadline) {
-        const [ row ] = await app.model.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist ' +
-          'WHERE db = DATABASE() AND command = \'Query\' AND info LIKE \'%FROM orders o WHERE o.id = @settle_order_id FOR UPDATE%\'', { type: QueryTypes.SELECT });
-        waiting = Number(row.n) > 0;
-        if (!waiting) await new Promise(resolve => setImmediate(resolve));
-      }
+      const waiting = await waitForStatement([ '%FROM orders o WHERE o.id = @settle_order_id FOR UPDATE%' ], () => settled);
       assert.ok(waiting, `the settlement waits for the order row held by another transaction (settled: ${settled}, error: ${settleError})`);
       assert.equal(settled, false);
       // ...without having locked any attempt: NOWAIT would fail on a held lock.

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { app, mock } from 'egg-mock/bootstrap';
-import { QueryTypes } from 'sequelize';
+import { waitForStatement } from '../../support/processList';
 import { paidOrder, requestRefund, useManualRefunds } from '../../support/refunds';
-
-/** Whether a statement of another connection of this database is running on `table` (waiting for a lock, here). */
-async function statementWaitingOn(table: 'orders' | 'refunds'): Promise<boolean> {
-  const [ row ] = await app.model.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist ' +
-    'WHERE db = DATABASE() AND id <> CONNECTION_ID() AND command IN (\'Query\', \'Execute\') AND info LIKE ?',
-  { replacements: [ `%\`${table}\`%` ], type: QueryTypes.SELECT });
-  return Number(row.n) > 0;
-}
 
 describe('app/service/refund.ts', () => {
   const { manual, user } = useManualRefunds();
@@ -42,11 +34,7 @@ describe('app/service/refund.ts', () => {
       await app.model.Refund.findByPk(row.id, { lock: transaction.LOCK.UPDATE, transaction });
       release();
       // The request now records WeChat's refund_id and waits for a lock this transaction holds.
-      const deadline = Date.now() + 10_000;
-      while (!await statementWaitingOn('orders') && !await statementWaitingOn('refunds')) {
-        assert.ok(Date.now() < deadline, 'the request\'s write never reached the database');
-        await new Promise(resolve => setImmediate(resolve));
-      }
+      assert.ok(await waitForStatement([ '%`orders`%', '%`refunds`%' ]), 'the request\'s write never reached the database');
       // The settlement's write: refund_id and SUCCESS. Before the fix the request's bare UPDATE held
       // the refund_id index entry and waited for the row, and this write then deadlocked with it.
       await app.model.Refund.update({ status: 'SUCCESS', refundId: 'refund-from-notify', successAt: new Date() },
