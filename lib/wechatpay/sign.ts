@@ -1,5 +1,4 @@
-import * as crypto from 'node:crypto';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 export type SignType = 'MD5' | 'HMAC-SHA256';
 export const SIGN_TYPES: readonly SignType[] = [ 'MD5', 'HMAC-SHA256' ];
@@ -26,8 +25,7 @@ export function stringToSign(params: Params, apiKey: string): string {
 }
 
 /** Node's one-call hash (20.12 and later): no Hash object per signature. createHash on older Nodes. */
-const oneShotHash: ((algorithm: string, data: string, outputEncoding: 'hex') => string) | undefined =
-  typeof crypto.hash === 'function' ? crypto.hash : undefined;
+const oneShotHash = typeof hash === 'function' ? hash : undefined;
 
 export function sign(params: Params, apiKey: string, signType: SignType): string {
   const text = stringToSign(params, apiKey);
