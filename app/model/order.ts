@@ -1,5 +1,5 @@
 import { Application } from 'egg';
-import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
+import { Attributes, CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
 import type { OrderStatus } from '../domain/orderStatus';
 
 export interface OrderItem {
@@ -79,3 +79,6 @@ export default defineOrder;
 
 /** A row of Order, as the model reads it. */
 export type OrderRow = InstanceType<ReturnType<typeof defineOrder>>;
+
+/** An order's columns as plain data: a row read by the model, or one a repository has just written (no model instance). */
+export type OrderData = Attributes<OrderRow>;

@@ -1,5 +1,5 @@
 import { Application } from 'egg';
-import { CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
+import { Attributes, CreationOptional, DataTypes, InferAttributes, InferCreationAttributes, Model } from 'sequelize';
 
 export type AttemptStatus = 'CREATED' | 'PREPAID' | 'FAILED' | 'PAID' | 'CLOSED';
 
@@ -64,3 +64,6 @@ export default definePaymentAttempt;
 
 /** A row of PaymentAttempt, as the model reads it. */
 export type PaymentAttemptRow = InstanceType<ReturnType<typeof definePaymentAttempt>>;
+
+/** A payment attempt's columns as plain data: a row read by the model, or one a repository has just written. */
+export type PaymentAttemptData = Attributes<PaymentAttemptRow>;

@@ -7,12 +7,12 @@ import { chooseTradeType } from '../domain/channels';
 import { LIVE_ATTEMPT_STATUSES } from '../domain/orderStatus';
 import { encodeOrderCursor, OrderCursor } from '../domain/orderCursor';
 import { withTimeout } from '../infra/withTimeout';
-import { AttemptStatus } from '../model/paymentAttempt';
 import { SessionUser } from './session';
 import { attemptFieldsOf, PaymentParams } from './prepay';
 import { OrderRepository } from '../repository/orderRepository';
 import { countOrderCreated } from '../infra/metricsWiring';
-import type { OrderRow } from '../model/order';
+import type { OrderData, OrderRow } from '../model/order';
+import type { AttemptStatus, PaymentAttemptData } from '../model/paymentAttempt';
 import { decideUnifiedOrderOptions } from '../domain/unifiedOrderOptions';
 import { paidFactsOf } from '../domain/settlementRules';
 
@@ -63,7 +63,7 @@ export default class OrderService extends Service {
     // a read before every order: a retry is rare, a SELECT on every Buy is not.
     const priced = await this.service.catalog.price(cmd.items);
     const options = decideUnifiedOrderOptions(priced.items, priced.totalFee, priced.productOptions, cmd.receipt === true);
-    const { Order, PaymentAttempt } = this.app.model;
+    const { Order } = this.app.model;
     const fields = {
       outTradeNo: merchantNumber('P'),
       userId: cmd.user.userId,
@@ -96,17 +96,17 @@ export default class OrderService extends Service {
       throw err;
     }
     countOrderCreated(this.app.metrics, tradeType);
-    // The rows as the models would read them back, without reading them: prepay works on instances.
+    // The rows as written, as plain data: prepay needs no model instance for them (no read back either).
     const { orderId, attemptId, createdAt } = ids;
-    const order = Order.build({
+    const order: OrderData = {
       ...fields, id: orderId, status: 'NOTPAY', currentAttemptId: attemptId, paidAttemptId: null, transactionId: null, paidAt: null,
       bankType: null, closedAt: null, refundRequired: false, refundedFee: 0, createdAt, updatedAt: createdAt,
-    }, { isNewRecord: false, raw: true });
-    const attempt = PaymentAttempt.build({
+    };
+    const attempt: PaymentAttemptData = {
       ...attemptFields, id: attemptId, orderId, status: 'CREATED', prepayId: null, prepayExpiresAt: null, payUrl: null, transactionId: null,
       errCode: null, errCodeDes: null, cashFee: null, couponFee: null, couponCount: null, settlementTotalFee: null, coupons: null,
       createdAt, updatedAt: createdAt,
-    }, { isNewRecord: false, raw: true });
+    };
     this.ctx.logger.info('[payment] order %s created: total_fee=%d user=%d', order.outTradeNo, order.totalFee, order.userId);
     return this.service.prepay.paymentParams(order, cmd.user.openid, cmd.clientIp, attempt);
   }

@@ -7,8 +7,8 @@ import { ConflictError, ServiceUnavailableError } from '../common/errors';
 import { wechatFailureToAppError } from '../common/wechatErrors';
 import { isPaidStatus, LIVE_ATTEMPT_STATUSES } from '../domain/orderStatus';
 import { PrepayRepository } from '../repository/prepayRepository';
-import type { OrderRow } from '../model/order';
-import type { PaymentAttemptRow } from '../model/paymentAttempt';
+import type { OrderData } from '../model/order';
+import type { PaymentAttemptData } from '../model/paymentAttempt';
 
 /** WeChat wants time_expire at least a minute after the unified order call; keep some margin. */
 const MIN_PAYABLE_MS = 90 * 1000;
@@ -61,8 +61,12 @@ export type PaymentParams = JsapiPaymentParams | NativePaymentParams | MwebPayme
  * with the sign type the order was created with.
  */
 export default class PrepayService extends Service {
-  /** `current`: the order's current attempt when the caller has it in hand (it just created both). */
-  async paymentParams(order: OrderRow, openid: string, clientIp: string, current?: PaymentAttemptRow, retried = false): Promise<PaymentParams> {
+  /**
+   * `order` and `current` are plain data (a model instance is one too): order creation hands in
+   * the rows it has just written without building instances for them. `current`: the order's
+   * current attempt when the caller has it in hand (it just created both).
+   */
+  async paymentParams(order: OrderData, openid: string, clientIp: string, current?: PaymentAttemptData, retried = false): Promise<PaymentParams> {
     this.assertPayable(order);
     const { PaymentAttempt } = this.app.model;
     let attempt = current?.id === order.currentAttemptId ? current : await PaymentAttempt.findByPk(order.currentAttemptId!);
@@ -87,18 +91,24 @@ export default class PrepayService extends Service {
     if (params) return params;
     // The attempt was closed or replaced on purpose while we called WeChat: start again from the
     // order as it is now, once.
-    await order.reload();
     if (retried) throw new ServiceUnavailableError('ORDER_BUSY', 'the order changed while it was being paid, retry shortly');
-    return this.paymentParams(order, openid, clientIp, undefined, true);
+    return this.paymentParams(await this.reread(order), openid, clientIp, undefined, true);
   }
 
-  private assertPayable(order: OrderRow) {
+  /** The order as it is now in the database. */
+  private async reread(order: OrderData): Promise<OrderData> {
+    const now = await this.app.model.Order.findByPk(order.id);
+    if (!now) throw new Error(`order ${order.outTradeNo} vanished`);
+    return now;
+  }
+
+  private assertPayable(order: OrderData) {
     if (isPaidStatus(order.status)) throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
     if (order.status === 'CLOSED') throw new ConflictError('ORDER_CLOSED', 'this order is closed');
     if (order.expiresAt.getTime() - Date.now() < MIN_PAYABLE_MS) throw new ConflictError('ORDER_EXPIRED', 'this order has expired, place a new one');
   }
 
-  private prepayUsable(attempt: PaymentAttemptRow): boolean {
+  private prepayUsable(attempt: PaymentAttemptData): boolean {
     // An mweb_url lives 5 minutes: a fifth of its life as margin, not the 5 minutes a prepay_id gets.
     const ttl = TRADE_TYPE_SPECS[attempt.tradeType as TradeType]?.replyTtlMs ?? 0;
     const margin = Math.min(this.config.payment.prepayReuseMarginSeconds * 1000, ttl / 5);
@@ -109,7 +119,7 @@ export default class PrepayService extends Service {
    * Unified order for this attempt; answers the signed parameters, or undefined when the attempt
    * stopped being open during the call (its prepay_id is then never given out).
    */
-  private async callUnifiedOrder(order: OrderRow, attempt: PaymentAttemptRow, openid: string, clientIp: string): Promise<PaymentParams | undefined> {
+  private async callUnifiedOrder(order: OrderData, attempt: PaymentAttemptData, openid: string, clientIp: string): Promise<PaymentParams | undefined> {
     let reply: Record<string, string>;
     try {
       // Same out_trade_no, same parameters (time_start/time_expire stored on the attempt): a
@@ -117,10 +127,11 @@ export default class PrepayService extends Service {
       reply = await this.app.wechatPay.unifiedOrder(this.unifiedOrderRequest(order, attempt, openid, clientIp),
         { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
+      // Kept on the attempt for the operator; by primary key (decision 0002).
       if (err instanceof WechatApiError) {
-        await attempt.update({ errCode: err.errCode.slice(0, 32), errCodeDes: err.errCodeDes.slice(0, 255) });
+        await this.app.model.PaymentAttempt.update({ errCode: err.errCode.slice(0, 32), errCodeDes: err.errCodeDes.slice(0, 255) }, { where: { id: attempt.id } });
       } else if (err instanceof WechatError) {
-        await attempt.update({ errCode: err.name.slice(0, 32), errCodeDes: err.message.slice(0, 255) });
+        await this.app.model.PaymentAttempt.update({ errCode: err.name.slice(0, 32), errCodeDes: err.message.slice(0, 255) }, { where: { id: attempt.id } });
       }
       throw err;
     }
@@ -158,7 +169,7 @@ export default class PrepayService extends Service {
    * MWEB the H5 site's scene_info. spbill_create_ip is the payer's address as Egg computes it
    * (TRUST_PROXY), which MWEB requires to be the payer's real one.
    */
-  private unifiedOrderRequest(order: OrderRow, attempt: PaymentAttemptRow, openid: string, clientIp: string): UnifiedOrderRequest {
+  private unifiedOrderRequest(order: OrderData, attempt: PaymentAttemptData, openid: string, clientIp: string): UnifiedOrderRequest {
     const wechat = this.config.wechat;
     const tradeType = attempt.tradeType as TradeType;
     return {
@@ -186,7 +197,7 @@ export default class PrepayService extends Service {
    * What the payer's side needs, by trade type, signed (JSAPI, APP) with the attempt's appid and
    * sign type: the payer's app checks the sign against its own appid and the order's sign type.
    */
-  private sign(order: OrderRow, attempt: PaymentAttemptRow): PaymentParams {
+  private sign(order: OrderData, attempt: PaymentAttemptData): PaymentParams {
     const { apiKey, mchId, web } = this.config.wechat;
     const signType = attempt.signType as SignType;
     const prepayId = attempt.prepayId!;
@@ -220,7 +231,7 @@ export default class PrepayService extends Service {
    * Closes the current attempt at WeChat, then opens a new one for the same order (or takes the
    * one a concurrent request opened first: one order, one live number).
    */
-  private async replaceAttempt(order: OrderRow, attempt: PaymentAttemptRow): Promise<PaymentAttemptRow> {
+  private async replaceAttempt(order: OrderData, attempt: PaymentAttemptData): Promise<PaymentAttemptData> {
     if (LIVE_ATTEMPT_STATUSES.includes(attempt.status)) {
       try {
         await this.app.wechatPay.closeOrder(attempt.outTradeNo, { signType: attempt.signType as SignType, appId: attempt.appid });
@@ -249,9 +260,10 @@ export default class PrepayService extends Service {
     });
     if (!next.attempt) {
       // Paid, closed or replaced by another request meanwhile: continue from the order as it is.
-      await order.reload();
-      this.assertPayable(order);
-      const current = await PaymentAttempt.findByPk(order.currentAttemptId!);
+      const now = await this.reread(order);
+      this.assertPayable(now);
+      order.currentAttemptId = now.currentAttemptId;
+      const current = await PaymentAttempt.findByPk(now.currentAttemptId!);
       if (!current) throw new Error(`order ${order.outTradeNo} lost its current attempt`);
       return current;
     }
@@ -261,7 +273,7 @@ export default class PrepayService extends Service {
   }
 
   /** Maps a WeChat failure to the client error it means. */
-  private async raise(order: OrderRow, err: unknown): Promise<never> {
+  private async raise(order: OrderData, err: unknown): Promise<never> {
     if (err instanceof WechatApiError && err.errCode === 'ORDERPAID') {
       await this.service.order.refreshFromWechat(order).catch(() => undefined);
       throw new ConflictError('ORDER_ALREADY_PAID', 'this order is already paid');
@@ -272,7 +284,7 @@ export default class PrepayService extends Service {
 }
 
 /** The order's optional unified-order fields, as WeChat spells them; absent ones are not sent. */
-function unifiedOrderExtras(order: OrderRow) {
+function unifiedOrderExtras(order: OrderData) {
   return {
     goods_tag: order.goodsTag ?? undefined,
     limit_pay: order.limitPay === 'no_credit' ? 'no_credit' as const : undefined,

@@ -206,6 +206,32 @@ describe('POST /payment/order', () => {
     assert.equal(order!.currentAttemptId, attempts[1].id);
     assert.equal(again.body.package, `prepay_id=${attempts[1].prepayId}`);
   });
+
+  it('an attempt replaced while its unified order is in flight: its prepay_id is not handed out, the order\'s new attempt is paid for instead', async () => {
+    const { PaymentAttempt, Order } = app.model;
+    const unifiedOrder = app.wechatPay.unifiedOrder.bind(app.wechatPay);
+    let replaced: { first: number; second: number } | undefined;
+    mock(app.wechatPay, 'unifiedOrder', async (...args: Parameters<typeof unifiedOrder>) => {
+      const reply = await unifiedOrder(...args);
+      if (!replaced) {
+        // Another request replaced the attempt meanwhile (as /pay does): the first closed, a second current.
+        const first = (await PaymentAttempt.findOne({ where: { outTradeNo: args[0].out_trade_no } }))!;
+        const second = await PaymentAttempt.create({ ...first.get({ plain: true }), id: undefined, outTradeNo: `${first.outTradeNo.slice(0, 24)}R2`, status: 'CREATED', prepayId: null });
+        await first.update({ status: 'CLOSED' });
+        await Order.update({ currentAttemptId: second.id }, { where: { id: first.orderId } });
+        replaced = { first: first.id, second: second.id };
+      }
+      return reply;
+    });
+    const res = await createOrder(token).expect(200);
+    assert.ok(replaced);
+    const [ first, second ] = await Promise.all([ PaymentAttempt.findByPk(replaced.first), PaymentAttempt.findByPk(replaced.second) ]);
+    assert.equal(first!.status, 'CLOSED');
+    assert.equal(first!.prepayId, null);
+    assert.equal(second!.status, 'PREPAID');
+    assert.equal(res.body.package, `prepay_id=${second!.prepayId}`);
+    assert.equal(res.body.outTradeNo, (await Order.findByPk(first!.orderId))!.outTradeNo);
+  });
 });
 
 describe('POST /payment/orders/:outTradeNo/pay', () => {
