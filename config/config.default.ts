@@ -412,7 +412,10 @@ export default (appInfo: EggAppInfo): BizConfig => {
     pool: { max: intFromEnv('MYSQL_POOL_MAX', 10), min: 0, acquire: 5000, idle: 10000 },
     // multipleStatements: hot paths send several statements in one round trip, every value a
     // replacement Sequelize escapes (docs/decisions/0017-multi-statement-round-trips.md).
-    dialectOptions: { connectTimeout: 3000, dateStrings: false, multipleStatements: true },
+    // typeCast: mysql2 converts columns itself (DATETIME to a Date in the connection's UTC, DATE
+    // kept a string), as Sequelize's own per-field callback did, without a callback per field:
+    // docs/decisions/0020-column-conversion-in-mysql2.md.
+    dialectOptions: { connectTimeout: 3000, multipleStatements: true, typeCast: true, dateStrings: [ 'DATE' ] },
     define: { underscored: true, freezeTableName: false },
     hooks: {
       // Every transaction runs READ COMMITTED: locking reads take record locks only, no gap locks,
