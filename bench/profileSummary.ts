@@ -8,25 +8,10 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { bucket } from './profileBuckets';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
-
-/** The bucket a function's self time is counted in: a package, a folder of ours, or the runtime. */
-function bucket(url: string, name: string): string {
-  if (name === '(idle)' || name === '(program)' || name === '(garbage collector)') return name;
-  if (!url) return '(native / runtime)';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
-  const ours = /\/(app|lib|config|dist)\/(.*)$/.exec(url);
-  if (ours) {
-    const rel = ours[1] === 'dist' ? ours[2] : `${ours[1]}/${ours[2]}`;
-    return rel.split('/').slice(0, 2).join('/')
-      .replace(/\.(js|ts)$/, '');
-  }
-  return url.replace(/^file:\/\//, '');
-}
 
 function main() {
   const args = process.argv.slice(2);

@@ -25,6 +25,7 @@ import * as path from 'node:path';
 import mysql from 'mysql2/promise';
 import { runCore, runTenpayComparison, sampleNotification } from './core';
 import { flashSale, FlashSaleResult } from './flashSale';
+import { Allocated, ALLOCATIONS, prepareAllocations, SAMPLER, startSampling, stopSampling } from './allocations';
 import type { SignType } from '../lib/wechatpay';
 import { BENCH_DATABASE, CREDENTIALS, cpuMs, databasePids, insertUnpaidOrders, median, MYSQL_SERVER, pidsMatching, prepareBenchDatabase } from './fixtures';
 
@@ -96,9 +97,12 @@ interface LoadResult {
   cutShort: boolean;
   /** CPU time per request, in ms: the target's own processes, and MariaDB's (mysqld/mariadbd). */
   cpuMsPerRequest: { target: number; database: number };
+  /** With BENCH_ALLOCATIONS=1: what the target's processes allocated during the run (bench/allocations.ts). */
+  allocated?: Allocated;
 }
 
 type TargetName = 'service' | 'baseline' | 'guarded';
+type Scenario = 'distinctNotifications' | 'repeatedNotifications' | 'orderCreation';
 /** How the report names each target: `guarded` is the same-guarantee baseline (bench/guardedBaseline.ts). */
 const LABEL: Record<TargetName, string> = { service: 'service', baseline: 'bare baseline', guarded: 'same-guarantee baseline' };
 
@@ -147,6 +151,7 @@ async function load(target: Target, opts: { path: string; amount: number; connec
   const pids = target.pids();
   let peak = rssMb(pids);
   const dbPids = databasePids();
+  if (ALLOCATIONS) await startSampling(pids);
   const cpuBefore = { target: cpuMs(pids), database: cpuMs(dbPids) };
   const sampler = setInterval(() => { peak = Math.max(peak, rssMb(pids)); }, 100);
   try {
@@ -179,6 +184,7 @@ async function load(target: Target, opts: { path: string; amount: number; connec
       }, MAX_SECONDS * 1000);
       instance.on('done', () => clearTimeout(guard));
     });
+    const cpuAfter = { target: cpuMs(pids), database: cpuMs(dbPids) };
     return {
       requests: responses,
       seconds: lastResponseAt,
@@ -190,9 +196,10 @@ async function load(target: Target, opts: { path: string; amount: number; connec
       cutShort,
       peakRssMb: Math.max(peak, rssMb(pids)),
       cpuMsPerRequest: {
-        target: (cpuMs(pids) - cpuBefore.target) / responses,
-        database: (cpuMs(dbPids) - cpuBefore.database) / responses,
+        target: (cpuAfter.target - cpuBefore.target) / responses,
+        database: (cpuAfter.database - cpuBefore.database) / responses,
       },
+      allocated: ALLOCATIONS ? await stopSampling(pids) : undefined,
     };
   } finally {
     clearInterval(sampler);
@@ -222,6 +229,7 @@ async function main() {
   const [ simPort, servicePort, baselinePort, guardedPort ] = [ await freePort(), await freePort(), await freePort(), await freePort() ];
   const simUrl = `http://127.0.0.1:${simPort}`;
   const logDir = path.join(os.tmpdir(), 'wxpay-bench-logs');
+  if (ALLOCATIONS) prepareAllocations();
   const serviceEnv: Record<string, string> = {
     ...CREDENTIALS,
     NODE_ENV: 'production',
@@ -261,6 +269,8 @@ async function main() {
       `--stdout=${logDir}/master-stdout.log`, `--stderr=${logDir}/master-stderr.log`,
       // Node flags for the master, which its agent and workers inherit (e.g. --cpu-prof).
       ...(env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean).map(flag => flag.replace(/^--/, '--node-options--')),
+      // egg-scripts takes --require for itself: the sampler comes in through --import.
+      ...(ALLOCATIONS ? [ `--node-options--import=${SAMPLER}` ] : []),
       './dist' ], serviceEnv);
 
     // Compiled like the service (no ts-node in the measured processes), into its own folder: the
@@ -268,14 +278,14 @@ async function main() {
     run(bin('tsc'), [ '--outDir', BASELINE_BUILD, '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2021', '--esModuleInterop',
       '--skipLibCheck', '--resolveJsonModule', '--strict', 'bench/baseline.ts', 'bench/guardedBaseline.ts' ]);
     const baseline = fork(path.join(BASELINE_BUILD, 'bench', 'baseline.js'), [], {
-      cwd: root, execArgv: [],
+      cwd: root, execArgv: ALLOCATIONS ? [ '--require', SAMPLER ] : [],
       env: { ...env, ...serviceEnv, PORT: String(baselinePort), BENCH_WORKERS: String(WORKERS) },
     });
     children.push(baseline);
     await once(baseline, 'message');
     const guarded = fork(path.join(BASELINE_BUILD, 'bench', 'guardedBaseline.js'), [], {
       // Node flags for the same-guarantee baseline's primary and workers (e.g. --cpu-prof, to set its profile beside the service's).
-      cwd: root, execArgv: (env.BENCH_GUARDED_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+      cwd: root, execArgv: [ ...(env.BENCH_GUARDED_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...(ALLOCATIONS ? [ '--require', SAMPLER ] : []) ],
       env: { ...env, ...serviceEnv, PORT: String(guardedPort), BENCH_WORKERS: String(WORKERS) },
     });
     children.push(guarded);
@@ -315,7 +325,6 @@ async function main() {
       `${await count('SELECT BIT_XOR(CRC32(CONCAT_WS(\'|\', id, status, transaction_id, updated_at))) AS n FROM payment_attempts')}`;
     const xml = (bodies: string[]) => (i: number) => ({ body: bodies[i % bodies.length], headers: { 'content-type': 'text/xml' } });
 
-    type Scenario = 'distinctNotifications' | 'repeatedNotifications' | 'orderCreation';
     const rounds: Array<{ round: number; connections: number; results: Record<Scenario, Record<string, LoadResult>> }> = [];
     // Every level within each round, so a round's throughput (its best level, below) is taken
     // from runs minutes apart at most.
@@ -511,6 +520,7 @@ async function main() {
         summary[label] = { ...perTarget, ...ratioSummary };
       }
     }
+    if (ALLOCATIONS) rows.push('', ...allocationRows(rounds), '');
     // Throughput, as the issue sets its target: the most requests per second a target answered at
     // any level measured with p99 under the latency bound, taken in each round (its levels ran
     // minutes apart at most), the ratio being the median of the rounds' ratios.
@@ -596,6 +606,47 @@ async function main() {
     stopAll();
     await db.end();
   }
+}
+
+/**
+ * BENCH_ALLOCATIONS=1: KB allocated per request answered, per scenario and level (medians over
+ * rounds), then per scenario by where it was allocated (all its levels and rounds together), the
+ * service beside the same-guarantee baseline.
+ */
+function allocationRows(rounds: Array<{ connections: number; results: Record<Scenario, Partial<Record<TargetName, LoadResult>>> }>): string[] {
+  const kb = (run: LoadResult) => run.allocated!.bytes / 1024 / run.requests;
+  const scenarios = [ 'distinctNotifications', 'repeatedNotifications', 'orderCreation' ] as Scenario[];
+  const rows = [ 'Allocated per request (BENCH_ALLOCATIONS=1: V8\'s sampling heap profiler in every process of each target, freed objects ' +
+    'counted too), KB, medians over rounds:', '',
+  '| scenario | service | same-guarantee baseline | bare baseline | service / same-guarantee |', '|---|---:|---:|---:|---:|' ];
+  for (const connections of CONNECTION_LEVELS) {
+    for (const scenario of scenarios) {
+      const runs = rounds.filter(r => r.connections === connections && r.results[scenario].service?.allocated && r.results[scenario].guarded?.allocated)
+        .map(r => r.results[scenario]);
+      if (!runs.length) continue;
+      const of = (name: TargetName) => median(runs.filter(r => r[name]?.allocated).map(r => kb(r[name]!)));
+      rows.push(`| ${scenario} @${connections} | ${of('service').toFixed(1)} | ${of('guarded').toFixed(1)} | ` +
+        `${runs.some(r => r.baseline?.allocated) ? of('baseline').toFixed(1) : '-'} | ${(of('service') / of('guarded')).toFixed(2)} |`);
+    }
+  }
+  for (const scenario of scenarios) {
+    const byTarget = (name: TargetName) => {
+      const runs = rounds.map(r => r.results[scenario][name]).filter((r): r is LoadResult => !!r?.allocated);
+      const requests = runs.reduce((n, r) => n + r.requests, 0);
+      const sums = new Map<string, number>();
+      for (const r of runs) for (const [ where, bytes ] of Object.entries(r.allocated!.byBucket)) sums.set(where, (sums.get(where) ?? 0) + bytes);
+      return { requests, kbOf: (where: string) => (sums.get(where) ?? 0) / 1024 / Math.max(requests, 1), buckets: [ ...sums.keys() ] };
+    };
+    const service = byTarget('service');
+    const guarded = byTarget('guarded');
+    if (!service.requests) continue;
+    const where = [ ...new Set([ ...service.buckets, ...guarded.buckets ]) ]
+      .sort((a, b) => Math.max(service.kbOf(b), guarded.kbOf(b)) - Math.max(service.kbOf(a), guarded.kbOf(a))).slice(0, 15);
+    rows.push('', `${scenario}, KB allocated per request by where (the 15 largest):`, '',
+      '| where | service | same-guarantee baseline |', '|---|---:|---:|',
+      ...where.map(w => `| ${w} | ${service.kbOf(w).toFixed(1)} | ${guarded.kbOf(w).toFixed(1)} |`));
+  }
+  return rows;
 }
 
 main().catch(err => {
