@@ -14,7 +14,8 @@
  * BENCH_ORDER_COUNT (1000), BENCH_WARMUP (300), BENCH_ROUNDS (3), BENCH_MAX_SECONDS (60 per run), BENCH_SKIP_BUILD=1,
  * BENCH_SIGN_TYPE (MD5, the service's default, or HMAC-SHA256: the service's WECHAT_SIGN_TYPE, the baseline's too),
  * BENCH_SERVICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service),
- * BENCH_GUARDED_NODE_FLAGS (the same for the same-guarantee baseline).
+ * BENCH_GUARDED_NODE_FLAGS (the same for the same-guarantee baseline), BENCH_ALLOCATIONS=1 (KB allocated per
+ * request in every target's processes, by scenario and by where: bench/allocations.ts; it slows the targets a little).
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
