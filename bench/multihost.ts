@@ -43,6 +43,8 @@ const NET = '10.231.7';
 const GATEWAY = `${NET}.1`;
 const PORTS = { lb: 18080, mysql: 13306, redis: 16379, sim: 19999, service: 7001 };
 const EXPIRED_ORDERS = 12;
+/** The hosts' job-lock TTL (ORDER_JOB_LOCK_TTL_SECONDS): well inside step 4's wait for the jobs. */
+const JOB_LOCK_TTL_SECONDS = 8;
 const ns = (i: number) => `wxmh-h${i}`;
 const hostIp = (i: number) => `${NET}.${10 + i}`;
 const workDir = path.join(os.tmpdir(), 'wxpay-multihost');
@@ -155,6 +157,10 @@ async function main() {
       RATE_LIMIT_LOGIN_PER_IP: '100000', RATE_LIMIT_ORDER_PER_USER: '100000',
       // The jobs run on every host; ticks often, so a short run sees many of them.
       ORDER_CLOSE_EXPIRED_INTERVAL_SECONDS: '2',
+      // The host killed mid-storm may die inside a job run, holding that job's lock: the lock then
+      // lasts its TTL (120 s by default), and the others skip their ticks until it expires, as in
+      // production. A short TTL lets step 4 see the jobs resume on the survivors within its wait.
+      ORDER_JOB_LOCK_TTL_SECONDS: String(JOB_LOCK_TTL_SECONDS),
     });
     log('starting the service on every host');
     await Promise.all(Array.from({ length: HOSTS }, async (_, k) => {
