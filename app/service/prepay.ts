@@ -128,10 +128,10 @@ export default class PrepayService extends Service {
         { signType: attempt.signType as SignType, appId: attempt.appid });
     } catch (err) {
       // Kept on the attempt for the operator; by primary key (decision 0002).
-      if (err instanceof WechatApiError) {
-        await this.app.model.PaymentAttempt.update({ errCode: err.errCode.slice(0, 32), errCodeDes: err.errCodeDes.slice(0, 255) }, { where: { id: attempt.id } });
-      } else if (err instanceof WechatError) {
-        await this.app.model.PaymentAttempt.update({ errCode: err.name.slice(0, 32), errCodeDes: err.message.slice(0, 255) }, { where: { id: attempt.id } });
+      const failure = err instanceof WechatApiError ? { code: err.errCode, description: err.errCodeDes }
+        : err instanceof WechatError ? { code: err.name, description: err.message } : undefined;
+      if (failure) {
+        await this.app.model.PaymentAttempt.update({ errCode: failure.code.slice(0, 32), errCodeDes: failure.description.slice(0, 255) }, { where: { id: attempt.id } });
       }
       throw err;
     }
@@ -259,15 +259,12 @@ export default class PrepayService extends Service {
       return { order: locked, attempt: created };
     });
     if (!next.attempt) {
-      // Paid, closed or replaced by another request meanwhile: continue from the order as it is.
-      const now = await this.reread(order);
-      this.assertPayable(now);
-      order.currentAttemptId = now.currentAttemptId;
-      const current = await PaymentAttempt.findByPk(now.currentAttemptId!);
+      // Paid, closed or replaced by another request meanwhile: continue from the order as read under its lock.
+      this.assertPayable(next.order);
+      const current = await PaymentAttempt.findByPk(next.order.currentAttemptId!);
       if (!current) throw new Error(`order ${order.outTradeNo} lost its current attempt`);
       return current;
     }
-    order.currentAttemptId = next.attempt.id;
     this.ctx.logger.info('[payment] order %s: new attempt out_trade_no=%s replaces %s', order.outTradeNo, next.attempt.outTradeNo, attempt.outTradeNo);
     return next.attempt;
   }
