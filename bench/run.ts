@@ -625,9 +625,9 @@ function allocationRows(rounds: Array<{ connections: number; results: Record<Sce
       const runs = rounds.filter(r => r.connections === connections && r.results[scenario].service?.allocated && r.results[scenario].guarded?.allocated)
         .map(r => r.results[scenario]);
       if (!runs.length) continue;
-      const of = (name: TargetName) => median(runs.filter(r => r[name]?.allocated).map(r => kb(r[name]!)));
-      rows.push(`| ${scenario} @${connections} | ${of('service').toFixed(1)} | ${of('guarded').toFixed(1)} | ` +
-        `${runs.some(r => r.baseline?.allocated) ? of('baseline').toFixed(1) : '-'} | ${(of('service') / of('guarded')).toFixed(2)} |`);
+      const [ service, guarded, bare ] = ([ 'service', 'guarded', 'baseline' ] as TargetName[])
+        .map(name => median(runs.filter(r => r[name]?.allocated).map(r => kb(r[name]!))));
+      rows.push(`| ${scenario} @${connections} | ${service.toFixed(1)} | ${guarded.toFixed(1)} | ${bare.toFixed(1)} | ${(service / guarded).toFixed(2)} |`);
     }
   }
   for (const scenario of scenarios) {
