@@ -27,7 +27,7 @@ export interface StoredPrepay {
  * The prepay's write that is on every Buy, in plain SQL through the one Sequelize connection pool:
  * it reads and writes a few columns of rows whose lock order is fixed
  * (docs/decisions/0002-lock-order.md), and building whole model instances for it was a large part
- * of an order's Sequelize cost (BENCHMARKS.md, "Where an order's CPU goes").
+ * of an order's Sequelize cost (bench/history/2026-11-30-order-creation.md, "Where an order's CPU goes").
  */
 export class PrepayRepository {
   constructor(private readonly model: IModel) {}
