@@ -59,6 +59,8 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
   const rows: Array<{ at: Date; cells: string[] }> = [];
   let paid = 0;
   let refunded = 0;
+  let applied = 0;
+  let rechargeCouponsRefunded = 0;
   let fees = 0;
   let ordered = 0;
   for (const o of payments) {
@@ -75,12 +77,17 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
     ] });
   }
   for (const { order: o, refund: r } of refunds) {
-    const fee = -feeOf(r.refundFee);
-    refunded += r.refundFee;
+    // 退款金额 is what the settlement gives back (the refund less its NO_CASH coupons' share); 申请退款金额
+    // is the refund_fee asked for; the coupon column holds every coupon's share.
+    const fee = -feeOf(r.settlementRefundFee);
+    refunded += r.settlementRefundFee;
+    applied += r.refundFee;
+    // CASH coupons are the pre-funded (充值) kind: their share is the coupons' less the NO_CASH ones'.
+    rechargeCouponsRefunded += r.couponRefundFee - (r.refundFee - r.settlementRefundFee);
     fees += fee;
     rows.push({ at: r.createdAt, cells: [
       ...orderCells(o, r.createdAt), 'REFUND', o.bankType ?? '', 'CNY', fenToYuan(o.totalFee), '0.00', r.refundId, r.outRefundNo,
-      fenToYuan(r.refundFee), '0.00', 'ORIGINAL', r.status, o.params.body ?? '', o.attach ?? '', fenToYuan(fee), rate(),
+      fenToYuan(r.settlementRefundFee), fenToYuan(r.couponRefundFee), 'ORIGINAL', r.status, o.params.body ?? '', o.attach ?? '', fenToYuan(fee), rate(),
       '0.00', fenToYuan(o.totalFee), fenToYuan(r.refundFee), '',
     ] });
   }
@@ -89,7 +96,7 @@ function renderBill(payments: SimOrder[], refunds: Array<{ order: SimOrder; refu
     COLUMNS.join(','),
     ...rows.map(row => row.cells.map(cell => `\`${cell}`).join(',')),
     SUMMARY_COLUMNS.join(','),
-    [ rows.length, fenToYuan(paid), fenToYuan(refunded), '0.00', fenToYuan(fees), fenToYuan(ordered), fenToYuan(refunded) ]
+    [ rows.length, fenToYuan(paid), fenToYuan(refunded), fenToYuan(rechargeCouponsRefunded), fenToYuan(fees), fenToYuan(ordered), fenToYuan(applied) ]
       .map(cell => `\`${cell}`).join(','),
   ];
   return `${lines.join('\r\n')}\r\n`;

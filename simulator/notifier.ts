@@ -106,7 +106,7 @@ export class Notifier extends EventEmitter {
       out_refund_no: refund.outRefundNo,
       total_fee: refund.totalFee,
       refund_fee: refund.refundFee,
-      settlement_refund_fee: refund.refundFee,
+      settlement_refund_fee: refund.settlementRefundFee,
       refund_status: refund.status,
       success_time: refund.successTime,
       refund_recv_accout: REFUND_RECEIVER,

@@ -6,7 +6,7 @@ import { newRefundId } from './ids';
 import { Notifier } from './notifier';
 import { OrderBook } from './state';
 import { Timers } from './timers';
-import { RefundStatus, SimOrder, SimRefund } from './types';
+import { paymentAmounts, refundAmounts, RefundStatus, SimOrder, SimRefund } from './types';
 import { firstMissing, isFen, isNotifyUrl } from './validate';
 
 /** WeChat's limits: 50 partial refunds per order, none a year after payment. */
@@ -78,6 +78,7 @@ export class RefundApi {
       refundId: newRefundId(now),
       totalFee,
       refundFee,
+      ...refundAmounts(ours, committedRefunds(ours), refundFee),
       status: 'PROCESSING',
       createdAt: now,
       notifyUrl: p.notify_url || merchant.refundNotifyUrl,
@@ -124,13 +125,14 @@ export class RefundApi {
     const page = refunds.slice(offset, offset + REFUNDS_PER_QUERY_PAGE);
     if (page.length === 0) return resultFail(request, 'REFUNDNOTEXIST', '退款订单查询失败');
 
+    const { cashFee, settlementTotalFee } = paymentAmounts(order);
     const fields: Record<string, string | number | undefined> = {
       transaction_id: order.transactionId,
       out_trade_no: order.outTradeNo,
       total_fee: order.totalFee,
-      settlement_total_fee: order.totalFee,
+      settlement_total_fee: settlementTotalFee,
       fee_type: 'CNY',
-      cash_fee: order.totalFee,
+      cash_fee: cashFee,
       refund_fee: page.reduce((sum, r) => sum + r.refundFee, 0),
       refund_count: page.length,
       // Only asked-for pages carry the total, as WeChat's replies do.
@@ -140,7 +142,8 @@ export class RefundApi {
       fields[`out_refund_no_${n}`] = r.outRefundNo;
       fields[`refund_id_${n}`] = r.refundId;
       fields[`refund_fee_${n}`] = r.refundFee;
-      fields[`settlement_refund_fee_${n}`] = r.refundFee;
+      fields[`settlement_refund_fee_${n}`] = r.settlementRefundFee;
+      if (r.couponRefundFee > 0) fields[`coupon_refund_fee_${n}`] = r.couponRefundFee;
       fields[`refund_status_${n}`] = r.status;
       fields[`refund_account_${n}`] = r.params.refund_account || 'REFUND_SOURCE_UNSETTLED_FUNDS';
       fields[`refund_recv_accout_${n}`] = '支付用户零钱';
@@ -171,18 +174,20 @@ export class RefundApi {
   }
 
   private accepted(request: PayRequest, order: SimOrder, refund: SimRefund): SimResponse {
+    const { cashFee, settlementTotalFee } = paymentAmounts(order);
     return resultSuccess(request, {
       transaction_id: order.transactionId,
       out_trade_no: order.outTradeNo,
       out_refund_no: refund.outRefundNo,
       refund_id: refund.refundId,
       refund_fee: refund.refundFee,
-      settlement_refund_fee: refund.refundFee,
+      settlement_refund_fee: refund.settlementRefundFee,
       total_fee: refund.totalFee,
-      settlement_total_fee: refund.totalFee,
+      settlement_total_fee: settlementTotalFee,
       fee_type: 'CNY',
-      cash_fee: order.totalFee,
-      cash_refund_fee: refund.refundFee,
+      cash_fee: cashFee,
+      cash_refund_fee: refund.cashRefundFee,
+      coupon_refund_fee: refund.couponRefundFee > 0 ? refund.couponRefundFee : undefined,
     });
   }
 

@@ -126,6 +126,23 @@ export function couponFields(order: Pick<SimOrder, 'totalFee' | 'coupons'>): Rec
   return out;
 }
 
+/**
+ * How a refund is shared between cash and the payment's coupons, as WeChat reports it (refund reply
+ * and query, refund notification, bill): in proportion to the payment, each share taken on all of
+ * the order's refunds so far and rounded down, so an order refunded in full has refunded its coupons
+ * exactly. The split is WeChat's to make (this is the simulator's rule); the service records what
+ * is reported and reconciles on the amount asked for.
+ */
+export function refundAmounts(order: Pick<SimOrder, 'totalFee' | 'coupons'>, refundedBefore: number, refundFee: number):
+{ couponRefundFee: number; cashRefundFee: number; settlementRefundFee: number } {
+  const coupons = order.coupons ?? [];
+  const share = (part: number) =>
+    Math.floor((refundedBefore + refundFee) * part / order.totalFee) - Math.floor(refundedBefore * part / order.totalFee);
+  const couponRefundFee = share(coupons.reduce((t, c) => t + c.fee, 0));
+  const noCashRefundFee = share(coupons.filter(c => c.type === 'NO_CASH').reduce((t, c) => t + c.fee, 0));
+  return { couponRefundFee, cashRefundFee: refundFee - couponRefundFee, settlementRefundFee: refundFee - noCashRefundFee };
+}
+
 export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
 
 export interface SimRefund {
@@ -133,6 +150,11 @@ export interface SimRefund {
   refundId: string;
   totalFee: number;
   refundFee: number;
+  /** The refund's shares (refundAmounts), fixed when WeChat accepts it. */
+  couponRefundFee: number;
+  cashRefundFee: number;
+  /** refund_fee less what goes back to NO_CASH coupons: what the merchant's settlement gives back. */
+  settlementRefundFee: number;
   status: RefundStatus;
   createdAt: Date;
   /** When the refund finished (any final status). */

@@ -78,6 +78,7 @@ export interface Totals {
   /** fen */
   paymentTotal: number;
   refundCount: number;
+  /** fen asked for (refund_fee; the bill's 申请退款金额 where it has it), coupons' shares included. */
   refundTotal: number;
   /** fen paid by coupons in the day's payments (the bill's 代金券或立减优惠金额 column; ours: as WeChat reported each payment). */
   couponTotal: number;
@@ -116,7 +117,7 @@ export function compareWithBill(bill: Bill | null, local: LocalRecords): Compari
       paymentCount: payments.length,
       paymentTotal: sum(payments.map(orderAmountOf)),
       refundCount: refunds.length,
-      refundTotal: sum(refunds.map(row => row.refundFee)),
+      refundTotal: sum(refunds.map(refundAmountOf)),
       feeTotal: sum(rows.map(row => row.fee)),
       couponTotal: sum(payments.map(row => row.couponFee)),
     },
@@ -136,6 +137,15 @@ export function compareWithBill(bill: Bill | null, local: LocalRecords): Compari
  */
 function orderAmountOf(row: BillRow): number {
   return row.orderFee ?? row.totalFee;
+}
+
+/**
+ * The refund_fee asked for of a refund line: 申请退款金额 where the bill has it; there 退款金额 is what
+ * the settlement gives back, less the share of NO_CASH coupons. A legacy bill, from before those
+ * coupons, has only 退款金额.
+ */
+function refundAmountOf(row: BillRow): number {
+  return row.appliedRefundFee ?? row.refundFee;
 }
 
 function comparePayments(rows: BillRow[], local: LocalRecords): Discrepancy[] {
@@ -218,7 +228,7 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
   const matched = new Set<LocalRefund>();
 
   for (const row of rows) {
-    const wechat = { amount: row.refundFee, state: row.refundStatus, time: row.tradeTime.toISOString(), line: row.line };
+    const wechat = { amount: refundAmountOf(row), state: row.refundStatus, time: row.tradeTime.toISOString(), line: row.line };
     const base = {
       subject: 'REFUND' as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId,
       outRefundNo: row.outRefundNo, refundId: row.refundId, wechat,
@@ -227,16 +237,16 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
     if (!ours) {
       out.push({
         ...base, kind: 'MISSING_LOCAL',
-        message: `WeChat refunded ${fenToYuan(row.refundFee)} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
+        message: `WeChat refunded ${fenToYuan(refundAmountOf(row))} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
       });
       continue;
     }
     matched.add(ours);
     const oursView = { amount: ours.amount, state: ours.status, time: ours.createdAt.toISOString() };
-    if (ours.amount !== row.refundFee) {
+    if (ours.amount !== refundAmountOf(row)) {
       out.push({
         ...base, kind: 'AMOUNT_MISMATCH', ours: oursView,
-        message: `refund ${row.outRefundNo}: WeChat refunded ${fenToYuan(row.refundFee)} yuan, we recorded ${fenToYuan(ours.amount)} yuan`,
+        message: `refund ${row.outRefundNo}: WeChat refunded ${fenToYuan(refundAmountOf(row))} yuan, we recorded ${fenToYuan(ours.amount)} yuan`,
       });
     }
     if (ours.status !== row.refundStatus) {

@@ -124,7 +124,7 @@ describe('reconciliation with WeChat\'s bill', () => {
     const outRefundNo = `RF${paid.outTradeNo.slice(1, 20)}${++refundSeq}`;
     const reply = await secure.refund({ out_trade_no: paid.outTradeNo, out_refund_no: outRefundNo, total_fee: paid.totalFee, refund_fee: amount });
     if (status !== 'PROCESSING') sim.completeRefund(outRefundNo, status);
-    return { outRefundNo, refundId: reply.refund_id as string | null };
+    return { outRefundNo, refundId: reply.refund_id as string | null, reply };
   }
 
   /** Our `refunds` row, as the refund service writes it. */
@@ -183,6 +183,35 @@ describe('reconciliation with WeChat\'s bill', () => {
       assert.match(line, /`table=7,/);
       assert.match(line, /,`11\.00,`3\.00,/);
       assert.ok(plain.transactionId);
+    });
+
+    it('refunds of an order paid partly by coupons reconcile on the amount asked for, where the bill\'s 退款金额 is less the NO_CASH coupon\'s share', async () => {
+      const paid = await paidOrder({ coupons: [{ fee: 200, type: 'CASH' }, { fee: 100, type: 'NO_CASH' }] });
+      assert.equal(paid.totalFee, 1200);
+      const first = await refundAtWechat(paid, 600);
+      const rest = await refundAtWechat(paid, 600);
+      // WeChat shares each refund between cash and the coupons as they shared the payment: of 6.00,
+      // 1.50 goes back to the coupons, 0.50 of it to the NO_CASH one, so the settlement gives back 5.50.
+      const split = (reply: Record<string, unknown>) => [ reply.settlement_refund_fee, reply.cash_refund_fee, reply.coupon_refund_fee ];
+      assert.deepEqual([ split(first.reply), split(rest.reply) ], [[ '550', '450', '150' ], [ '550', '450', '150' ]]);
+      await recordRefund(paid, { ...first, amount: 600, status: 'SUCCESS' });
+      await recordRefund(paid, { ...rest, amount: 600, status: 'SUCCESS' });
+
+      const report = await reconcile();
+      assert.equal(report.status, 'OK');
+      assert.deepEqual(report.discrepancies, []);
+      // Fees on what is settled: 0.07 on the payment's 11.00, 0.03 back on each refund's 5.50.
+      assert.deepEqual(report.bill, { paymentCount: 1, paymentTotal: 1200, refundCount: 2, refundTotal: 1200, feeTotal: 7 - 3 - 3, couponTotal: 300 });
+      assert.deepEqual(report.local, { paymentCount: 1, paymentTotal: 1200, refundCount: 2, refundTotal: 1200, couponTotal: 300 });
+
+      const bill = await withSimClockAt(beijingAt(addDays(DAY, 2), '120000'), () => app.wechatPay.downloadBill(DAY.replace(/-/g, ''), 'ALL'));
+      const lines = bill.trimEnd().split('\r\n');
+      for (const outRefundNo of [ first.outRefundNo, rest.outRefundNo ]) {
+        // 退款金额 5.50, 代金券或立减优惠退款金额 1.50, ..., 订单金额 12.00, 申请退款金额 6.00.
+        assert.match(lines.find(l => l.includes(outRefundNo))!, /,`5\.50,`1\.50,`ORIGINAL,`SUCCESS,.*,`12\.00,`6\.00,`$/);
+      }
+      // 总交易单数, 应结订单总金额, 退款总金额 (settled), 充值券退款总金额 (the CASH coupon's shares), 手续费总金额, 订单总金额, 申请退款总金额.
+      assert.equal(lines[lines.length - 1], '`3,`11.00,`11.00,`2.00,`0.01,`12.00,`12.00');
     });
 
     it('our payment says other coupons than the bill: AMOUNT_MISMATCH naming the coupons', async () => {
