@@ -219,8 +219,11 @@
       node.textContent = yuan(value);
       node.dataset.value = String(value);
     }
+    // What the order's own payment was made of, when WeChat reported coupons.
+    const own = detail.payments.find(p => !p.extra);
     const facts = {
-      amount: yuan(o.totalFee), channel: o.tradeType, appid: o.appid, openid: o.openid || '–', transactionId: o.transactionId || '–',
+      amount: yuan(o.totalFee), ...(own && own.couponFee ? { cash: yuan(own.cashFee ?? 0), coupons: yuan(own.couponFee), settled: yuan(own.settlementTotalFee ?? o.totalFee) } : {}),
+      channel: o.tradeType, appid: o.appid, openid: o.openid || '–', transactionId: o.transactionId || '–',
       created: when(o.createdAt), paid: when(o.paidAt), closed: when(o.closedAt), expires: when(o.expiresAt), body: o.body, attach: o.attach || '–',
     };
     $('#order-facts').replaceChildren(...Object.entries(facts).flatMap(([ k, v ]) => [ el('dt', {}, k), el('dd', {}, v) ]));

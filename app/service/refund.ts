@@ -55,6 +55,18 @@ export interface RefundPaymentView {
   refundableFee: number;
   /** true for money received on top of the order's own payment (refund_required). */
   extra: boolean;
+  /** What the payment was made of, as WeChat reported it (null: not reported): the payer's cash, coupons, what WeChat settles. */
+  cashFee: number | null;
+  couponFee: number | null;
+  settlementTotalFee: number | null;
+  coupons: PaidCoupon[];
+}
+
+export interface PaidCoupon {
+  id: string;
+  /** CASH or NO_CASH as WeChat named it; empty when it did not. */
+  type: string;
+  fee: number;
 }
 
 export interface OrderRefundsView {
@@ -132,6 +144,7 @@ export default class RefundService extends Service {
       return {
         outTradeNo: a.outTradeNo, transactionId: a.transactionId!, totalFee: a.totalFee, reservedFee: reserved,
         refundableFee: Math.max(0, a.totalFee - reserved), extra: a.id !== order.paidAttemptId,
+        cashFee: a.cashFee ?? null, couponFee: a.couponFee ?? null, settlementTotalFee: a.settlementTotalFee ?? null, coupons: paidCoupons(a.coupons ?? null),
       };
     });
     return {
@@ -424,4 +437,17 @@ export function toRefundView(refund: RefundRow, order: OrderRow): RefundView {
     createdAt: refund.createdAt.toISOString(),
     updatedAt: refund.updatedAt.toISOString(),
   };
+}
+
+/** The coupons stored on a paid attempt (JSON [{id, type, fee}], written by settlement); [] when none. */
+function paidCoupons(stored: string | null): PaidCoupon[] {
+  if (!stored) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stored);
+  } catch {
+    // Shown, not relied on: an unreadable list must not keep an operator from the refunds (the column keeps it).
+    return [];
+  }
+  return Array.isArray(parsed) ? parsed.map(c => ({ id: String(c?.id ?? ''), type: String(c?.type ?? ''), fee: Number(c?.fee) || 0 })) : [];
 }

@@ -123,6 +123,8 @@ describe('operator console (/admin/) in headless Chromium, against the running s
     assert.equal(await page.textContent('#order-status'), 'SUCCESS');
     assert.equal(await page.getAttribute('#amount-paid', 'data-value'), '2400');
     assert.equal(await page.getAttribute('#amount-refundable', 'data-value'), '2400');
+    // Paid without coupons: no cash and coupon lines among the facts.
+    assert.equal(await page.locator('#order-facts dt', { hasText: /^(cash|coupons|settled)$/ }).count(), 0);
     const notification = page.locator('#timeline li[data-kind="NOTIFICATION"]');
     assert.equal(await notification.count(), 1);
     assert.match((await notification.textContent())!, /payment notification APPLIED/);
@@ -155,6 +157,23 @@ describe('operator console (/admin/) in headless Chromium, against the running s
     await page.click('#refund-submit');
     await page.locator('#refund-result.error', { hasText: 'REFUND_EXCEEDS_PAID' }).waitFor();
     assert.equal(await app.model.Refund.count(), 1);
+  });
+
+  it('an order paid partly by coupons shows what its payment was made of', async () => {
+    const { token } = await login();
+    const { outTradeNo } = (await createOrder(token).expect(200)).body;
+    const delivered = testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
+    await testEnv.sim.pay(outTradeNo, { coupons: [{ fee: 200, type: 'CASH' }, { fee: 100, type: 'NO_CASH' }] });
+    await delivered;
+    await openConsole();
+    await signIn();
+    await page.locator('body[data-loaded="dashboard"]').waitFor();
+    await page.goto(`${testEnv.appUrl}/admin/#/orders/${outTradeNo}`);
+    await page.locator(`body[data-loaded="order:${outTradeNo}"]`).waitFor();
+    const facts = await page.locator('#order-facts').evaluate(dl =>
+      Object.fromEntries([ ...dl.querySelectorAll('dt') ].map(dt => [ dt.textContent, dt.nextElementSibling!.textContent ])));
+    assert.deepEqual([ facts.amount, facts.cash, facts.coupons, facts.settled ], [ '¥12.00', '¥9.00', '¥3.00', '¥11.00' ]);
+    assert.equal(await page.getAttribute('#amount-refundable', 'data-value'), '1200');
   });
 
   it('the dashboard\'s figures for today match the database, drawn as charts', async () => {

@@ -135,6 +135,9 @@ describe('admin orders: GET /admin/orders, GET /admin/orders/:outTradeNo, query,
       assert.equal(detail.order.refundedFee, 300);
       assert.deepEqual(detail.amounts, { paid: 1200, refunded: 300, refundable: 900 });
       assert.equal(detail.payments.length, 1);
+      // No coupons: WeChat reported the cash only.
+      const [ payment ] = detail.payments;
+      assert.deepEqual([ payment.cashFee, payment.couponFee, payment.settlementTotalFee, payment.coupons ], [ 1200, null, null, []]);
       assert.equal(detail.refunds.length, 1);
       assert.equal(detail.refunds[0].status, 'SUCCESS');
 
@@ -151,6 +154,35 @@ describe('admin orders: GET /admin/orders, GET /admin/orders/:outTradeNo, query,
       assert.deepEqual(detail.timeline.filter((e: any) => e.kind === 'REFUND').map((e: any) => [ e.detail.amount, e.detail.status ]), [[ 300, 'SUCCESS' ]]);
       // Raw notification bodies stay in the database.
       assert.ok(!JSON.stringify(detail).includes('<xml>'));
+    });
+
+    it('an order paid partly by coupons: what its payment was made of, as WeChat reported it, here and in the refund list', async () => {
+      const { outTradeNo } = (await createOrder(token).expect(200)).body;
+      const delivered = testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
+      await testEnv.sim.pay(outTradeNo, { coupons: [{ fee: 200, type: 'CASH', id: 'C100' }, { fee: 100, type: 'NO_CASH', id: 'C200' }] });
+      await delivered;
+
+      const detail = (await get(`/admin/orders/${outTradeNo}`).expect(200)).body;
+      // The order's amount is what it cost, whoever paid it: refundable in full.
+      assert.deepEqual(detail.amounts, { paid: 1200, refunded: 0, refundable: 1200 });
+      const made = (p: any) => [ p.cashFee, p.couponFee, p.settlementTotalFee, p.coupons ];
+      const expected = [ 900, 300, 1100, [{ id: 'C100', type: 'CASH', fee: 200 }, { id: 'C200', type: 'NO_CASH', fee: 100 }]];
+      assert.deepEqual(detail.payments.map(made), [ expected ]);
+      assert.deepEqual((await get(`/admin/orders/${outTradeNo}/refunds`).expect(200)).body.payments.map(made), [ expected ]);
+    });
+
+    it('a paid attempt whose stored coupon list cannot be read still shows the order and its refunds, without the list', async () => {
+      const { outTradeNo } = (await createOrder(token).expect(200)).body;
+      const delivered = testEnv.sim.waitForDelivery(outTradeNo, { kind: 'payment', acknowledged: true });
+      await testEnv.sim.pay(outTradeNo, { coupons: [{ fee: 200, type: 'CASH', id: 'C100' }] });
+      await delivered;
+      const order = (await app.model.Order.findOne({ where: { outTradeNo } }))!;
+      await app.model.PaymentAttempt.update({ coupons: '[{"id":' }, { where: { id: order.paidAttemptId! } });
+
+      const detail = (await get(`/admin/orders/${outTradeNo}`).expect(200)).body;
+      assert.deepEqual(detail.payments.map((p: any) => [ p.cashFee, p.couponFee, p.coupons, p.refundableFee ]), [[ 1000, 200, [], 1200 ]]);
+      // The column keeps what was stored.
+      assert.equal((await app.model.PaymentAttempt.findByPk(order.paidAttemptId!))!.coupons, '[{"id":');
     });
 
     it('404 for an unknown order, 422 for a malformed number', async () => {

@@ -126,7 +126,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
 
       const list = await listRefunds(outTradeNo).expect(200);
       assert.equal(list.body.refundedFee, 1000);
-      assert.deepEqual(list.body.payments, [{ outTradeNo, transactionId, totalFee: 2400, reservedFee: 1000, refundableFee: 1400, extra: false }]);
+      assert.deepEqual(list.body.payments, [{ outTradeNo, transactionId, totalFee: 2400, reservedFee: 1000, refundableFee: 1400, extra: false,
+        cashFee: 2400, couponFee: null, settlementTotalFee: null, coupons: [] }]);
       assert.equal(list.body.refunds.length, 1);
       assert.equal(list.body.refunds[0].status, 'SUCCESS');
       assert.equal(list.body.refunds[0].successAt, refund.successAt!.toISOString());
@@ -411,7 +412,8 @@ describe('refunds: POST/GET /admin/orders/:outTradeNo/refunds', () => {
       assert.equal((await storedOrder(outTradeNo)).refundRequired, true);
 
       const list = await listRefunds(outTradeNo).expect(200);
-      assert.deepEqual(list.body.payments, [{ outTradeNo, transactionId: payment.transactionId, totalFee: 1200, reservedFee: 0, refundableFee: 1200, extra: true }]);
+      assert.deepEqual(list.body.payments, [{ outTradeNo, transactionId: payment.transactionId, totalFee: 1200, reservedFee: 0, refundableFee: 1200, extra: true,
+        cashFee: 1200, couponFee: null, settlementTotalFee: null, coupons: [] }]);
       const res = await requestRefund(outTradeNo, { amount: 1200, reason: 'paid after close' }).expect(201);
       assert.equal(res.body.transactionId, payment.transactionId);
       await refundNotified(testEnv.sim, outTradeNo);
