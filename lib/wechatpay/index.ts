@@ -14,6 +14,7 @@ export * from './oauthClient';
 export * from './refundCrypto';
 export * from './bill';
 export * from './notification';
+export * from './nativeScan';
 export * from './observe';
 
 /** The reply WeChat expects from a notification handler. */
