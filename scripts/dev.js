@@ -52,7 +52,11 @@ const simHttpsPort = process.env.SIM_HTTPS_PORT || '9998';
 const tlsDir = path.join(root, 'run', 'simulator-tls');
 const simulator = watch('simulator', fork(path.join(root, 'simulator', 'main.ts'), [], {
   cwd: root, execArgv: [ '-r', 'ts-node/register/transpile-only' ], stdio: 'inherit',
-  env: { ...process.env, SIM_PORT: simPort, SIM_HTTPS_PORT: simHttpsPort, SIM_TLS_DIR: tlsDir },
+  env: {
+    ...process.env, SIM_PORT: simPort, SIM_HTTPS_PORT: simHttpsPort, SIM_TLS_DIR: tlsDir,
+    // NATIVE mode 1: the merchant platform's scan callback, pointed at this service.
+    SIM_SCAN_CALLBACK_URL: process.env.SIM_SCAN_CALLBACK_URL || `http://127.0.0.1:${appPort}/payment/native-scan`,
+  },
 }));
 // Issue 17: a small receiver that logs the events the service delivers (examples/webhook-receiver),
 // so "order.paid" shows here within a second of a payment. AMQP_URL set: RabbitMQ gets them too.

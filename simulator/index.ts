@@ -13,6 +13,7 @@ import { SandboxCredentials } from './sandbox';
 import { payerRoutes, RouteDeps, wechatRoutes } from './routes';
 import { Route, SimServer } from './server';
 import { OrderBook, RequestLog } from './state';
+import { ScanStaticCodeOptions, StaticCodeScanner } from './staticCode';
 import { createTlsMaterial, TlsMaterial } from './tls';
 import {
   AddPaidOrdersOptions, ApiName, DeliveryAttempt, DeliveryEnd, Fault, LoginCodeOptions, PaymentRecord, PayOptions, RecordedRequest, RefundStatus,
@@ -26,6 +27,7 @@ export { LOGIN_CODE_TTL_MS } from './login';
 export { OAUTH_CODE_TTL_MS, OAuthCodeOptions } from './oauth';
 export { PREPAY_TTL_MS, MWEB_URL_TTL_MS } from './pay';
 export { PayerError } from './payer';
+export { ScanStaticCodeOptions } from './staticCode';
 export { MICROPAY_FAILURES, MicropayFailure, PAYMENT_CODE_TTL_MS, PaymentCodeOptions } from './micropay';
 export { sandboxKeyFor, SANDBOX_PREFIX } from './sandbox';
 
@@ -66,6 +68,7 @@ export class WechatSimulator extends EventEmitter {
   private readonly payer: Payer;
   private readonly refundApi: RefundApi;
   private readonly micropay: MicropayApi;
+  private readonly staticCodes: StaticCodeScanner;
   private readonly routes: Route[];
   private readonly server: SimServer;
   private baseUrl?: string;
@@ -100,6 +103,7 @@ export class WechatSimulator extends EventEmitter {
       autoComplete: options.autoCompleteRefunds ?? true,
     });
     this.micropay = new MicropayApi(this.credentials, this.orders, this.now);
+    this.staticCodes = new StaticCodeScanner({ credentials: this.credentials, orders: this.orders, payer: this.payer, timeoutMs: this.notifyTimeoutMs });
     const sandboxCredentials = new SandboxCredentials(this.credentials);
     const deps: RouteDeps = {
       credentials: this.credentials,
@@ -109,6 +113,7 @@ export class WechatSimulator extends EventEmitter {
       refundApi: this.refundApi,
       billApi: new BillApi(this.credentials, this.orders, this.now),
       payer: this.payer,
+      staticCodes: this.staticCodes,
       orders: this.orders,
       notifier: this.notifier,
       now: this.now,
@@ -222,6 +227,15 @@ export class WechatSimulator extends EventEmitter {
   /** The payer scans a NATIVE order's code_url and pays (or fails); an unknown or expired code is a PayerError. */
   async scan(codeUrl: string, options: PayOptions = {}): Promise<PaymentRecord> {
     return this.payer.scan(codeUrl, options);
+  }
+
+  /**
+   * NATIVE mode 1: the payer scans a merchant's static code; the merchant's scan callback
+   * (`options.callbackUrl`, else the merchant's scanCallbackUrl) is asked for the order, whose
+   * prepay_id the payer then pays (or fails). A code or reply WeChat would refuse is a PayerError.
+   */
+  async scanStaticCode(codeUrl: string, options: ScanStaticCodeOptions = {}): Promise<PaymentRecord> {
+    return this.staticCodes.scan(codeUrl, options);
   }
 
   /**

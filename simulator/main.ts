@@ -49,6 +49,7 @@ async function main() {
       appIds: [ appId, oaAppId, mobileAppId ],
       h5Domains: process.env.SIM_H5_DOMAINS ? process.env.SIM_H5_DOMAINS.split(',') : undefined,
       refundNotifyUrl: process.env.SIM_REFUND_NOTIFY_URL || undefined,
+      scanCallbackUrl: process.env.SIM_SCAN_CALLBACK_URL || undefined,
     }],
     retryScale: numberEnv('SIM_RETRY_SCALE', 1),
   });

@@ -8,7 +8,7 @@ import { paymentAmounts, PaymentRecord, PayOptions, SimCoupon, SimOrder } from '
 
 /** A payer action the order's state does not allow; status is the HTTP answer for /simulator/pay. */
 export class PayerError extends Error {
-  constructor(message: string, readonly status: 404 | 409 | 422) {
+  constructor(message: string, readonly status: 404 | 409 | 422 | 502) {
     super(message);
     this.name = 'PayerError';
   }

@@ -1,3 +1,4 @@
+import { parseStaticCodeUrl } from '../lib/wechatpay';
 import { BillApi } from './bill';
 import { errorPage, renderMwebPage, renderScanPage } from './channelPages';
 import { Credentials } from './credentials';
@@ -15,6 +16,7 @@ import { RefundApi } from './refund';
 import { getSignKey, SANDBOX_PREFIX } from './sandbox';
 import { Route } from './server';
 import { OrderBook } from './state';
+import { StaticCodeScanner } from './staticCode';
 import { PayOptions } from './types';
 
 export interface RouteDeps {
@@ -25,6 +27,8 @@ export interface RouteDeps {
   refundApi: RefundApi;
   billApi: BillApi;
   payer: Payer;
+  /** NATIVE mode 1: static codes, whose scan goes through the merchant's callback (simulator/staticCode.ts). */
+  staticCodes: StaticCodeScanner;
   orders: OrderBook;
   notifier: Notifier;
   now: () => Date;
@@ -126,7 +130,10 @@ export function payerRoutes(d: RouteDeps): Route[] {
         if (!body || typeof body.codeUrl !== 'string') return problem(400, 'send JSON {"codeUrl": "weixin://...", "result"?: "SUCCESS"|"FAIL", "openid"?}');
         if (body.result !== undefined && body.result !== 'SUCCESS' && body.result !== 'FAIL') return problem(400, 'result must be SUCCESS or FAIL');
         if (body.openid !== undefined && typeof body.openid !== 'string') return problem(400, 'openid must be a string');
-        return payerCall(() => d.payer.scan(body.codeUrl as string, { result: body.result as PayOptions['result'], openid: body.openid as string | undefined }));
+        const options = { result: body.result as PayOptions['result'], openid: body.openid as string | undefined };
+        // A static code (mode 1) names a product: its scan asks the merchant for the order first.
+        if (parseStaticCodeUrl(body.codeUrl)) return payerCallAsync(() => d.staticCodes.scan(body.codeUrl as string, options));
+        return payerCall(() => d.payer.scan(body.codeUrl as string, options));
       },
     },
     {
@@ -242,6 +249,15 @@ export function payerRoutes(d: RouteDeps): Route[] {
       },
     },
   ];
+}
+
+async function payerCallAsync(fn: () => Promise<unknown>): Promise<SimResponse> {
+  try {
+    return jsonResponse(200, await fn());
+  } catch (err) {
+    if (err instanceof PayerError) return problem(err.status, err.message);
+    throw err;
+  }
 }
 
 function payerCall(fn: () => unknown): SimResponse {

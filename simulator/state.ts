@@ -76,6 +76,12 @@ export class OrderBook {
     return undefined;
   }
 
+  /** The order of this merchant a prepay_id names. */
+  findByPrepayId(mchId: string, prepayId: string): SimOrder | undefined {
+    for (const order of this.byKey.values()) if (order.mchId === mchId && order.prepayId === prepayId) return this.refresh(order);
+    return undefined;
+  }
+
   /** The MWEB order an mweb_url names: its prepay_id and the package of its latest mweb_url. */
   findByMweb(prepayId: string, pkg: string): SimOrder | undefined {
     for (const order of this.byKey.values()) {

@@ -13,6 +13,8 @@ export interface MerchantCredential {
   appIds: string[];
   /** Refund notifications go here when a refund request names no notify_url (WeChat's merchant-platform setting). */
   refundNotifyUrl?: string;
+  /** NATIVE mode 1: where a scan of the merchant's static code is POSTed (the merchant platform's 扫码回调链接). */
+  scanCallbackUrl?: string;
   /**
    * Hosts registered for H5 payment (MWEB): an mweb_url's redirect_url and the page's Referer must
    * be on one of them. Default 127.0.0.1 and localhost.
