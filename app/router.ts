@@ -40,6 +40,8 @@ export default (app: Application) => {
   // WeChat's server-to-server notifications: raw XML in, XML out.
   router.post('/payment/notify', rawXml, controller.notify.payment);
   router.post('/payment/refund-notify', rawXml, controller.notify.refund);
+  // NATIVE mode 1: WeChat's scan callback when a payer scans a product's static code (docs/channels.md).
+  router.post('/payment/native-scan', rawXml, controller.nativeScan.callback);
 
   // Admin API: ADMIN_TOKEN only, never a user's session (docs/refunds.md).
   const adminAuth = middleware.adminAuth();
@@ -54,6 +56,9 @@ export default (app: Application) => {
   const posAuth = middleware.posAuth();
   router.post('/admin/pos/charges', posAuth, json, controller.pos.create);
   router.get('/admin/pos/charges/:outTradeNo', posAuth, controller.pos.show);
+  // NATIVE mode 1: a product's static code, to print (docs/channels.md).
+  router.get('/admin/products/:productId/native-code', adminAuth, controller.nativeScan.staticCode);
+  router.get('/admin/products/:productId/native-code.svg', adminAuth, controller.nativeScan.staticCodeSvg);
 
   // --- metrics (issue 18): Prometheus, METRICS_TOKEN or the metrics port (docs/operations.md "Metrics").
   router.get('/metrics', middleware.metricsAuth(), controller.metrics.show);

@@ -383,7 +383,7 @@ export default (appInfo: EggAppInfo): BizConfig => {
   config.bodyParser = {
     jsonLimit: '64kb',
     formLimit: '64kb',
-    ignore: [ '/payment/notify', '/payment/refund-notify' ],
+    ignore: [ '/payment/notify', '/payment/refund-notify', '/payment/native-scan' ],
   } as any;
 
   config.logger = {

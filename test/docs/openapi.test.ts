@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildXml } from '../../lib/wechatpay';
+import { buildXml, sign } from '../../lib/wechatpay';
 import { testEnv } from '../support/env';
 import { createOrder, login, PRODUCTS, resetWorld } from '../support/fixtures';
 import { assertSupported, resolveRef, validate } from '../support/jsonSchema';
@@ -294,6 +294,37 @@ describe('docs/openapi.json', () => {
         .expect(200));
       conforms('GET', '/payment/orders/{outTradeNo}', await app.httpRequest().get(`/payment/orders/${outTradeNo}`).set(bearer(token))
         .expect(200));
+    });
+
+    // NATIVE mode 1: docs/channels.md.
+    scenario('a product\'s static code, and WeChat\'s scan callback: answered, refused, failing', async () => {
+      const admin = { Authorization: `Bearer ${app.config.adminToken}` };
+      for (const suffix of [ '', '.svg' ]) {
+        const path = `/admin/products/{productId}/native-code${suffix}`;
+        const get = (id: string, headers: Record<string, string> = admin) => app.httpRequest().get(`/admin/products/${id}/native-code${suffix}`).set(headers);
+        const ok = await get('1').buffer(true).expect(200);
+        // An image: supertest keeps its bytes in body, so the text checked is those bytes.
+        conforms('GET', path, suffix ? { ...ok, text: Buffer.from(ok.body).toString('latin1') } : ok);
+        conforms('GET', path, await get('1', {}).expect(401));
+        conforms('GET', path, await get('777').expect(404));
+        conforms('GET', path, await get('abc').expect(422));
+        mock(app.config.wechat, 'apps', { ...app.config.wechat.apps, officialAccount: undefined });
+        conforms('GET', path, await get('1').expect(409));
+        mock.restore();
+      }
+      const { mchId, apiKey, apps } = app.config.wechat;
+      const fields = { appid: apps.officialAccount!.appId, openid: 'o-openapi', mch_id: mchId, is_subscribe: 'N', nonce_str: 'n1', product_id: '1' };
+      const post = (xml: string) => app.httpRequest().post('/payment/native-scan').set('Content-Type', 'text/xml')
+        .send(xml);
+      const signed = (f: Record<string, string>) => buildXml({ ...f, sign: sign(f, apiKey, 'MD5') });
+      const answered = await post(signed(fields)).expect(200);
+      conforms('POST', '/payment/native-scan', answered);
+      assert.match(answered.text, /<prepay_id>/);
+      conforms('POST', '/payment/native-scan', await post(signed({ ...fields, product_id: '777' })).expect(200));
+      conforms('POST', '/payment/native-scan', await post(buildXml({ ...fields, sign: 'F'.repeat(32) })).expect(200));
+      conforms('POST', '/payment/native-scan', await post(`<xml><a>${'x'.repeat(17 * 1024)}</a></xml>`).expect(413));
+      mock(app.model.User, 'upsert', async () => { throw new Error('connection lost'); });
+      conforms('POST', '/payment/native-scan', await post(signed({ ...fields, nonce_str: 'n2' })).expect(500));
     });
 
     // POS (payment code): docs/pos.md.

@@ -8,7 +8,8 @@ const KEY = '192006250b4c09247ec02edce69f6a2d';
 const APP = 'wx2421b1c4370ec43b';
 const MCH = '10000100';
 const expect = { appIds: [ APP ], mchId: MCH, apiKey: KEY, maxBytes: 4096 };
-const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex').toUpperCase();
+const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex')
+  .toUpperCase();
 
 /** A scan callback as WeChat sends it, signed with MD5 (unless `sign` is given). */
 function callback(fields: Record<string, string | undefined> = {}): Buffer {
