@@ -95,7 +95,11 @@ export interface SettlementChanges {
   attemptFailed?: { errCode: string; errCodeDes: string; markFailed: boolean };
   orderPaid?: { transactionId: string; paidAt: Date; bankType: string | null };
   refundRequired?: true;
-  event?: { type: 'PAID' | 'PAID_AFTER_CLOSE' | 'DOUBLE_PAYMENT'; detail: string };
+  /**
+   * `payerOpenid`: the openid WeChat reported paying, for an order with no owner (a payment-code
+   * charge, whose payer is whoever's code was scanned): the event names the payer.
+   */
+  event?: { type: 'PAID' | 'PAID_AFTER_CLOSE' | 'DOUBLE_PAYMENT'; detail: string; payerOpenid?: string };
 }
 
 export interface SettlementLogLine {
@@ -173,6 +177,7 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
 
   const detail = JSON.stringify({ outTradeNo: facts.outTradeNo, transactionId: facts.transactionId, totalFee: facts.totalFee });
   const attemptPaid = { transactionId: facts.transactionId, amounts: facts.amounts };
+  const payer = rows.ownerOpenid === null && facts.openid ? { payerOpenid: facts.openid } : {};
   if (order.status === 'NOTPAY') {
     return {
       outcome: { result: 'APPLIED', orderId: order.id },
@@ -184,7 +189,7 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
           // Cut to the column: an overlong value must not fail the payment's recording forever.
           bankType: facts.bankType?.slice(0, 32) ?? null,
         },
-        event: { type: 'PAID', detail },
+        event: { type: 'PAID', detail, ...payer },
       },
       log: {
         level: 'info',
@@ -198,7 +203,7 @@ export function decidePaid(rows: SettlementRows | null, facts: PaidFacts, source
   const type = order.status === 'CLOSED' ? 'PAID_AFTER_CLOSE' : 'DOUBLE_PAYMENT';
   return {
     outcome: { result: 'REFUND_REQUIRED', orderId: order.id },
-    changes: { attemptPaid, refundRequired: true, event: { type, detail } },
+    changes: { attemptPaid, refundRequired: true, event: { type, detail, ...payer } },
     log: {
       level: 'error',
       message: '[payment] order %s: %s out_trade_no=%s transaction_id=%s needs a refund',
@@ -215,6 +220,7 @@ export function orderFactsAfter<O extends OrderFacts>(order: O, changes: Settlem
   const after = { ...order };
   if (changes.orderPaid) Object.assign(after, { status: 'SUCCESS', transactionId: changes.orderPaid.transactionId, paidAt: changes.orderPaid.paidAt });
   if (changes.refundRequired) after.refundRequired = true;
+  if (after.openid === null && changes.event?.payerOpenid) after.openid = changes.event.payerOpenid;
   return after;
 }
 

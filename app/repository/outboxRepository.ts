@@ -20,6 +20,13 @@ export interface OrderSnapshot extends OrderFacts {
 }
 
 /** The orders columns an OrderSnapshot is read from (orderSnapshotOf), for a query on `orders o`. */
+/**
+ * The openid an event names: the order owner's; for a payment-code order, which has no owner, the
+ * payer's as its charge recorded it (evaluated only for such an order). As a column of `FROM orders o`.
+ */
+export const EVENT_OPENID_COLUMN = 'IFNULL((SELECT u.openid FROM users u WHERE u.id = o.user_id), ' +
+  'IF(o.user_id IS NULL, (SELECT c.payer_openid FROM pos_charges c WHERE c.order_id = o.id), NULL)) AS event_openid';
+
 export const ORDER_SNAPSHOT_COLUMNS = 'o.id, o.out_trade_no, o.appid, o.status, o.total_fee, o.refunded_fee, o.refund_required, o.items, o.attach, ' +
   'o.transaction_id, o.created_at, o.paid_at, o.closed_at';
 
@@ -49,13 +56,12 @@ export async function recordOrderEvent(model: IModel, input: OrderEventInput, tr
   let order: OrderSnapshot | undefined;
   let refund: RefundEventFacts | undefined;
   if (outboxTypeOf(input.type, detail)) {
-    // The order as the change left it, with its owner's openid in the same round trip (a
-    // payment-code order has no owner: null; the payer's openid is on its charge).
+    // The order as the change left it, with the openid its events name, in the same round trip.
     const [ row ] = await model.query<Record<string, any>>(
-      `SELECT ${ORDER_SNAPSHOT_COLUMNS}, (SELECT u.openid FROM users u WHERE u.id = o.user_id) AS owner_openid FROM orders o WHERE o.id = ?`,
+      `SELECT ${ORDER_SNAPSHOT_COLUMNS}, ${EVENT_OPENID_COLUMN} FROM orders o WHERE o.id = ?`,
       { replacements: [ input.orderId ], type: QueryTypes.SELECT, transaction });
     if (!row) throw new Error(`outbox: order ${input.orderId} not found`);
-    order = orderSnapshotOf(row, row.owner_openid ?? null);
+    order = orderSnapshotOf(row, row.event_openid ?? null);
     if (typeof detail.outRefundNo === 'string') {
       const found = await model.Refund.findOne({ where: { outRefundNo: detail.outRefundNo }, transaction });
       if (!found) throw new Error(`outbox: refund ${detail.outRefundNo} not found`);

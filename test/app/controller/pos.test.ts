@@ -61,6 +61,9 @@ describe('POS charges: POST/GET /admin/pos/charges', () => {
       assert.deepEqual(attempts.map(a => [ a.status, a.tradeType ]), [[ 'PAID', 'MICROPAY' ]]);
       assert.deepEqual(events.map(e => [ e.type, e.source ]), [[ 'PAID', 'query' ]]);
       assert.equal(row.status, 'PAID');
+      // The order has no owner: its event names the payer WeChat reported.
+      const outbox = await app.model.OutboxEvent.findAll({ where: { orderId: order.id } });
+      assert.deepEqual(outbox.map(e => [ e.type, JSON.parse(e.payload).order.openid ]), [[ 'order.paid', openid ]]);
 
       const [ micropay ] = requests('micropay');
       assert.equal(micropay.params.auth_code, authCode);
@@ -343,6 +346,11 @@ describe('POS charges: POST/GET /admin/pos/charges', () => {
         .expect(200);
       assert.equal(got.body.status, 'PAID');
       assert.equal(got.body.refundedFee, 400);
+      // Every event of the order names the payer its charge recorded.
+      const { order } = await stored(res.body.outTradeNo);
+      const outbox = await app.model.OutboxEvent.findAll({ where: { orderId: order.id }, order: [[ 'seq', 'ASC' ]] });
+      assert.deepEqual(outbox.map(e => [ e.type, JSON.parse(e.payload).order.openid ]),
+        [[ 'order.paid', res.body.payerOpenid ], [ 'refund.succeeded', res.body.payerOpenid ]]);
     });
 
     it('a charge left PROCESSING (reverse not confirmed) is reversed and closed by the expiry job', async () => {
