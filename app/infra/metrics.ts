@@ -19,8 +19,8 @@ export class ServiceMetrics {
 
   readonly paymentsApplied = new Counter({
     name: 'wxpay_payments_applied_total',
-    help: 'Payments applied to an order (committed), by how we learned of it (notify, query), what it did (PAID, PAID_AFTER_CLOSE: refund owed, DOUBLE_PAYMENT: refund owed)',
-    labelNames: [ 'source', 'event' ] as const, registers: [ this.registry ],
+    help: 'Payments applied to an order (committed), by how we learned of it (notify, query), what it did (PAID, PAID_AFTER_CLOSE: refund owed, DOUBLE_PAYMENT: refund owed) and the payment\'s WeChat trade type',
+    labelNames: [ 'source', 'event', 'trade_type' ] as const, registers: [ this.registry ],
   });
 
   readonly notifications = new Counter({

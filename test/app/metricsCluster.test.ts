@@ -108,7 +108,7 @@ describe('GET /metrics across Egg workers (a cluster of 2 app workers)', functio
       'wxpay_wechat_call_duration_seconds_count{api="/pay/unifiedorder",result="SUCCESS"}': 4,
       'wxpay_wechat_calls_total{api="/sns/jscode2session",code="",result="SUCCESS"}': 1,
       'wxpay_notifications_total{kind="pay",outcome="APPLIED"}': 1,
-      'wxpay_payments_applied_total{event="PAID",source="notify"}': 1,
+      'wxpay_payments_applied_total{event="PAID",source="notify",trade_type="JSAPI"}': 1,
       'wxpay_metrics_workers{state="answered"}': WORKERS,
       'wxpay_metrics_workers{state="missing"}': 0,
       wxpay_mysql_up: 1,

@@ -70,7 +70,7 @@ describe('GET /metrics', () => {
         'wxpay_wechat_calls_total{api="/sns/jscode2session",code="",result="SUCCESS"}',
         'wxpay_notifications_total{kind="pay",outcome="APPLIED"}',
         'wxpay_notifications_total{kind="pay",outcome="DUPLICATE"}',
-        'wxpay_payments_applied_total{event="PAID",source="notify"}',
+        'wxpay_payments_applied_total{event="PAID",source="notify",trade_type="JSAPI"}',
       ]), {
         'wxpay_orders_created_total{trade_type="JSAPI"}': 1,
         'wxpay_wechat_calls_total{api="/pay/unifiedorder",code="",result="SUCCESS"}': 1,
@@ -78,7 +78,7 @@ describe('GET /metrics', () => {
         'wxpay_wechat_calls_total{api="/sns/jscode2session",code="",result="SUCCESS"}': 1,
         'wxpay_notifications_total{kind="pay",outcome="APPLIED"}': 1,
         'wxpay_notifications_total{kind="pay",outcome="DUPLICATE"}': 1,
-        'wxpay_payments_applied_total{event="PAID",source="notify"}': 1,
+        'wxpay_payments_applied_total{event="PAID",source="notify",trade_type="JSAPI"}': 1,
       });
       assert.equal(after.types.get('wxpay_wechat_call_duration_seconds'), 'histogram');
       assert.equal(after.types.get('wxpay_orders_created_total'), 'counter');
@@ -93,10 +93,10 @@ describe('GET /metrics', () => {
       const after = await scrape();
       assert.deepEqual(deltas(before, after, [
         'wxpay_notifications_total{kind="pay",outcome="REJECTED"}',
-        'wxpay_payments_applied_total{event="PAID",source="notify"}',
+        'wxpay_payments_applied_total{event="PAID",source="notify",trade_type="JSAPI"}',
       ]), {
         'wxpay_notifications_total{kind="pay",outcome="REJECTED"}': 1,
-        'wxpay_payments_applied_total{event="PAID",source="notify"}': 0,
+        'wxpay_payments_applied_total{event="PAID",source="notify",trade_type="JSAPI"}': 0,
       });
     });
 

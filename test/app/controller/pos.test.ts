@@ -40,6 +40,11 @@ describe('POS charges: POST/GET /admin/pos/charges', () => {
 
   describe('paid', () => {
     it('paid at once: 201 PAID, the order settled once (PAID event), the payer recorded', async () => {
+      // The process's counters outlive each test: what this one adds is compared.
+      const micropaysApplied = async () => (await app.metrics.paymentsApplied.get()).values
+        .filter(v => v.labels.source === 'query' && v.labels.event === 'PAID' && v.labels.trade_type === 'MICROPAY')
+        .reduce((sum, v) => sum + v.value, 0);
+      const appliedBefore = await micropaysApplied();
       const { authCode, openid } = code();
       const res = await charge({ authCode, amount: 1234, description: 'Counter sale', storeInfo: { id: 'SZ001', name: 'Shenzhen 1', areaCode: '440305' } })
         .expect(201);
@@ -61,6 +66,8 @@ describe('POS charges: POST/GET /admin/pos/charges', () => {
       assert.deepEqual(attempts.map(a => [ a.status, a.tradeType ]), [[ 'PAID', 'MICROPAY' ]]);
       assert.deepEqual(events.map(e => [ e.type, e.source ]), [[ 'PAID', 'query' ]]);
       assert.equal(row.status, 'PAID');
+      // Counted by its trade type (the payment-code charge settled through the order query path).
+      assert.equal(await micropaysApplied() - appliedBefore, 1);
       // The order has no owner: its event names the payer WeChat reported.
       const outbox = await app.model.OutboxEvent.findAll({ where: { orderId: order.id } });
       assert.deepEqual(outbox.map(e => [ e.type, JSON.parse(e.payload).order.openid ]), [[ 'order.paid', openid ]]);

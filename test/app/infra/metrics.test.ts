@@ -49,12 +49,12 @@ describe('app/infra/metrics: one scrape, every worker', () => {
     const { mine, other, collector } = setUp();
     mine.ordersCreated.inc({ trade_type: 'JSAPI' }, 2);
     other.ordersCreated.inc({ trade_type: 'JSAPI' }, 3);
-    other.paymentsApplied.inc({ source: 'notify', event: 'PAID' });
+    other.paymentsApplied.inc({ source: 'notify', event: 'PAID', trade_type: 'JSAPI' });
     const scrape = await collector.scrape();
     assert.deepEqual([ scrape.answered, scrape.missing ], [ 2, 0 ]);
     const m = parsePromText(await scrape.registry.metrics());
     assert.equal(m.samples.get('wxpay_orders_created_total{trade_type="JSAPI"}'), 5);
-    assert.equal(m.samples.get('wxpay_payments_applied_total{event="PAID",source="notify"}'), 1);
+    assert.equal(m.samples.get('wxpay_payments_applied_total{event="PAID",source="notify",trade_type="JSAPI"}'), 1);
   });
 
   it('a worker that does not answer: the scrape answers after the timeout with the others, and says one is missing', async () => {
