@@ -20,6 +20,9 @@ export interface OrderSnapshot extends OrderFacts {
 }
 
 /** The orders columns an OrderSnapshot is read from (orderSnapshotOf), for a query on `orders o`. */
+export const ORDER_SNAPSHOT_COLUMNS = 'o.id, o.out_trade_no, o.appid, o.status, o.total_fee, o.refunded_fee, o.refund_required, o.items, o.attach, ' +
+  'o.transaction_id, o.created_at, o.paid_at, o.closed_at';
+
 /**
  * The openid an event names: the order owner's; for a payment-code order, which has no owner, the
  * payer's as its charge recorded it (evaluated only for such an order). As a column of `FROM orders o`.
@@ -27,13 +30,13 @@ export interface OrderSnapshot extends OrderFacts {
 export const EVENT_OPENID_COLUMN = 'IFNULL((SELECT u.openid FROM users u WHERE u.id = o.user_id), ' +
   'IF(o.user_id IS NULL, (SELECT c.payer_openid FROM pos_charges c WHERE c.order_id = o.id), NULL)) AS event_openid';
 
-export const ORDER_SNAPSHOT_COLUMNS = 'o.id, o.out_trade_no, o.appid, o.status, o.total_fee, o.refunded_fee, o.refund_required, o.items, o.attach, ' +
-  'o.transaction_id, o.created_at, o.paid_at, o.closed_at';
-
-/** An OrderSnapshot from a row of ORDER_SNAPSHOT_COLUMNS and the owner's openid (null: a payment-code order has no owner). */
-export function orderSnapshotOf(row: Record<string, any>, ownerOpenid: string | null): OrderSnapshot {
+/**
+ * An OrderSnapshot from a row of ORDER_SNAPSHOT_COLUMNS and the openid its events name (the owner's,
+ * or a payment-code order's payer; null while a payment-code order's payer is not known).
+ */
+export function orderSnapshotOf(row: Record<string, any>, openid: string | null): OrderSnapshot {
   return {
-    id: row.id, outTradeNo: row.out_trade_no, appId: row.appid, openid: ownerOpenid, status: row.status, totalFee: row.total_fee,
+    id: row.id, outTradeNo: row.out_trade_no, appId: row.appid, openid, status: row.status, totalFee: row.total_fee,
     refundedFee: row.refunded_fee, refundRequired: Boolean(row.refund_required), items: parseItems(row.items), attach: row.attach ?? null,
     transactionId: row.transaction_id ?? null, createdAt: row.created_at, paidAt: row.paid_at ?? null, closedAt: row.closed_at ?? null,
   };

@@ -56,9 +56,9 @@ export default class SettlementService extends Service {
       const { outcome, changes, log } = decide(rows);
       if (log) transaction.afterCommit(() => this.ctx.logger[log.level](log.message, ...log.args));
       const event = rows ? changes.event?.type : undefined;
-      if (event) {
+      if (rows && event) {
         // Rows read before channels carry no trade type: those payments were all JSAPI.
-        const tradeType = rows!.attempt.tradeType ?? 'JSAPI';
+        const tradeType = rows.attempt.tradeType ?? 'JSAPI';
         transaction.afterCommit(() => this.app.metrics.paymentsApplied.inc({ source, event, trade_type: tradeType }));
       }
       // The audit row goes in the round trip of the changes and their event (alone if there are none).
