@@ -18,10 +18,8 @@ export interface LockedPayment extends SettlementRows {
 const LOCK_PAYMENT_SQL = [
   'SET @settle_order_id := NULL',
   'SELECT order_id INTO @settle_order_id FROM payment_attempts WHERE out_trade_no = ?',
-  `SELECT ${ORDER_SNAPSHOT_COLUMNS}, (SELECT u.openid FROM users u WHERE u.id = o.user_id) AS owner_openid, ` +
-    // A payment-code order has no owner: its events name the payer its charge recorded (none yet while it is being paid).
-    'IF(o.user_id IS NULL, (SELECT c.payer_openid FROM pos_charges c WHERE c.order_id = o.id), NULL) AS pos_payer_openid ' +
-    'FROM orders o WHERE o.id = @settle_order_id FOR UPDATE',
+  `SELECT ${ORDER_SNAPSHOT_COLUMNS}, (SELECT u.openid FROM users u WHERE u.id = o.user_id) AS owner_openid FROM orders o ` +
+    'WHERE o.id = @settle_order_id FOR UPDATE',
   'SELECT id, out_trade_no, status, total_fee, sign_type, appid, transaction_id, trade_type FROM payment_attempts ' +
     'WHERE order_id = @settle_order_id ORDER BY id FOR UPDATE',
   'SELECT out_trade_no FROM payment_attempts WHERE transaction_id = ?',
@@ -82,7 +80,8 @@ export class SettlementRepository {
       ownerOpenid,
       // Who holds the reported transaction_id matters only to an attempt not yet paid.
       transactionIdHolder: attempt.transaction_id ? null : holders[0]?.out_trade_no ?? null,
-      snapshot: orderSnapshotOf(order, ownerOpenid ?? order.pos_payer_openid ?? null),
+      // A payment-code order has no owner (null): the settlement rules name its payer in its events.
+      snapshot: orderSnapshotOf(order, ownerOpenid),
     };
   }
 
