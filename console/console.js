@@ -126,7 +126,7 @@
     $('#today-day').textContent = today.day;
     const shown = {
       amountTaken: yuan(today.amountTaken), payments: today.payments, refundAmount: yuan(today.refundAmount), refunds: today.refunds,
-      ordersCreated: today.ordersCreated, paidShare: percent(today.paidShare), avgSecondsToPaid: seconds(today.avgSecondsToPaid),
+      ordersCreated: today.ordersCreated, paidShare: percent(today.paidShare), medianSecondsToPaid: seconds(today.medianSecondsToPaid),
       notificationsRefused: today.notificationsRefused,
     };
     for (const [ key, text ] of Object.entries(shown)) {
@@ -144,7 +144,8 @@
       { label: 'share paid (%)', type: 'line', data: body.days.map(d => (d.paidShare === null ? null : d.paidShare * 100)), borderColor: '#07c160', yAxisID: 'y1' },
     ], { y1: { position: 'right', min: 0, max: 100, grid: { drawOnChartArea: false } } });
     drawChart('chart-time', 'line', labels, [
-      { label: 'seconds', data: body.days.map(d => d.avgSecondsToPaid), borderColor: '#7a5af8', spanGaps: true },
+      { label: 'median (s)', data: body.days.map(d => d.medianSecondsToPaid), borderColor: '#7a5af8', spanGaps: true },
+      { label: 'mean (s)', data: body.days.map(d => d.avgSecondsToPaid), borderColor: '#b9a8fb', borderDash: [ 4, 4 ], spanGaps: true },
     ]);
     drawChart('chart-refused', 'bar', labels, [
       { label: 'refused', data: body.days.map(d => d.notificationsRefused), backgroundColor: '#e05252' },

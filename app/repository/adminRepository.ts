@@ -37,7 +37,7 @@ export interface OrderSearchRow {
 
 /** The figures of one Beijing day (YYYY-MM-DD), as the dashboard sums them. */
 export interface DayFigureRows {
-  payments: Array<{ day: string; count: number; amount: number; avgSecondsToPaid: number | null }>;
+  payments: Array<{ day: string; count: number; amount: number; avgSecondsToPaid: number | null; medianSecondsToPaid: number | null }>;
   refunds: Array<{ day: string; count: number; amount: number }>;
   orders: Array<{ day: string; created: number; paid: number }>;
   notificationsRefused: Array<{ day: string; count: number }>;
@@ -96,13 +96,16 @@ export class AdminRepository {
   /** The dashboard's sums over [start, end), by Beijing day. */
   async dayFigures(start: Date, end: Date): Promise<DayFigureRows> {
     const select = (sql: string) => this.model.query<any>(sql, { replacements: [ start, end ], type: QueryTypes.SELECT });
-    const [ payments, refunds, orders, refused ] = await Promise.all([
-      // A payment is taken the moment its order turns paid (paid_at); its time to pay runs from the
-      // order's creation. paid_at is WeChat's time_end, whole seconds: one paid within the second
-      // the order was made would come out negative, so it counts as 0.
-      select(`SELECT ${beijingDay('paid_at')} AS day, COUNT(*) AS count, SUM(total_fee) AS amount, ` +
-        'AVG(GREATEST(0, TIMESTAMPDIFF(MICROSECOND, created_at, paid_at))) / 1000000 AS avgSecondsToPaid ' +
+    // A payment is taken the moment its order turns paid (paid_at); its time to pay runs from the
+    // order's creation. paid_at is WeChat's time_end, whole seconds: one paid within the second
+    // the order was made would come out negative, so it counts as 0.
+    const secondsToPaid = 'GREATEST(0, TIMESTAMPDIFF(MICROSECOND, created_at, paid_at)) / 1000000';
+    const [ payments, medians, refunds, orders, refused ] = await Promise.all([
+      select(`SELECT ${beijingDay('paid_at')} AS day, COUNT(*) AS count, SUM(total_fee) AS amount, AVG(${secondsToPaid}) AS avgSecondsToPaid ` +
         'FROM orders WHERE paid_at >= ? AND paid_at < ? GROUP BY day'),
+      // The median too: a few payers who come back an hour later make the mean say little of the rest.
+      select('SELECT DISTINCT day, MEDIAN(seconds) OVER (PARTITION BY day) AS medianSecondsToPaid ' +
+        `FROM (SELECT ${beijingDay('paid_at')} AS day, ${secondsToPaid} AS seconds FROM orders WHERE paid_at >= ? AND paid_at < ?) paid`),
       select(`SELECT ${beijingDay('success_at')} AS day, COUNT(*) AS count, SUM(amount) AS amount ` +
         'FROM refunds WHERE status = \'SUCCESS\' AND success_at >= ? AND success_at < ? GROUP BY day'),
       select(`SELECT ${beijingDay('created_at')} AS day, COUNT(*) AS created, SUM(status IN ('SUCCESS', 'REFUND')) AS paid ` +
@@ -111,9 +114,11 @@ export class AdminRepository {
       select(`SELECT ${beijingDay('created_at')} AS day, COUNT(*) AS count ` +
         'FROM payment_notifications WHERE created_at >= ? AND created_at < ? AND outcome IN (\'REJECTED\', \'ERROR\') GROUP BY day'),
     ]);
+    const medianOf = new Map(medians.map((r: any) => [ r.day, r.medianSecondsToPaid === null ? null : Number(r.medianSecondsToPaid) ]));
     return {
       payments: payments.map((r: any) => ({
         day: r.day, count: Number(r.count), amount: Number(r.amount), avgSecondsToPaid: r.avgSecondsToPaid === null ? null : Number(r.avgSecondsToPaid),
+        medianSecondsToPaid: medianOf.get(r.day) ?? null,
       })),
       refunds: refunds.map((r: any) => ({ day: r.day, count: Number(r.count), amount: Number(r.amount) })),
       orders: orders.map((r: any) => ({ day: r.day, created: Number(r.created), paid: Number(r.paid) })),

@@ -21,6 +21,8 @@ export interface DayFigures {
   paidShare: number | null;
   /** Mean seconds from an order's creation to its payment, over the day's payments; null without any. */
   avgSecondsToPaid: number | null;
+  /** The median of the same; null without any. */
+  medianSecondsToPaid: number | null;
   /** Payment notifications answered FAIL (refused on their face, or not recorded). */
   notificationsRefused: number;
 }
@@ -68,7 +70,8 @@ export default class AdminReportsService extends Service {
         ordersCreated: o?.created ?? 0,
         ordersPaid: o?.paid ?? 0,
         paidShare: share(o?.paid ?? 0, o?.created ?? 0),
-        avgSecondsToPaid: p?.avgSecondsToPaid === null || p?.avgSecondsToPaid === undefined ? null : Math.round(p.avgSecondsToPaid * 10) / 10,
+        avgSecondsToPaid: tenths(p?.avgSecondsToPaid),
+        medianSecondsToPaid: tenths(p?.medianSecondsToPaid),
         notificationsRefused: refused.get(day)?.count ?? 0,
       };
     });
@@ -127,4 +130,9 @@ function summary(report: ReconciliationReport): ReconciliationSummary {
     billDate: report.billDate, status: report.status, discrepancyCount: report.discrepancies.length, bill: report.bill,
     local: report.local, error: report.error, finishedAt: new Date(report.finishedAt).toISOString(),
   };
+}
+
+/** Seconds to a tenth; null stays null. */
+function tenths(seconds: number | null | undefined): number | null {
+  return seconds === null || seconds === undefined ? null : Math.round(seconds * 10) / 10;
 }

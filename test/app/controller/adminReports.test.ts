@@ -51,6 +51,7 @@ describe('admin reports: GET /admin/dashboard, /admin/reconciliations', () => {
       // WeChat's time_end has whole seconds: a payment within the order's own second counts 0, never below.
       const expected = Math.round(Math.max(0, order.paidAt!.getTime() - order.createdAt.getTime()) / 100) / 10;
       assert.equal(payDay.avgSecondsToPaid, expected);
+      assert.equal(payDay.medianSecondsToPaid, expected);
       const createdDay = days.find((d: any) => d.day === beijingDate(order.createdAt));
       if (createdDay.ordersCreated === 2) assert.equal(createdDay.paidShare, 0.5);
     });
@@ -74,14 +75,30 @@ describe('admin reports: GET /admin/dashboard, /admin/reconciliations', () => {
       assert.equal(beijingDate(stored.paidAt!), day);
       assert.deepEqual(on(day), {
         day, amountTaken: 1200, payments: 1, refundAmount: 0, refunds: 0, ordersCreated: 1, ordersPaid: 1, paidShare: 1,
-        avgSecondsToPaid: Math.round((stored.paidAt!.getTime() - stored.createdAt.getTime()) / 100) / 10, notificationsRefused: 0,
+        avgSecondsToPaid: Math.round((stored.paidAt!.getTime() - stored.createdAt.getTime()) / 100) / 10,
+        medianSecondsToPaid: Math.round((stored.paidAt!.getTime() - stored.createdAt.getTime()) / 100) / 10, notificationsRefused: 0,
       });
       assert.equal(on(addDays(day, 1)).ordersCreated, 1);
       assert.equal(on(addDays(day, 1)).paidShare, 0);
       assert.deepEqual(on(addDays(day, -1)), {
         day: addDays(day, -1), amountTaken: 0, payments: 0, refundAmount: 0, refunds: 0, ordersCreated: 0, ordersPaid: 0, paidShare: null,
-        avgSecondsToPaid: null, notificationsRefused: 0,
+        avgSecondsToPaid: null, medianSecondsToPaid: null, notificationsRefused: 0,
       });
+    });
+
+    it('time to paid: the median beside the mean, which one slow payer moves and the median does not', async () => {
+      const day = addDays(beijingDate(new Date()), -3);
+      const { start } = beijingDayWindow(day);
+      // Paid 10 s, 20 s, 30 s and an hour after their orders were made, all on the same Beijing day.
+      const delays = [ 10, 20, 30, 3600 ];
+      for (const [ i, seconds ] of delays.entries()) {
+        const { outTradeNo } = (await createOrder(token).expect(200)).body;
+        const createdAt = new Date(start.getTime() + i * 60_000);
+        await app.model.query('UPDATE orders SET created_at = ?, status = \'SUCCESS\', paid_at = ?, transaction_id = ? WHERE out_trade_no = ?',
+          { replacements: [ createdAt, new Date(createdAt.getTime() + seconds * 1000), `42000000000000000000000000${10 + i}`, outTradeNo ] });
+      }
+      const figures = (await get('/admin/dashboard?days=5').expect(200)).body.days.find((d: any) => d.day === day);
+      assert.deepEqual([ figures.payments, figures.avgSecondsToPaid, figures.medianSecondsToPaid ], [ 4, 915, 25 ]);
     });
 
     it('days must be 1 to 90; 401 without the admin credential', async () => {
