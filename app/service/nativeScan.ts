@@ -1,13 +1,14 @@
 import { Service } from 'egg';
 import { readScanCallback, scanCallbackRefusal, scanCallbackReply, staticCodeUrl } from '../../lib/wechatpay';
 import { configuredApps, WechatAppConfig } from '../../config/config.default';
-import { AppError, ConflictError, NotFoundError, ValidationError } from '../common/errors';
+import { AppError, ConflictError, NotFoundError, RateLimitedError, ValidationError } from '../common/errors';
 import { CHANNEL_RULES } from '../domain/channels';
 
 /** What the payer's WeChat shows when the order cannot be made (the reply's err_code_des). */
 const PAYER_MESSAGES = {
   product: '商品不存在或已下架 (this product is not for sale)',
   busy: '暂时无法下单，请稍后再试 (the order could not be made; try again shortly)',
+  tooMany: '下单太频繁，请稍后再试 (too many orders; try again later)',
 };
 
 /**
@@ -50,6 +51,8 @@ export default class NativeScanService extends Service {
     const user = await this.service.auth.upsertUser(appid, openid);
     let outTradeNo: string;
     try {
+      // Each scan makes an order and a unified order: counted as the order API counts a user's (rate limits, docs/operations.md).
+      await this.service.rateLimit.consume('orderPerUser', `u${user.id}`, 'allow');
       ({ outTradeNo } = await this.service.order.create({
         user: { userId: user.id, openid, appId: appid, channel: 'web' },
         items: [{ productId: Number(productId), quantity: 1 }],
@@ -62,7 +65,8 @@ export default class NativeScanService extends Service {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       this.ctx.logger.warn('[native-scan] no order for product %s: %s %s', productId, err.code, err.message);
-      return reply({ failure: err instanceof ValidationError ? PAYER_MESSAGES.product : PAYER_MESSAGES.busy });
+      const failure = err instanceof ValidationError ? PAYER_MESSAGES.product : err instanceof RateLimitedError ? PAYER_MESSAGES.tooMany : PAYER_MESSAGES.busy;
+      return reply({ failure });
     }
     const { Order, PaymentAttempt } = this.app.model;
     const order = await Order.findOne({ where: { outTradeNo }, attributes: [ 'currentAttemptId' ] });

@@ -118,6 +118,18 @@ describe('NATIVE mode 1: static codes and the scan callback', () => {
         (err: PayerError) => err.status === 409 && /not for sale/.test(err.message));
     });
 
+    it('a payer scanning past the order rate limit: result_code FAIL, no more orders', async () => {
+      mock(app.config.rateLimit.orderPerUser, 'limit', 2);
+      const replies = [];
+      for (const n of [ 1, 2, 3 ]) {
+        replies.push(parseXml((await postCallback(scanCallback({ nonce_str: `n0nce${n}` })).expect(200)).text));
+      }
+      assert.deepEqual(replies.map(r => r.result_code), [ 'SUCCESS', 'SUCCESS', 'FAIL' ]);
+      assert.match(replies[2].err_code_des, /too many orders/);
+      assert.ok(verifySign(replies[2], KEY, 'MD5'));
+      assert.equal(await app.model.Order.count(), 2);
+    });
+
     it('WeChat failing the unified order: result_code FAIL, the payer told to try again', async () => {
       testEnv.sim.setFault('unifiedorder', { kind: 'systemerror' });
       const reply = parseXml((await postCallback(scanCallback()).expect(200)).text);
