@@ -1,7 +1,7 @@
-import { WechatXmlError } from './errors';
 import { nonceStr as makeNonce } from './ids';
+import { readPostedXml } from './notification';
 import { sign, verifySign } from './sign';
-import { buildXml, parseXml, toXmlText } from './xml';
+import { buildXml, toXmlText } from './xml';
 
 /**
  * NATIVE payment, mode 1 (模式一): a static QR code names a product, not an order. When a payer
@@ -70,13 +70,9 @@ export interface ScanCallbackFields {
  * is thrown.
  */
 export function readScanCallback(raw: Buffer, expect: { appIds: readonly string[]; mchId: string; apiKey: string; maxBytes: number }): ReadScanCallback {
-  let fields: Record<string, string>;
-  try {
-    fields = parseXml(raw, { maxBytes: expect.maxBytes });
-  } catch (err) {
-    if (err instanceof WechatXmlError) return { refused: `unreadable XML: ${err.message}` };
-    throw err;
-  }
+  const read = readPostedXml(raw, expect.maxBytes);
+  if (read.refused !== undefined) return read;
+  const { fields } = read;
   const missing = [ 'appid', 'mch_id', 'openid', 'product_id', 'nonce_str', 'sign' ].find(name => !fields[name]);
   if (missing) return { fields, refused: `${missing} is missing` };
   if (!expect.appIds.includes(fields.appid)) return { fields, refused: 'appid is not ours' };

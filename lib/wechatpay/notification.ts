@@ -14,15 +14,24 @@ export type ReadNotification =
  * refused; any other failure is thrown.
  */
 export function readNotification(raw: Buffer, expect: { appIds: readonly string[]; mchId: string; maxBytes: number }): ReadNotification {
-  let fields: Record<string, string>;
-  try {
-    fields = parseXml(raw, { maxBytes: expect.maxBytes });
-  } catch (err) {
-    if (err instanceof WechatXmlError) return { refused: `unreadable XML: ${err.message}` };
-    throw err;
-  }
+  const read = readPostedXml(raw, expect.maxBytes);
+  if (read.refused !== undefined) return read;
+  const { fields } = read;
   if (fields.return_code !== 'SUCCESS') return { fields, refused: `return_code is ${fields.return_code ?? 'missing'}` };
   if (typeof fields.appid !== 'string' || !expect.appIds.includes(fields.appid)) return { fields, refused: 'appid is not ours' };
   if (fields.mch_id !== expect.mchId) return { fields, refused: 'mch_id is not ours' };
   return { fields };
+}
+
+/**
+ * A body WeChat POSTs to us (a notification, a scan callback), read as flat XML within `maxBytes`:
+ * its fields, or why it is refused when it is not such XML. Any other failure is thrown.
+ */
+export function readPostedXml(raw: Buffer, maxBytes: number): { fields: Record<string, string>; refused?: undefined } | { fields?: undefined; refused: string } {
+  try {
+    return { fields: parseXml(raw, { maxBytes }) };
+  } catch (err) {
+    if (err instanceof WechatXmlError) return { refused: `unreadable XML: ${err.message}` };
+    throw err;
+  }
 }
