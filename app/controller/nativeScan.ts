@@ -1,7 +1,7 @@
 import { Controller } from 'egg';
-import * as QRCode from 'qrcode';
 import { scanCallbackRefusal } from '../../lib/wechatpay';
 import { requireString } from '../common/validate';
+import { qrCodeImage } from '../infra/qrCode';
 
 /**
  * NATIVE payment, mode 1 (docs/channels.md): the static code of a product for the operator to
@@ -33,8 +33,7 @@ export default class NativeScanController extends Controller {
     const { codeUrl } = await this.service.nativeScan.staticCode(this.productId());
     this.ctx.type = 'image/svg+xml';
     this.ctx.set('Cache-Control', 'private, no-store');
-    // Rendered unchanged from the URL (WeChat's rule); medium error correction, a quiet zone of 4 modules.
-    this.ctx.body = await QRCode.toString(codeUrl, { errorCorrectionLevel: 'M', margin: 4, type: 'svg' });
+    this.ctx.body = await qrCodeImage(codeUrl, 'svg');
   }
 
   private productId(): number {

@@ -1,6 +1,6 @@
 import { Service } from 'egg';
-import * as QRCode from 'qrcode';
 import { ConflictError } from '../common/errors';
+import { qrCodeImage } from '../infra/qrCode';
 import { SessionUser } from './session';
 
 /**
@@ -17,11 +17,6 @@ export default class OrderQrCodeService extends Service {
     if (!attempt || attempt.status !== 'PREPAID' || !attempt.payUrl || !attempt.prepayExpiresAt || attempt.prepayExpiresAt.getTime() <= Date.now()) {
       throw new ConflictError('QR_CODE_EXPIRED', 'this code has expired: ask POST /payment/orders/{outTradeNo}/pay for a new one');
     }
-    // Rendered unchanged from code_url (WeChat's rule); medium error correction, a quiet zone of 4 modules.
-    const options = { errorCorrectionLevel: 'M' as const, margin: 4 };
-    const image = format === 'svg'
-      ? await QRCode.toString(attempt.payUrl, { ...options, type: 'svg' })
-      : await QRCode.toBuffer(attempt.payUrl, { ...options, type: 'png', width: 256 });
-    return { image };
+    return { image: await qrCodeImage(attempt.payUrl, format) };
   }
 }
