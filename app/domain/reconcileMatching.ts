@@ -228,7 +228,8 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
   const matched = new Set<LocalRefund>();
 
   for (const row of rows) {
-    const wechat = { amount: refundAmountOf(row), state: row.refundStatus, time: row.tradeTime.toISOString(), line: row.line };
+    const amount = refundAmountOf(row);
+    const wechat = { amount, state: row.refundStatus, time: row.tradeTime.toISOString(), line: row.line };
     const base = {
       subject: 'REFUND' as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId,
       outRefundNo: row.outRefundNo, refundId: row.refundId, wechat,
@@ -237,16 +238,16 @@ function compareRefunds(rows: BillRow[], refunds: LocalRefund[]): Discrepancy[] 
     if (!ours) {
       out.push({
         ...base, kind: 'MISSING_LOCAL',
-        message: `WeChat refunded ${fenToYuan(refundAmountOf(row))} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
+        message: `WeChat refunded ${fenToYuan(amount)} yuan of ${row.outTradeNo} as ${row.outRefundNo} (line ${row.line}); we have no such refund`,
       });
       continue;
     }
     matched.add(ours);
     const oursView = { amount: ours.amount, state: ours.status, time: ours.createdAt.toISOString() };
-    if (ours.amount !== refundAmountOf(row)) {
+    if (ours.amount !== amount) {
       out.push({
         ...base, kind: 'AMOUNT_MISMATCH', ours: oursView,
-        message: `refund ${row.outRefundNo}: WeChat refunded ${fenToYuan(refundAmountOf(row))} yuan, we recorded ${fenToYuan(ours.amount)} yuan`,
+        message: `refund ${row.outRefundNo}: WeChat refunded ${fenToYuan(amount)} yuan, we recorded ${fenToYuan(ours.amount)} yuan`,
       });
     }
     if (ours.status !== row.refundStatus) {
